@@ -1,0 +1,25 @@
+"""The FastAPI application."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from loyalty import __version__
+from loyalty.api import problems
+from loyalty.api.routes import events, health, members, program
+from loyalty.services.context import Clock, SystemClock
+from loyalty.store.uow import Database
+
+
+def create_app(db: Database, clock: Clock | None = None) -> FastAPI:
+    app = FastAPI(
+        title="Loyalty Engine",
+        version=__version__,
+        description="Points, tiers, rewards and the analytics that show whether they pay off.",
+    )
+    app.state.db = db
+    app.state.clock = clock or SystemClock()
+    problems.install(app)
+    for module in (health, program, members, events):
+        app.include_router(module.router)
+    return app

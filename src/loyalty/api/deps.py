@@ -1,0 +1,65 @@
+"""Dependencies shared by the routers: database, clock, the authenticated principal."""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from loyalty.domain.errors import InvalidCursor
+from loyalty.services.context import Clock
+from loyalty.services.tenants import Principal, Unauthenticated, authenticate
+from loyalty.store.uow import Database
+
+
+def get_db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def get_clock(request: Request) -> Clock:
+    clock: Clock = request.app.state.clock
+    return clock
+
+
+DbDep = Annotated[Database, Depends(get_db)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
+
+
+def _principal(db: DbDep, authorization: Annotated[str | None, Header()] = None) -> Principal:
+    if not authorization or not authorization.lower().startswith("bearer "):
+        raise Unauthenticated("send 'Authorization: Bearer <api key>'")
+    return authenticate(db, authorization[7:].strip())
+
+
+def _scoped(scope: str):  # type: ignore[no-untyped-def]
+    def dependency(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
+        principal.require(scope)
+        return principal
+
+    return dependency
+
+
+Reader = Annotated[Principal, Depends(_scoped("read"))]
+Writer = Annotated[Principal, Depends(_scoped("write"))]
+Admin = Annotated[Principal, Depends(_scoped("admin"))]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+
+
+def encode_cursor(last_id: int | None) -> str | None:
+    return None if last_id is None else base64.urlsafe_b64encode(f"v1:{last_id}".encode()).decode()
+
+
+def decode_cursor(cursor: str | None) -> int | None:
+    if not cursor:
+        return None
+    try:
+        version, value = base64.urlsafe_b64decode(cursor.encode()).decode().split(":", 1)
+        if version != "v1":
+            raise ValueError(version)
+        return int(value)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidCursor(
+            "the 'after' cursor is not one this API returned", field="after"
+        ) from exc

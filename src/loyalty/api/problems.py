@@ -1,0 +1,110 @@
+"""RFC 9457 problem+json. The one place where domain errors become HTTP statuses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from loyalty.domain.errors import DomainError, ErrorCode
+
+STATUS: dict[ErrorCode, int] = {
+    ErrorCode.MALFORMED_JSON: 400,
+    ErrorCode.INVALID_CURSOR: 400,
+    ErrorCode.UNAUTHENTICATED: 401,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.TENANT_NOT_FOUND: 404,
+    ErrorCode.MEMBER_NOT_FOUND: 404,
+    ErrorCode.MEMBER_EXISTS: 409,
+    ErrorCode.MEMBER_BLOCKED: 409,
+    ErrorCode.EVENT_CONFLICT: 409,
+    ErrorCode.REFUND_CONFLICT: 409,
+    ErrorCode.INSUFFICIENT_POINTS: 409,
+    ErrorCode.TRANSFERS_DISABLED: 409,
+    ErrorCode.ORDER_NOT_PAID: 409,
+    ErrorCode.BATCH_TOO_LARGE: 413,
+    ErrorCode.IDEMPOTENCY_CONFLICT: 422,
+}
+
+TITLES: dict[ErrorCode, str] = {
+    ErrorCode.MALFORMED_JSON: "The request body is not valid JSON",
+    ErrorCode.VALIDATION_FAILED: "The request is not valid",
+    ErrorCode.UNAUTHENTICATED: "Authentication required",
+    ErrorCode.INSUFFICIENT_POINTS: "Not enough points",
+}
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def status_for(code: ErrorCode) -> int:
+    return STATUS.get(code, 422)
+
+
+def problem(
+    code: ErrorCode, detail: str, *, field: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": f"/problems/{code.value}",
+        "title": TITLES.get(code, code.value.replace("_", " ").capitalize()),
+        "status": status_for(code),
+        "code": code.value,
+        "detail": detail,
+    }
+    if field:
+        body["field"] = field
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return body
+
+
+def problem_for(error: DomainError) -> dict[str, Any]:
+    data = {k: v for k, v in error.data.items() if isinstance(v, str | int | float | bool)}
+    return problem(error.code, error.detail, field=error.field, **data)
+
+
+def respond(body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(body, status_code=body["status"], media_type=PROBLEM_JSON, headers=headers)
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def validation_problem(errors: list[dict[str, Any]]) -> dict[str, Any]:
+    """Turn pydantic errors into one problem; a custom error type that names a code wins."""
+    if any(e["type"] == "json_invalid" for e in errors):
+        return problem(
+            ErrorCode.MALFORMED_JSON, "the body could not be parsed as JSON", field="body"
+        )
+    first = errors[0]
+    known = {c.value for c in ErrorCode}
+    code = ErrorCode(first["type"]) if first["type"] in known else ErrorCode.VALIDATION_FAILED
+    if first["type"] == "union_tag_invalid":
+        code = ErrorCode.UNKNOWN_EVENT_TYPE
+    field = _location(tuple(first.get("loc", ())))
+    listed = [{"field": _location(tuple(e.get("loc", ()))), "message": e["msg"]} for e in errors]
+    return problem(code, f"{field}: {first['msg']}", field=field, errors=listed)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain(_request: Request, error: DomainError) -> JSONResponse:
+        headers = (
+            {"WWW-Authenticate": "Bearer"} if error.code is ErrorCode.UNAUTHENTICATED else None
+        )
+        return respond(problem_for(error), headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, error: RequestValidationError) -> JSONResponse:
+        return respond(validation_problem(list(error.errors())))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+        code = ErrorCode.NOT_FOUND if error.status_code == 404 else ErrorCode.VALIDATION_FAILED
+        body = problem(code, str(error.detail))
+        body["status"] = error.status_code
+        return respond(body)

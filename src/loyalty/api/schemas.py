@@ -1,0 +1,240 @@
+"""Request bodies, validated at the edge and turned into domain values."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from loyalty.domain.errors import UnknownCurrency
+from loyalty.domain.events import (
+    CustomerChanged,
+    InboundEvent,
+    MemberRef,
+    OrderCancelled,
+    OrderPaid,
+    OrderRefunded,
+)
+from loyalty.domain.money import check_currency
+from loyalty.domain.orders import OrderLine, PaidOrder
+
+
+def _currency(value: str) -> str:
+    try:
+        return check_currency(value)
+    except UnknownCurrency as error:
+        raise PydanticCustomError("unknown_currency", error.detail) from error
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise PydanticCustomError(
+            "validation_failed", "timestamps need a time zone offset, e.g. 'Z'"
+        )
+    return value
+
+
+Currency = Annotated[str, AfterValidator(_currency)]
+Amount = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=6, allow_inf_nan=False)]
+ExternalId = Annotated[str, Field(min_length=1, max_length=200)]
+Timestamp = Annotated[datetime, AfterValidator(_aware)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Profile(Strict):
+    email: str | None = Field(None, max_length=320)
+    phone: str | None = Field(None, max_length=32)
+    first_name: str | None = Field(None, max_length=200)
+    last_name: str | None = Field(None, max_length=200)
+    birthday: date | None = None
+    locale: str | None = Field(None, max_length=16)
+    consents: dict[str, bool] | None = None
+
+
+class MemberCreate(Profile):
+    external_id: ExternalId
+    status: Literal["active", "blocked"] = "active"
+
+
+class MemberUpdate(Profile):
+    status: Literal["active", "blocked"] | None = None
+
+
+class Adjustment(Strict):
+    points: int = Field(ge=-10_000_000, le=10_000_000)
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class Transfer(Strict):
+    from_member: ExternalId = Field(alias="from")
+    to: ExternalId
+    points: int = Field(gt=0, le=10_000_000)
+    reason: str = Field("transfer between members", min_length=1, max_length=500)
+
+
+class ExpiryIn(Strict):
+    kind: Literal[
+        "never", "days_after_earn", "end_of_month_after", "end_of_year_after", "inactivity"
+    ]
+    days: int | None = Field(None, ge=1, le=36_500)
+    months: int | None = Field(None, ge=0, le=1_200)
+
+
+class ProgramUpdate(Strict):
+    currency: Currency | None = None
+    points_per_unit: Annotated[Decimal, Field(ge=0, le=1_000_000, allow_inf_nan=False)] | None = (
+        None
+    )
+    rounding: Literal["floor", "half_up", "ceiling"] | None = None
+    exclude_shipping: bool | None = None
+    exclude_tax: bool | None = None
+    pending_days: int | None = Field(None, ge=0, le=365)
+    expiry: ExpiryIn | None = None
+    clawback: Literal["negative_balance", "other_points", "write_off"] | None = None
+    transfers_enabled: bool | None = None
+    expiring_soon_days: int | None = Field(None, ge=1, le=365)
+
+
+# --- events -------------------------------------------------------------------------------
+
+
+class MemberRefIn(Profile):
+    external_id: ExternalId
+
+
+class LineIn(Strict):
+    model_config = ConfigDict(extra="ignore")
+    sku: str = Field(min_length=1, max_length=200)
+    product_id: str | None = Field(None, max_length=200)
+    category: str | None = Field(None, max_length=200)
+    quantity: int = Field(gt=0, le=1_000_000)
+    unit_price: Amount
+    discount: Amount = Decimal(0)
+
+
+class OrderPaidData(Strict):
+    model_config = ConfigDict(extra="ignore")
+    order_id: ExternalId
+    currency: Currency
+    lines: list[LineIn] = Field(min_length=1, max_length=1000)
+    shipping: Amount = Decimal(0)
+    tax: Amount = Decimal(0)
+    total: Amount | None = None
+
+
+class RefundLineIn(Strict):
+    sku: str = Field(min_length=1, max_length=200)
+    quantity: int = Field(gt=0, le=1_000_000)
+
+
+class OrderRefundedData(Strict):
+    model_config = ConfigDict(extra="ignore")
+    order_id: ExternalId
+    refund_id: ExternalId
+    lines: list[RefundLineIn] | None = Field(None, min_length=1, max_length=1000)
+    amount: (
+        Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=6, allow_inf_nan=False)] | None
+    ) = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> OrderRefundedData:
+        if (self.lines is None) == (self.amount is None):
+            raise PydanticCustomError("validation_failed", "give either lines or amount")
+        return self
+
+
+class OrderCancelledData(Strict):
+    model_config = ConfigDict(extra="ignore")
+    order_id: ExternalId
+
+
+class _Envelope(Strict):
+    id: ExternalId
+    occurred_at: Timestamp
+    member: MemberRefIn | None = None
+
+
+class CustomerEvent(_Envelope):
+    type: Literal["customer.created", "customer.updated"]
+    member: MemberRefIn
+    data: Profile = Field(default_factory=Profile)
+
+
+class OrderPaidEvent(_Envelope):
+    type: Literal["order.paid"]
+    member: MemberRefIn
+    data: OrderPaidData
+
+
+class OrderRefundedEvent(_Envelope):
+    type: Literal["order.refunded"]
+    data: OrderRefundedData
+
+
+class OrderCancelledEvent(_Envelope):
+    type: Literal["order.cancelled"]
+    data: OrderCancelledData
+
+
+EventIn = Annotated[
+    CustomerEvent | OrderPaidEvent | OrderRefundedEvent | OrderCancelledEvent,
+    Field(discriminator="type"),
+]
+
+
+class EventBatch(BaseModel):
+    events: list[dict[str, Any]] = Field(min_length=1)
+
+
+def canonical_hash(data: Any) -> str:
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _profile(model: Profile | None) -> dict[str, Any]:
+    return {} if model is None else model.model_dump(exclude_unset=True, exclude={"external_id"})
+
+
+def to_domain(event: Any, source: str = "api") -> InboundEvent:
+    member = MemberRef(event.member.external_id, _profile(event.member)) if event.member else None
+    data = event.data
+    payload: Any
+    if isinstance(event, CustomerEvent):
+        payload = CustomerChanged(_profile(data))
+    elif isinstance(event, OrderPaidEvent):
+        lines = tuple(
+            OrderLine(
+                sku=line.sku,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                discount=line.discount,
+                product_id=line.product_id,
+                category=line.category,
+            )
+            for line in data.lines
+        )
+        payload = OrderPaid(
+            PaidOrder(data.order_id, data.currency, lines, data.shipping, data.tax, data.total)
+        )
+    elif isinstance(event, OrderRefundedEvent):
+        lines = tuple((line.sku, line.quantity) for line in data.lines) if data.lines else None
+        payload = OrderRefunded(data.order_id, data.refund_id, lines, data.amount)
+    else:
+        payload = OrderCancelled(data.order_id)
+    return InboundEvent(
+        source=source,
+        event_id=event.id,
+        type=event.type,
+        occurred_at=event.occurred_at,
+        member=member,
+        payload=payload,
+        body_hash=canonical_hash(event.model_dump(mode="json", exclude_unset=True)),
+    )

@@ -1,0 +1,1 @@
+"""Pure business rules: no I/O, no framework, no clock. Time is passed in."""

@@ -1,0 +1,176 @@
+"""Programme settings: how money becomes points, when points unlock, expire and are clawed back."""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from loyalty.domain.errors import InvalidSettings
+from loyalty.domain.money import check_currency
+
+
+class Rounding(StrEnum):
+    FLOOR = "floor"
+    HALF_UP = "half_up"
+    CEILING = "ceiling"
+
+
+_DECIMAL_ROUNDING = {
+    Rounding.FLOOR: ROUND_FLOOR,
+    Rounding.HALF_UP: ROUND_HALF_UP,
+    Rounding.CEILING: ROUND_CEILING,
+}
+
+
+class ExpiryKind(StrEnum):
+    NEVER = "never"
+    DAYS_AFTER_EARN = "days_after_earn"
+    END_OF_MONTH_AFTER = "end_of_month_after"
+    END_OF_YEAR_AFTER = "end_of_year_after"
+    INACTIVITY = "inactivity"
+
+
+class Clawback(StrEnum):
+    """What happens when a refund reverses points the member has already spent."""
+
+    NEGATIVE_BALANCE = "negative_balance"  # take what is available, owe the rest
+    OTHER_POINTS = "other_points"  # take from other available points, write off the rest
+    WRITE_OFF = "write_off"  # take nothing else; the spent part is written off
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiryPolicy:
+    kind: ExpiryKind = ExpiryKind.NEVER
+    days: int | None = None
+    months: int | None = None
+
+    def __post_init__(self) -> None:
+        needs_days = self.kind in (ExpiryKind.DAYS_AFTER_EARN, ExpiryKind.INACTIVITY)
+        needs_months = self.kind in (ExpiryKind.END_OF_MONTH_AFTER, ExpiryKind.END_OF_YEAR_AFTER)
+        if needs_days and (self.days is None or self.days < 1):
+            raise InvalidSettings(f"expiry '{self.kind}' needs days >= 1", field="expiry.days")
+        if needs_months and (self.months is None or self.months < 0):
+            raise InvalidSettings(f"expiry '{self.kind}' needs months >= 0", field="expiry.months")
+
+    def lot_expires_at(self, available_at: datetime, tz: ZoneInfo) -> datetime | None:
+        """When a lot that became available at ``available_at`` expires (None = never).
+
+        Inactivity expiry is member-wide, not per lot, so lots get no date of their own.
+        Month and year ends are taken in the tenant's time zone.
+        """
+        if self.kind is ExpiryKind.DAYS_AFTER_EARN:
+            assert self.days is not None
+            return available_at + timedelta(days=self.days)
+        if self.kind is ExpiryKind.END_OF_MONTH_AFTER:
+            assert self.months is not None
+            return _end_of_month(available_at.astimezone(tz), self.months)
+        if self.kind is ExpiryKind.END_OF_YEAR_AFTER:
+            assert self.months is not None
+            shifted = _add_months(available_at.astimezone(tz), self.months)
+            return _start_of(shifted.year + 1, 1, tz)
+        return None
+
+
+def _add_months(moment: datetime, months: int) -> datetime:
+    index = moment.year * 12 + moment.month - 1 + months
+    year, month = divmod(index, 12)
+    day = min(moment.day, calendar.monthrange(year, month + 1)[1])
+    return moment.replace(year=year, month=month + 1, day=day)
+
+
+def _start_of(year: int, month: int, tz: ZoneInfo) -> datetime:
+    return datetime(year, month, 1, tzinfo=tz)
+
+
+def _end_of_month(local: datetime, months: int) -> datetime:
+    """The first instant after the end of the month ``months`` after ``local``."""
+    shifted = _add_months(local, months)
+    year, month = (
+        (shifted.year + 1, 1) if shifted.month == 12 else (shifted.year, shifted.month + 1)
+    )
+    return _start_of(year, month, local.tzinfo)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class Program:
+    """A tenant's programme settings. One place states the money -> points rounding rule."""
+
+    currency: str
+    points_per_unit: Decimal = Decimal(1)
+    rounding: Rounding = Rounding.FLOOR
+    exclude_shipping: bool = True
+    exclude_tax: bool = True
+    pending_days: int = 14
+    expiry: ExpiryPolicy = field(default_factory=ExpiryPolicy)
+    clawback: Clawback = Clawback.NEGATIVE_BALANCE
+    transfers_enabled: bool = False
+    expiring_soon_days: int = 30
+
+    def __post_init__(self) -> None:
+        check_currency(self.currency)
+        if self.points_per_unit < 0:
+            raise InvalidSettings("points_per_unit must be >= 0", field="points_per_unit")
+        if not 0 <= self.pending_days <= 365:
+            raise InvalidSettings("pending_days must be 0..365", field="pending_days")
+        if not 1 <= self.expiring_soon_days <= 365:
+            raise InvalidSettings("expiring_soon_days must be 1..365", field="expiring_soon_days")
+
+    def points_for(self, base: Decimal) -> int:
+        """Convert a money base to points: rate applied once, then one rounding."""
+        if base <= 0:
+            return 0
+        return int(
+            (base * self.points_per_unit).to_integral_value(_DECIMAL_ROUNDING[self.rounding])
+        )
+
+    def available_at(self, earned_at: datetime) -> datetime:
+        return earned_at + timedelta(days=self.pending_days)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "currency": self.currency,
+            "points_per_unit": str(self.points_per_unit),
+            "rounding": self.rounding.value,
+            "exclude_shipping": self.exclude_shipping,
+            "exclude_tax": self.exclude_tax,
+            "pending_days": self.pending_days,
+            "expiry": {
+                "kind": self.expiry.kind.value,
+                "days": self.expiry.days,
+                "months": self.expiry.months,
+            },
+            "clawback": self.clawback.value,
+            "transfers_enabled": self.transfers_enabled,
+            "expiring_soon_days": self.expiring_soon_days,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Program:
+        expiry = data.get("expiry") or {}
+        try:
+            return cls(
+                currency=data["currency"],
+                points_per_unit=Decimal(str(data.get("points_per_unit", "1"))),
+                rounding=Rounding(data.get("rounding", "floor")),
+                exclude_shipping=bool(data.get("exclude_shipping", True)),
+                exclude_tax=bool(data.get("exclude_tax", True)),
+                pending_days=int(data.get("pending_days", 14)),
+                expiry=ExpiryPolicy(
+                    kind=ExpiryKind(expiry.get("kind", "never")),
+                    days=expiry.get("days"),
+                    months=expiry.get("months"),
+                ),
+                clawback=Clawback(data.get("clawback", "negative_balance")),
+                transfers_enabled=bool(data.get("transfers_enabled", False)),
+                expiring_soon_days=int(data.get("expiring_soon_days", 30)),
+            )
+        except (KeyError, ValueError) as exc:
+            raise InvalidSettings(f"invalid programme settings: {exc}") from exc
+
+    def updated(self, **changes: Any) -> Program:
+        return replace(self, **changes)

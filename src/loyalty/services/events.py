@@ -1,0 +1,384 @@
+"""The events inbox: each store event takes effect exactly once.
+
+An event is claimed by its unique ``(tenant, source, id)`` in the same transaction as its
+effects, and its response is stored there too. A retry returns the stored response and changes
+nothing; the same id with a different body is a conflict. An event that fails validation
+leaves nothing behind, so the store can fix it and send it again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.engine import RowMapping
+
+from loyalty.domain.errors import (
+    CurrencyMismatch,
+    DomainError,
+    EventConflict,
+    RefundConflict,
+    UnknownOrder,
+    ValidationFailed,
+)
+from loyalty.domain.events import (
+    CustomerChanged,
+    InboundEvent,
+    OrderCancelled,
+    OrderPaid,
+    OrderRefunded,
+)
+from loyalty.domain.ledger import EntryKind
+from loyalty.domain.members import MemberStatus
+from loyalty.domain.orders import (
+    OrderLine,
+    PaidOrder,
+    RefundState,
+    points_to_reverse,
+    refund_by_amount,
+    refund_by_lines,
+)
+from loyalty.services import ledger
+from loyalty.services.context import TenantContext
+from loyalty.services.ledger import Effect
+from loyalty.services.lookup import ensure_member
+from loyalty.services.members import profile_fields
+from loyalty.store.uow import Database, UnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class EventResult:
+    body: dict[str, Any]
+    replayed: bool = False
+    error: DomainError | None = None
+
+
+def ingest(db: Database, ctx: TenantContext, event: InboundEvent, now: datetime) -> EventResult:
+    with db.transaction(ctx.tenant_id) as uow:
+        return process(uow, ctx, event, now)
+
+
+def ingest_batch(
+    db: Database, ctx: TenantContext, events: list[InboundEvent], now: datetime
+) -> list[EventResult]:
+    """All events in one transaction, each in a savepoint: one bad event spoils only itself."""
+    results: list[EventResult] = []
+    with db.transaction(ctx.tenant_id) as uow:
+        for event in events:
+            try:
+                with uow.savepoint():
+                    results.append(process(uow, ctx, event, now))
+            except DomainError as error:
+                results.append(EventResult({}, error=error))
+    return results
+
+
+def process(uow: UnitOfWork, ctx: TenantContext, event: InboundEvent, now: datetime) -> EventResult:
+    event_pk = uow.inbox.claim(
+        event.source, event.event_id, event.type, event.body_hash, event.occurred_at, now
+    )
+    if event_pk is None:
+        return _replay(uow, event)
+    body = _dispatch(uow, ctx, event, event_pk, now)
+    uow.inbox.set_response(event_pk, body)
+    return EventResult(body)
+
+
+def _replay(uow: UnitOfWork, event: InboundEvent) -> EventResult:
+    first = uow.inbox.get(event.source, event.event_id)
+    assert first is not None
+    if first["body_hash"] != event.body_hash:
+        raise EventConflict(
+            f"event '{event.event_id}' was received before with a different body", field="id"
+        )
+    return EventResult(first["response"], replayed=True)
+
+
+def _dispatch(
+    uow: UnitOfWork, ctx: TenantContext, event: InboundEvent, event_pk: int, now: datetime
+) -> dict[str, Any]:
+    payload = event.payload
+    effects: list[Effect] = []
+    note: str | None = None
+    if isinstance(payload, CustomerChanged):
+        member = _customer_changed(uow, event, payload, now)
+    elif isinstance(payload, OrderPaid):
+        member = _member_for_order(uow, event, now)
+        effects, note = _order_paid(uow, ctx, event, event_pk, member, payload.order, now)
+    elif isinstance(payload, OrderRefunded):
+        member, effects, note = _order_refunded(uow, ctx, event, event_pk, payload, now)
+    elif isinstance(payload, OrderCancelled):
+        member, effects, note = _order_cancelled(uow, ctx, event_pk, payload, now)
+    else:  # pragma: no cover - the API only builds the payloads above
+        raise ValidationFailed(f"unsupported event type {event.type}", field="type")
+    member = uow.members.get_by_id(member["id"]) or member
+    body: dict[str, Any] = {
+        "event_id": event.event_id,
+        "type": event.type,
+        "status": "processed",
+        "member": member["external_id"],
+        "effects": [e.to_dict() for e in effects],
+        "balances": {
+            "available": member["available"],
+            "pending": member["pending"],
+            "lifetime_earned": member["lifetime_earned"],
+        },
+    }
+    if note:
+        body["note"] = note
+    return body
+
+
+def _profile_from(event: InboundEvent, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    profile = dict(event.member.profile) if event.member else {}
+    profile.update(extra or {})
+    return profile
+
+
+def _customer_changed(
+    uow: UnitOfWork, event: InboundEvent, payload: CustomerChanged, now: datetime
+) -> RowMapping:
+    if event.member is None:
+        raise ValidationFailed("customer events must name the member", field="member")
+    profile = _profile_from(event, payload.profile)
+    member, created = ensure_member(
+        uow, event.member.external_id, profile_fields(profile, {}, now), now
+    )
+    if not created:
+        fields = profile_fields(profile, member["consents"] or {}, now)
+        if fields:
+            uow.members.update_fields(member["id"], fields, now)
+    return member
+
+
+def _member_for_order(uow: UnitOfWork, event: InboundEvent, now: datetime) -> RowMapping:
+    if event.member is None:
+        raise ValidationFailed("order.paid must name the member", field="member.external_id")
+    profile = profile_fields(_profile_from(event), {}, now)
+    member, created = ensure_member(uow, event.member.external_id, profile, now)
+    if not created:
+        missing = {
+            k: v
+            for k, v in profile.items()
+            if v is not None and member[k] in (None, {}) and k != "status"
+        }
+        if missing:
+            uow.members.update_fields(member["id"], missing, now)
+    return member
+
+
+def _order_paid(
+    uow: UnitOfWork,
+    ctx: TenantContext,
+    event: InboundEvent,
+    event_pk: int,
+    member: RowMapping,
+    order: PaidOrder,
+    now: datetime,
+) -> tuple[list[Effect], str | None]:
+    program = ctx.program
+    if order.currency != program.currency:
+        raise CurrencyMismatch(
+            f"order is in {order.currency} but the programme runs in {program.currency}",
+            field="data.currency",
+        )
+    base = order.earning_base(program)
+    blocked = member["status"] == MemberStatus.BLOCKED
+    points = 0 if blocked else program.points_for(base)
+    earned_at = min(event.occurred_at, now)
+    order_pk = uow.orders.add(
+        member_id=member["id"],
+        order_id=order.order_id,
+        currency=order.currency,
+        total=order.charged_total,
+        shipping=order.shipping,
+        tax=order.tax,
+        base=base,
+        lines=[_line_json(line) for line in order.lines],
+        points_earned=points,
+        points_reversed=0,
+        status="paid",
+        refunded_amount=0,
+        refunded_base=0,
+        refunded_quantities={},
+        paid_at=earned_at,
+        created_at=now,
+    )
+    if order_pk is None:
+        return [], f"order {order.order_id} was already recorded; nothing earned again"
+    if blocked:
+        return [], "member is blocked: the order is recorded but earns no points"
+    if points == 0:
+        return [], "the order's base earns no points"
+    effect, lot_id = ledger.credit(
+        uow,
+        ctx,
+        member["id"],
+        points,
+        kind=EntryKind.EARN,
+        earned_at=earned_at,
+        now=now,
+        reason=f"order {order.order_id}: {base} {order.currency} x {program.points_per_unit} points "
+        f"({program.rounding.value})",
+        order_pk=order_pk,
+        event_pk=event_pk,
+    )
+    uow.orders.update(order_pk, lot_id=lot_id)
+    return [effect], None
+
+
+def _line_json(line: OrderLine) -> dict[str, Any]:
+    return {
+        "sku": line.sku,
+        "quantity": line.quantity,
+        "unit_price": str(line.unit_price),
+        "discount": str(line.discount),
+        "product_id": line.product_id,
+        "category": line.category,
+    }
+
+
+def _stored_order(row: RowMapping) -> PaidOrder:
+    lines = tuple(
+        OrderLine(
+            sku=item["sku"],
+            quantity=item["quantity"],
+            unit_price=Decimal(item["unit_price"]),
+            discount=Decimal(item["discount"]),
+            product_id=item.get("product_id"),
+            category=item.get("category"),
+        )
+        for item in row["lines"]
+    )
+    return PaidOrder(
+        row["order_id"], row["currency"], lines, row["shipping"], row["tax"], row["total"]
+    )
+
+
+def _require_order(uow: UnitOfWork, order_id: str) -> RowMapping:
+    order = uow.orders.get(order_id, lock=True)
+    if order is None:
+        raise UnknownOrder(f"no paid order '{order_id}' is known", field="data.order_id")
+    return order
+
+
+def _order_refunded(
+    uow: UnitOfWork,
+    ctx: TenantContext,
+    event: InboundEvent,
+    event_pk: int,
+    payload: OrderRefunded,
+    now: datetime,
+) -> tuple[RowMapping, list[Effect], str | None]:
+    order = _require_order(uow, payload.order_id)
+    member = uow.members.get_by_id(order["member_id"], lock=True)
+    assert member is not None
+    previous = uow.orders.get_refund(order["id"], payload.refund_id)
+    if previous is not None:
+        if previous["request_hash"] != _refund_hash(payload):
+            raise RefundConflict(
+                f"refund '{payload.refund_id}' was recorded with other contents",
+                field="data.refund_id",
+            )
+        return member, [], f"refund {payload.refund_id} was already applied"
+    if order["status"] == "cancelled":
+        return (
+            member,
+            [],
+            f"order {payload.order_id} is cancelled; its points were already taken back",
+        )
+    state = RefundState(
+        order["refunded_amount"], order["refunded_base"], order["refunded_quantities"]
+    )
+    paid = _stored_order(order)
+    if payload.lines is not None:
+        value = refund_by_lines(paid, order["base"], state, payload.lines)
+    else:
+        assert payload.amount is not None
+        value = refund_by_amount(paid, order["base"], state, payload.amount)
+    points = points_to_reverse(order["points_earned"], order["base"], state.base, value.base)
+    points = min(points, order["points_earned"] - order["points_reversed"])
+    effects = []
+    if points > 0 and order["lot_id"] is not None:
+        effects.append(
+            ledger.reverse(
+                uow,
+                ctx,
+                member["id"],
+                order["lot_id"],
+                points,
+                reason=f"refund {payload.refund_id} of order {payload.order_id}: {value.amount} {order['currency']}",
+                now=now,
+                order_pk=order["id"],
+                refund_id=payload.refund_id,
+                event_pk=event_pk,
+            )
+        )
+    quantities = dict(state.quantities)
+    for sku, quantity in value.quantities.items():
+        quantities[sku] = quantities.get(sku, 0) + quantity
+    refunded_amount = state.amount + value.amount
+    uow.orders.add_refund(
+        order["id"],
+        payload.refund_id,
+        now,
+        request_hash=_refund_hash(payload),
+        amount=value.amount,
+        base=value.base,
+        points_reversed=points,
+    )
+    uow.orders.update(
+        order["id"],
+        refunded_amount=refunded_amount,
+        refunded_base=state.base + value.base,
+        refunded_quantities=quantities,
+        points_reversed=order["points_reversed"] + points,
+        status="refunded" if refunded_amount >= order["total"] else "partially_refunded",
+    )
+    return member, effects, None
+
+
+def _refund_hash(payload: OrderRefunded) -> str:
+    text = repr(
+        (
+            sorted(payload.lines) if payload.lines else None,
+            str(payload.amount) if payload.amount is not None else None,
+        )
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _order_cancelled(
+    uow: UnitOfWork, ctx: TenantContext, event_pk: int, payload: OrderCancelled, now: datetime
+) -> tuple[RowMapping, list[Effect], str | None]:
+    order = _require_order(uow, payload.order_id)
+    member = uow.members.get_by_id(order["member_id"], lock=True)
+    assert member is not None
+    if order["status"] == "cancelled":
+        return member, [], f"order {payload.order_id} was already cancelled"
+    points = order["points_earned"] - order["points_reversed"]
+    effects = []
+    if points > 0 and order["lot_id"] is not None:
+        effects.append(
+            ledger.reverse(
+                uow,
+                ctx,
+                member["id"],
+                order["lot_id"],
+                points,
+                reason=f"order {payload.order_id} cancelled",
+                now=now,
+                order_pk=order["id"],
+                event_pk=event_pk,
+            )
+        )
+    uow.orders.update(
+        order["id"],
+        status="cancelled",
+        points_reversed=order["points_reversed"] + points,
+        refunded_base=order["base"],
+    )
+    return member, effects, None

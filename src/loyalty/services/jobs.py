@@ -1,0 +1,71 @@
+"""Periodic ledger jobs. Idempotent and catch-up safe: what was due while we were down happens
+once on the next run, with the ledger dated when it was due."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from loyalty.domain.program import ExpiryKind, Program
+from loyalty.services import ledger
+from loyalty.store import jobs as job_sql
+from loyalty.store.uow import Database
+
+
+@dataclass(frozen=True, slots=True)
+class JobReport:
+    released: int
+    expired: int
+    expired_inactive: int
+    debts_settled: int
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "released": self.released,
+            "expired": self.expired,
+            "expired_inactive": self.expired_inactive,
+            "debts_settled": self.debts_settled,
+        }
+
+
+def release_due(db: Database, now: datetime, tenant_id: int | None = None) -> tuple[int, int]:
+    released = settled = 0
+    while True:
+        count, in_debt = job_sql.release_chunk(db, now, tenant_id)
+        for member_tenant, member_id in in_debt:
+            with db.transaction(member_tenant) as uow:
+                uow.members.lock_many([member_id])
+                settled += ledger.settle_debt(uow, member_id)
+        released += count
+        if count == 0:
+            return released, settled
+
+
+def expire_due(db: Database, now: datetime, tenant_id: int | None = None) -> int:
+    expired = 0
+    while count := job_sql.expire_chunk(db, now, tenant_id):
+        expired += count
+    return expired
+
+
+def expire_inactive(db: Database, now: datetime, tenant_id: int | None = None) -> int:
+    expired = 0
+    for program_tenant, settings in job_sql.inactivity_programs(db.engine, tenant_id):
+        policy = Program.from_dict(settings).expiry
+        if policy.kind is not ExpiryKind.INACTIVITY or policy.days is None:
+            continue
+        cutoff = now - timedelta(days=policy.days)
+        while count := job_sql.expire_inactive_chunk(db, now, program_tenant, cutoff):
+            expired += count
+    return expired
+
+
+def run_due_jobs(db: Database, now: datetime, tenant_id: int | None = None) -> JobReport:
+    """Release first, so that points whose window closed can expire or be spent in order."""
+    released, settled = release_due(db, now, tenant_id)
+    return JobReport(
+        released=released,
+        expired=expire_due(db, now, tenant_id),
+        expired_inactive=expire_inactive(db, now, tenant_id),
+        debts_settled=settled,
+    )

@@ -1,0 +1,33 @@
+"""Finding members inside a unit of work (locked for writing where the database needs it)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.engine import RowMapping
+
+from loyalty.domain.errors import MemberNotFound
+from loyalty.store.uow import UnitOfWork
+
+
+def require_member(
+    uow: UnitOfWork, external_id: str, *, lock: bool = True, field: str = "external_id"
+) -> RowMapping:
+    member = uow.members.get(external_id, lock=lock)
+    if member is None:
+        raise MemberNotFound(f"no member with external id '{external_id}'", field=field)
+    return member
+
+
+def ensure_member(
+    uow: UnitOfWork, external_id: str, fields: dict[str, Any], now: datetime
+) -> tuple[RowMapping, bool]:
+    """The member named by an event, created on first sight; returns (row, created)."""
+    member = uow.members.get(external_id, lock=True)
+    if member is not None:
+        return member, False
+    created = uow.members.add(external_id, fields, now) is not None
+    member = uow.members.get(external_id, lock=True)
+    assert member is not None
+    return member, created

@@ -1,0 +1,228 @@
+"""The schema. Every table carries ``tenant_id``; keys lead with it so Citus can shard by tenant."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+)
+
+from loyalty.store.types import Id, Money, UtcDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("currency", String(3), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("locale", String(16), nullable=False),
+    Column("member_token_secret", String(128), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", ForeignKey("tenants.id"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("prefix", String(32), nullable=False, unique=True),
+    Column("secret_hash", String(64), nullable=False),
+    Column("scopes", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime),
+)
+
+programs = Table(
+    "programs",
+    metadata,
+    Column("tenant_id", ForeignKey("tenants.id"), primary_key=True),
+    Column("settings", JSON, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+members = Table(
+    "members",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", ForeignKey("tenants.id"), nullable=False),
+    Column("external_id", String(200), nullable=False),
+    Column("email", String(320)),
+    Column("phone", String(20)),
+    Column("first_name", String(200)),
+    Column("last_name", String(200)),
+    Column("birthday", Date),
+    Column("locale", String(16)),
+    Column("consents", JSON, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("available", Integer, nullable=False),
+    Column("pending", Integer, nullable=False),
+    Column("lifetime_earned", Integer, nullable=False),
+    Column("debt", Integer, nullable=False),
+    Column("last_activity_at", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("tenant_id", "external_id", name="uq_members_tenant_external"),
+    CheckConstraint("pending >= 0", name="pending_not_negative"),
+    CheckConstraint("debt >= 0", name="debt_not_negative"),
+    CheckConstraint("available >= -debt", name="no_overdraft"),
+    Index("ix_members_tenant_email", "tenant_id", "email"),
+)
+
+ledger_entries = Table(
+    "ledger_entries",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", ForeignKey("tenants.id"), nullable=False),
+    Column("member_id", ForeignKey("members.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("points", Integer, nullable=False),
+    Column("available_delta", Integer, nullable=False),
+    Column("pending_delta", Integer, nullable=False),
+    Column("lifetime_delta", Integer, nullable=False),
+    Column("lot_id", Id),
+    Column("order_pk", Id),
+    Column("refund_id", String(200)),
+    Column("event_pk", Id),
+    Column("reason", String(500), nullable=False),
+    Column("actor", String(200)),
+    Column("rule_id", Id),
+    Column("rule_version", Integer),
+    Column("meta", JSON),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_entries_member", "tenant_id", "member_id", "id"),
+    Index("ix_entries_kind_created", "kind", "created_at"),
+)
+
+lots = Table(
+    "lots",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", ForeignKey("tenants.id"), nullable=False),
+    Column("member_id", ForeignKey("members.id"), nullable=False),
+    Column("entry_id", Id, nullable=False),
+    Column("order_pk", Id),
+    Column("amount", Integer, nullable=False),
+    Column("remaining", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("earned_at", UtcDateTime, nullable=False),
+    Column("available_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime),
+    CheckConstraint("remaining >= 0 AND remaining <= amount", name="remaining_in_bounds"),
+    Index("ix_lots_member", "tenant_id", "member_id", "status"),
+    Index("ix_lots_due_release", "status", "available_at"),
+    Index("ix_lots_due_expiry", "status", "expires_at"),
+)
+
+allocations = Table(
+    "allocations",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", ForeignKey("tenants.id"), nullable=False),
+    Column("entry_id", Id, nullable=False, index=True),
+    Column("lot_id", Id, nullable=False, index=True),
+    Column("points", Integer, nullable=False),
+    CheckConstraint("points > 0", name="points_positive"),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", ForeignKey("tenants.id"), nullable=False),
+    Column("member_id", ForeignKey("members.id"), nullable=False),
+    Column("order_id", String(200), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("total", Money, nullable=False),
+    Column("shipping", Money, nullable=False),
+    Column("tax", Money, nullable=False),
+    Column("base", Money, nullable=False),
+    Column("lines", JSON, nullable=False),
+    Column("points_earned", Integer, nullable=False),
+    Column("points_reversed", Integer, nullable=False),
+    Column("lot_id", Id),
+    Column("status", String(24), nullable=False),
+    Column("refunded_amount", Money, nullable=False),
+    Column("refunded_base", Money, nullable=False),
+    Column("refunded_quantities", JSON, nullable=False),
+    Column("paid_at", UtcDateTime, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("tenant_id", "order_id", name="uq_orders_tenant_order"),
+    Index("ix_orders_member", "tenant_id", "member_id"),
+)
+
+refunds = Table(
+    "refunds",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", ForeignKey("tenants.id"), nullable=False),
+    Column("order_pk", Id, nullable=False),
+    Column("refund_id", String(200), nullable=False),
+    Column("request_hash", String(64), nullable=False),
+    Column("amount", Money, nullable=False),
+    Column("base", Money, nullable=False),
+    Column("points_reversed", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("tenant_id", "order_pk", "refund_id", name="uq_refunds_tenant_order_refund"),
+)
+
+inbox_events = Table(
+    "inbox_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", ForeignKey("tenants.id"), nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("event_id", String(200), nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("body_hash", String(64), nullable=False),
+    Column("response", JSON),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    UniqueConstraint("tenant_id", "source", "event_id", name="uq_inbox_tenant_source_event"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("tenant_id", ForeignKey("tenants.id"), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("status_code", Integer, nullable=False),
+    Column("response", JSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", ForeignKey("tenants.id"), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target", String(200)),
+    Column("data", JSON),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_audit_tenant", "tenant_id", "id"),
+)
