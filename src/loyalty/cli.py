@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -131,6 +132,9 @@ def _serve(host: str, port: int, jobs_in_process: bool, access_log: bool) -> Non
     from loyalty.jobs.scheduler import Scheduler
 
     settings = Settings()
+    # The writer thread and the event loop share the GIL; a short switch interval keeps the
+    # loop answering while a group of writes is being applied (the default is 5 ms).
+    sys.setswitchinterval(settings.switch_interval_seconds)
     db = bootstrap.database(settings)
     clock = SystemClock()
     scheduler = Scheduler(db, clock, settings.jobs_interval_seconds) if jobs_in_process else None

@@ -12,3 +12,4 @@ class Settings(BaseSettings):
     jobs_interval_seconds: float = 60.0
     run_jobs_in_process: bool = True
     db_pool_size: int = 8
+    switch_interval_seconds: float = 0.0005

@@ -13,12 +13,12 @@ from loyalty.services.tenants import Principal, Unauthenticated, authenticate
 from loyalty.store.uow import Database
 
 
-def get_db(request: Request) -> Database:
+async def get_db(request: Request) -> Database:
     db: Database = request.app.state.db
     return db
 
 
-def get_clock(request: Request) -> Clock:
+async def get_clock(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
 
@@ -27,14 +27,14 @@ DbDep = Annotated[Database, Depends(get_db)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 
 
-def _principal(db: DbDep, authorization: Annotated[str | None, Header()] = None) -> Principal:
+async def _principal(db: DbDep, authorization: Annotated[str | None, Header()] = None) -> Principal:
     if not authorization or not authorization.lower().startswith("bearer "):
         raise Unauthenticated("send 'Authorization: Bearer <api key>'")
     return authenticate(db, authorization[7:].strip())
 
 
 def _scoped(scope: str):  # type: ignore[no-untyped-def]
-    def dependency(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
+    async def dependency(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
         principal.require(scope)
         return principal
 

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from loyalty.domain.errors import DomainError, ErrorCode
+from loyalty.domain.events import EVENT_TYPES
 
 STATUS: dict[ErrorCode, int] = {
     ErrorCode.MALFORMED_JSON: 400,
@@ -71,7 +72,17 @@ def respond(body: dict[str, Any], headers: dict[str, str] | None = None) -> JSON
 
 def _location(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    if parts and parts[0] in EVENT_TYPES:  # the tag pydantic puts first for a tagged union
+        parts = parts[1:]
     return ".".join(parts) or "body"
+
+
+def _field(error: dict[str, Any]) -> str:
+    """Where in the request an error is; a missing or unknown union tag is the tag's field."""
+    loc = tuple(error.get("loc", ()))
+    if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        loc += (str((error.get("ctx") or {}).get("discriminator", "type")).strip("'"),)
+    return _location(loc)
 
 
 def validation_problem(errors: list[dict[str, Any]]) -> dict[str, Any]:
@@ -85,8 +96,8 @@ def validation_problem(errors: list[dict[str, Any]]) -> dict[str, Any]:
     code = ErrorCode(first["type"]) if first["type"] in known else ErrorCode.VALIDATION_FAILED
     if first["type"] == "union_tag_invalid":
         code = ErrorCode.UNKNOWN_EVENT_TYPE
-    field = _location(tuple(first.get("loc", ())))
-    listed = [{"field": _location(tuple(e.get("loc", ()))), "message": e["msg"]} for e in errors]
+    field = _field(first)
+    listed = [{"field": _field(e), "message": e["msg"]} for e in errors]
     return problem(code, f"{field}: {first['msg']}", field=field, errors=listed)
 
 

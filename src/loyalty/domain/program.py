@@ -5,7 +5,7 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -169,7 +169,7 @@ class Program:
                 transfers_enabled=bool(data.get("transfers_enabled", False)),
                 expiring_soon_days=int(data.get("expiring_soon_days", 30)),
             )
-        except (KeyError, ValueError) as exc:
+        except (KeyError, ValueError, InvalidOperation) as exc:
             raise InvalidSettings(f"invalid programme settings: {exc}") from exc
 
     def updated(self, **changes: Any) -> Program:

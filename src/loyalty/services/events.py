@@ -9,6 +9,7 @@ leaves nothing behind, so the store can fix it and send it again.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -57,22 +58,26 @@ class EventResult:
 
 
 def ingest(db: Database, ctx: TenantContext, event: InboundEvent, now: datetime) -> EventResult:
-    with db.transaction(ctx.tenant_id) as uow:
-        return process(uow, ctx, event, now)
+    return db.run(ctx.tenant_id, lambda uow: process(uow, ctx, event, now))
 
 
 def ingest_batch(
     db: Database, ctx: TenantContext, events: list[InboundEvent], now: datetime
 ) -> list[EventResult]:
+    return db.run(ctx.tenant_id, lambda uow: process_batch(uow, ctx, events, now))
+
+
+def process_batch(
+    uow: UnitOfWork, ctx: TenantContext, events: list[InboundEvent], now: datetime
+) -> list[EventResult]:
     """All events in one transaction, each in a savepoint: one bad event spoils only itself."""
     results: list[EventResult] = []
-    with db.transaction(ctx.tenant_id) as uow:
-        for event in events:
-            try:
-                with uow.savepoint():
-                    results.append(process(uow, ctx, event, now))
-            except DomainError as error:
-                results.append(EventResult({}, error=error))
+    for event in events:
+        try:
+            with uow.savepoint():
+                results.append(process(uow, ctx, event, now))
+        except DomainError as error:
+            results.append(EventResult({}, error=error))
     return results
 
 
@@ -103,6 +108,7 @@ def _dispatch(
     payload = event.payload
     effects: list[Effect] = []
     note: str | None = None
+    member: Mapping[Any, Any]
     if isinstance(payload, CustomerChanged):
         member = _customer_changed(uow, event, payload, now)
     elif isinstance(payload, OrderPaid):
@@ -114,7 +120,7 @@ def _dispatch(
         member, effects, note = _order_cancelled(uow, ctx, event_pk, payload, now)
     else:  # pragma: no cover - the API only builds the payloads above
         raise ValidationFailed(f"unsupported event type {event.type}", field="type")
-    member = uow.members.get_by_id(member["id"]) or member
+    balances = uow.members.latest.get(member["id"], member)
     body: dict[str, Any] = {
         "event_id": event.event_id,
         "type": event.type,
@@ -122,9 +128,9 @@ def _dispatch(
         "member": member["external_id"],
         "effects": [e.to_dict() for e in effects],
         "balances": {
-            "available": member["available"],
-            "pending": member["pending"],
-            "lifetime_earned": member["lifetime_earned"],
+            "available": balances["available"],
+            "pending": balances["pending"],
+            "lifetime_earned": balances["lifetime_earned"],
         },
     }
     if note:
@@ -154,19 +160,23 @@ def _customer_changed(
     return member
 
 
-def _member_for_order(uow: UnitOfWork, event: InboundEvent, now: datetime) -> RowMapping:
+_FILLABLE = ("email", "phone", "first_name", "last_name", "locale", "birthday")
+
+
+def _member_for_order(uow: UnitOfWork, event: InboundEvent, now: datetime) -> Mapping[Any, Any]:
+    """The ordering member, created on first sight; contact data fills only empty fields."""
     if event.member is None:
         raise ValidationFailed("order.paid must name the member", field="member.external_id")
+    member = uow.members.get_for_event(event.member.external_id)
     profile = profile_fields(_profile_from(event), {}, now)
-    member, created = ensure_member(uow, event.member.external_id, profile, now)
-    if not created:
-        missing = {
-            k: v
-            for k, v in profile.items()
-            if v is not None and member[k] in (None, {}) and k != "status"
-        }
-        if missing:
-            uow.members.update_fields(member["id"], missing, now)
+    if member is None:
+        created, _ = ensure_member(uow, event.member.external_id, profile, now)
+        return created
+    missing = {
+        k: v for k, v in profile.items() if k in _FILLABLE and v is not None and member[k] is None
+    }
+    if missing:
+        uow.members.update_fields(member["id"], missing, now)
     return member
 
 
@@ -175,7 +185,7 @@ def _order_paid(
     ctx: TenantContext,
     event: InboundEvent,
     event_pk: int,
-    member: RowMapping,
+    member: Mapping[Any, Any],
     order: PaidOrder,
     now: datetime,
 ) -> tuple[list[Effect], str | None]:
@@ -189,7 +199,7 @@ def _order_paid(
     blocked = member["status"] == MemberStatus.BLOCKED
     points = 0 if blocked else program.points_for(base)
     earned_at = min(event.occurred_at, now)
-    order_pk = uow.orders.add(
+    order_pk = uow.orders.add_paid(
         member_id=member["id"],
         order_id=order.order_id,
         currency=order.currency,
@@ -199,13 +209,8 @@ def _order_paid(
         base=base,
         lines=[_line_json(line) for line in order.lines],
         points_earned=points,
-        points_reversed=0,
-        status="paid",
-        refunded_amount=0,
-        refunded_base=0,
-        refunded_quantities={},
         paid_at=earned_at,
-        created_at=now,
+        now=now,
     )
     if order_pk is None:
         return [], f"order {order.order_id} was already recorded; nothing earned again"
@@ -213,7 +218,7 @@ def _order_paid(
         return [], "member is blocked: the order is recorded but earns no points"
     if points == 0:
         return [], "the order's base earns no points"
-    effect, lot_id = ledger.credit(
+    effect, _lot_id = ledger.credit(
         uow,
         ctx,
         member["id"],
@@ -226,7 +231,6 @@ def _order_paid(
         order_pk=order_pk,
         event_pk=event_pk,
     )
-    uow.orders.update(order_pk, lot_id=lot_id)
     return [effect], None
 
 
@@ -302,13 +306,14 @@ def _order_refunded(
     points = points_to_reverse(order["points_earned"], order["base"], state.base, value.base)
     points = min(points, order["points_earned"] - order["points_reversed"])
     effects = []
-    if points > 0 and order["lot_id"] is not None:
+    lot_id = uow.ledger.earn_lot_of_order(order["id"]) if points > 0 else None
+    if lot_id is not None:
         effects.append(
             ledger.reverse(
                 uow,
                 ctx,
                 member["id"],
-                order["lot_id"],
+                lot_id,
                 points,
                 reason=f"refund {payload.refund_id} of order {payload.order_id}: {value.amount} {order['currency']}",
                 now=now,
@@ -361,13 +366,14 @@ def _order_cancelled(
         return member, [], f"order {payload.order_id} was already cancelled"
     points = order["points_earned"] - order["points_reversed"]
     effects = []
-    if points > 0 and order["lot_id"] is not None:
+    lot_id = uow.ledger.earn_lot_of_order(order["id"]) if points > 0 else None
+    if lot_id is not None:
         effects.append(
             ledger.reverse(
                 uow,
                 ctx,
                 member["id"],
-                order["lot_id"],
+                lot_id,
                 points,
                 reason=f"order {payload.order_id} cancelled",
                 now=now,

@@ -26,8 +26,7 @@ def run_write(
     """Run ``work`` in one transaction; with a key, at most once. Returns (status, body, replayed)."""
     for _ in range(3):
         try:
-            with db.transaction(tenant_id) as uow:
-                return _once(uow, work, key, request_hash, now)
+            return db.run(tenant_id, lambda uow: _once(uow, work, key, request_hash, now))
         except _Raced:
             continue
     raise RuntimeError("idempotency key kept racing")  # pragma: no cover

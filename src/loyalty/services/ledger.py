@@ -84,6 +84,15 @@ def credit(
     is_available = available_at <= now
     expires_at = ctx.program.expiry.lot_expires_at(available_at, ctx.timezone)
     delta_available, delta_pending = (points, 0) if is_available else (0, points)
+    status = LotStatus.AVAILABLE if is_available else LotStatus.PENDING
+    lot_id = uow.ledger.add_lot(
+        member_id=member_id,
+        amount=points,
+        status=status,
+        earned_at=earned_at,
+        available_at=available_at,
+        expires_at=expires_at,
+    )
     entry_id = uow.ledger.add_entry(
         member_id=member_id,
         kind=kind,
@@ -91,30 +100,20 @@ def credit(
         available_delta=delta_available,
         pending_delta=delta_pending,
         lifetime_delta=points if lifetime else 0,
+        lot_id=lot_id,
         reason=reason,
         occurred_at=earned_at,
         created_at=now,
         **entry,
     )
-    status = LotStatus.AVAILABLE if is_available else LotStatus.PENDING
-    lot_id = uow.ledger.add_lot(
-        member_id=member_id,
-        entry_id=entry_id,
-        amount=points,
-        status=status,
-        earned_at=earned_at,
-        available_at=available_at,
-        expires_at=expires_at,
-    )
-    uow.ledger.link_lot(entry_id, lot_id)
-    uow.members.apply_deltas(
+    balances = uow.members.apply_deltas(
         member_id,
         available=delta_available,
         pending=delta_pending,
         lifetime=points if lifetime else 0,
         activity_at=now,
     )
-    if is_available:
+    if is_available and balances is not None and balances["debt"] > 0:
         settle_debt(uow, member_id)
     lot = {
         "status": status.value,
@@ -263,30 +262,41 @@ def transfer(
         now=now,
         meta={"to": receiver_external_id},
     )
-    in_id = uow.ledger.add_entry(
-        member_id=receiver["id"],
-        kind=EntryKind.TRANSFER_IN,
-        points=points,
-        available_delta=points,
-        pending_delta=0,
-        reason=reason,
-        meta={"from": sender_external_id},
-        occurred_at=now,
-        created_at=now,
-    )
+    received = []
     for d in draws:
-        uow.ledger.add_lot(
+        lot_id = uow.ledger.add_lot(
             member_id=receiver["id"],
-            entry_id=in_id,
             amount=d.points,
             status=LotStatus.AVAILABLE,
             earned_at=now,
             available_at=now,
             expires_at=d.expires_at,
         )
-    uow.members.apply_deltas(receiver["id"], available=points, activity_at=now)
-    settle_debt(uow, receiver["id"])
+        # One entry per lot received, so every credit entry names exactly one lot.
+        received.append(
+            uow.ledger.add_entry(
+                member_id=receiver["id"],
+                kind=EntryKind.TRANSFER_IN,
+                points=d.points,
+                available_delta=d.points,
+                pending_delta=0,
+                lot_id=lot_id,
+                reason=reason,
+                meta={"from": sender_external_id},
+                occurred_at=now,
+                created_at=now,
+            )
+        )
+    balances = uow.members.apply_deltas(receiver["id"], available=points, activity_at=now)
+    if balances is not None and balances["debt"] > 0:
+        settle_debt(uow, receiver["id"])
     in_effect = Effect(
-        in_id, EntryKind.TRANSFER_IN, points, reason, points, 0, meta={"from": sender_external_id}
+        received[0],
+        EntryKind.TRANSFER_IN,
+        points,
+        reason,
+        points,
+        0,
+        meta={"from": sender_external_id, "entries": received},
     )
     return out_effect, in_effect

@@ -27,7 +27,9 @@ def ensure_member(
     member = uow.members.get(external_id, lock=True)
     if member is not None:
         return member, False
-    created = uow.members.add(external_id, fields, now) is not None
-    member = uow.members.get(external_id, lock=True)
+    created = uow.members.add(external_id, fields, now)
+    if created is not None:
+        return created, True
+    member = uow.members.get(external_id, lock=True)  # created meanwhile by a concurrent event
     assert member is not None
-    return member, created
+    return member, False

@@ -45,9 +45,10 @@ def create_member(
     if not external_id:
         raise ValidationFailed("external_id is required", field="external_id")
     fields = profile_fields(data, {}, now)
-    if uow.members.add(external_id, fields, now) is None:
+    member = uow.members.add(external_id, fields, now)
+    if member is None:
         raise MemberExists(f"a member with external id '{external_id}' exists", field="external_id")
-    return member_view(uow, ctx, require_member(uow, external_id, lock=False), now)
+    return member_view(uow, ctx, member, now)
 
 
 def update_member(

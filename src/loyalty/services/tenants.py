@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -103,11 +104,22 @@ def create_key(
 def revoke_key(db: Database, key_or_prefix: str, now: datetime) -> bool:
     prefix = key_or_prefix.removeprefix(KEY_PREFIX).split("_", 1)[0]
     with db.admin() as admin:
-        return admin.revoke_key(prefix, now)
+        revoked = admin.revoke_key(prefix, now)
+    forget_cached_keys()
+    return revoked
+
+
+# Verified keys are remembered briefly, so most requests cost no key lookup. A key revoked
+# by another process (the CLI) stops working within this many seconds; in this process, at once.
+KEY_CACHE_SECONDS = 5.0
+_verified: dict[str, tuple[float, Principal]] = {}
 
 
 def authenticate(db: Database, key: str) -> Principal:
     """Find the tenant an API key belongs to; one indexed lookup and a constant-time compare."""
+    cached = _verified.get(key)
+    if cached is not None and time.monotonic() - cached[0] < KEY_CACHE_SECONDS:
+        return cached[1]
     if not key.startswith(KEY_PREFIX) or "_" not in key[len(KEY_PREFIX) :]:
         raise Unauthenticated("the API key is malformed")
     prefix, secret = key[len(KEY_PREFIX) :].split("_", 1)
@@ -125,4 +137,13 @@ def authenticate(db: Database, key: str) -> Principal:
         ZoneInfo(record.timezone),
         f"key:{prefix}",
     )
-    return Principal(context, record.scopes, record.member_token_secret)
+    principal = Principal(context, record.scopes, record.member_token_secret)
+    if len(_verified) > 10_000:
+        _verified.clear()
+    _verified[key] = (time.monotonic(), principal)
+    return principal
+
+
+def forget_cached_keys() -> None:
+    """Drop verified keys and the settings they carry (after a revocation or a programme change)."""
+    _verified.clear()

@@ -5,18 +5,28 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, RowMapping
 
-from loyalty.store._upsert import insert_if_absent
+from loyalty.store._raw import RawRunner, RawStatement
 from loyalty.store.tables import idempotency_keys, inbox_events
+
+_CLAIM = RawStatement(
+    """INSERT INTO inbox_events (tenant_id, source, event_id, type, body_hash, occurred_at, received_at)
+    VALUES (:tenant_id, :source, :event_id, :type, :body_hash, :occurred_at, :received_at)
+    ON CONFLICT DO NOTHING RETURNING id"""
+)
+_SET_RESPONSE = RawStatement(
+    "UPDATE inbox_events SET response = :response WHERE id = :id", json_params=("response",)
+)
 
 
 class InboxRepository:
-    def __init__(self, conn: Connection, tenant_id: int) -> None:
+    def __init__(self, conn: Connection, tenant_id: int, raw: RawRunner) -> None:
         self.conn = conn
         self.tenant_id = tenant_id
+        self.raw = raw
 
     def claim(
         self,
@@ -28,19 +38,19 @@ class InboxRepository:
         now: datetime,
     ) -> int | None:
         """Record the event as received; None if it was received before."""
-        return insert_if_absent(
-            self.conn,
-            inbox_events,
+        row = self.raw.one(
+            _CLAIM,
             {
                 "tenant_id": self.tenant_id,
                 "source": source,
                 "event_id": event_id,
                 "type": type_,
                 "body_hash": body_hash,
-                "occurred_at": occurred_at,
-                "received_at": now,
+                "occurred_at": self.raw.time(occurred_at),
+                "received_at": self.raw.time(now),
             },
         )
+        return None if row is None else int(row[0])
 
     def get(self, source: str, event_id: str) -> RowMapping | None:
         stmt = select(inbox_events).where(
@@ -51,8 +61,7 @@ class InboxRepository:
         return self.conn.execute(stmt).mappings().first()
 
     def set_response(self, event_pk: int, response: dict[str, Any]) -> None:
-        stmt = update(inbox_events).where(inbox_events.c.id == event_pk).values(response=response)
-        self.conn.execute(stmt)
+        self.raw.execute(_SET_RESPONSE, {"id": event_pk, "response": self.raw.json(response)})
 
 
 class IdempotencyRepository:
@@ -82,5 +91,7 @@ class IdempotencyRepository:
                 created_at=now,
             )
             .on_conflict_do_nothing()
+            .returning(idempotency_keys.c.key)
         )
-        return self.conn.execute(stmt).rowcount == 1
+        # RETURNING, not rowcount: SQLAlchemy does not keep an INSERT's rowcount (psycopg gives -1)
+        return self.conn.execute(stmt).first() is not None

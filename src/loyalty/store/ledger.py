@@ -1,4 +1,8 @@
-"""Ledger entries, lots and allocations. Entries are only ever inserted."""
+"""Ledger entries, lots and allocations. Entries are only ever inserted.
+
+Hot-path statements are built once with bind parameters: building SQLAlchemy statements per
+call costs several times more than executing them.
+"""
 
 from __future__ import annotations
 
@@ -6,61 +10,138 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.engine import Connection, RowMapping
 
 from loyalty.domain.ledger import Draw, LotStatus, OpenLot
+from loyalty.store._raw import RawRunner, RawStatement
 from loyalty.store.tables import allocations, ledger_entries, lots, orders
+
+_ENTRY_FIELDS = (
+    "tenant_id",
+    "member_id",
+    "kind",
+    "points",
+    "available_delta",
+    "pending_delta",
+    "lifetime_delta",
+    "lot_id",
+    "order_pk",
+    "refund_id",
+    "event_pk",
+    "reason",
+    "actor",
+    "rule_id",
+    "rule_version",
+    "meta",
+    "occurred_at",
+    "created_at",
+)
+_INSERT_ENTRY = RawStatement(
+    f"INSERT INTO ledger_entries ({', '.join(_ENTRY_FIELDS)}) "
+    f"VALUES ({', '.join(':' + f for f in _ENTRY_FIELDS)}) RETURNING id",
+    json_params=("meta",),
+)
+_LOT_FIELDS = (
+    "tenant_id",
+    "member_id",
+    "amount",
+    "remaining",
+    "status",
+    "earned_at",
+    "available_at",
+    "expires_at",
+)
+_INSERT_LOT = RawStatement(
+    f"INSERT INTO lots ({', '.join(_LOT_FIELDS)}) VALUES ({', '.join(':' + f for f in _LOT_FIELDS)}) "
+    "RETURNING id"
+)
+_OPEN_LOTS = RawStatement(
+    """SELECT id, remaining, expires_at FROM lots WHERE tenant_id = :tenant_id
+    AND member_id = :member_id AND status = 'available' AND remaining > 0"""
+)
+_DRAW = RawStatement(
+    """UPDATE lots SET remaining = remaining - :points
+    WHERE id = :lot_id AND tenant_id = :tenant_id AND remaining >= :points"""
+)
+_INSERT_ALLOCATION = RawStatement(
+    "INSERT INTO allocations (tenant_id, entry_id, lot_id, points) VALUES (:tenant_id, :entry_id, :lot_id, :points)"
+)
+_LOT = select(lots).where(
+    lots.c.tenant_id == bindparam("tenant_id"), lots.c.id == bindparam("lot_id")
+)
+_EARN_LOT = select(ledger_entries.c.lot_id).where(
+    ledger_entries.c.tenant_id == bindparam("tenant_id"),
+    ledger_entries.c.order_pk == bindparam("order_pk"),
+    ledger_entries.c.kind == "earn",
+)
 
 
 class LedgerRepository:
-    def __init__(self, conn: Connection, tenant_id: int) -> None:
+    def __init__(self, conn: Connection, tenant_id: int, raw: RawRunner) -> None:
         self.conn = conn
         self.tenant_id = tenant_id
+        self.raw = raw
 
     def add_entry(self, **values: Any) -> int:
-        values.setdefault("lifetime_delta", 0)
-        stmt = ledger_entries.insert().values(tenant_id=self.tenant_id, **values)
-        return int(self.conn.execute(stmt.returning(ledger_entries.c.id)).scalar_one())
+        params = dict.fromkeys(_ENTRY_FIELDS)
+        params["lifetime_delta"] = 0
+        params.update(values)
+        params["tenant_id"] = self.tenant_id
+        params["occurred_at"] = self.raw.time(params["occurred_at"])
+        params["created_at"] = self.raw.time(params["created_at"])
+        params["meta"] = self.raw.json(params["meta"])
+        for name in ("kind",):
+            params[name] = str(params[name])
+        return int(self.raw.one(_INSERT_ENTRY, params)[0])
 
-    def add_lot(self, **values: Any) -> int:
-        stmt = lots.insert().values(tenant_id=self.tenant_id, remaining=values["amount"], **values)
-        return int(self.conn.execute(stmt.returning(lots.c.id)).scalar_one())
-
-    def link_lot(self, entry_id: int, lot_id: int) -> None:
-        stmt = update(ledger_entries).where(ledger_entries.c.id == entry_id).values(lot_id=lot_id)
-        self.conn.execute(stmt)
+    def add_lot(
+        self,
+        *,
+        member_id: int,
+        amount: int,
+        status: LotStatus,
+        earned_at: datetime,
+        available_at: datetime,
+        expires_at: datetime | None,
+    ) -> int:
+        params = {
+            "tenant_id": self.tenant_id,
+            "member_id": member_id,
+            "amount": amount,
+            "remaining": amount,
+            "status": status.value,
+            "earned_at": self.raw.time(earned_at),
+            "available_at": self.raw.time(available_at),
+            "expires_at": self.raw.time(expires_at),
+        }
+        return int(self.raw.one(_INSERT_LOT, params)[0])
 
     def lot(self, lot_id: int) -> RowMapping | None:
-        stmt = select(lots).where(lots.c.tenant_id == self.tenant_id, lots.c.id == lot_id)
-        return self.conn.execute(stmt).mappings().first()
+        return (
+            self.conn.execute(_LOT, {"tenant_id": self.tenant_id, "lot_id": lot_id})
+            .mappings()
+            .first()
+        )
+
+    def earn_lot_of_order(self, order_pk: int) -> int | None:
+        params = {"tenant_id": self.tenant_id, "order_pk": order_pk}
+        return self.conn.execute(_EARN_LOT, params).scalar()
 
     def open_lots(self, member_id: int, *, exclude: int | None = None) -> list[OpenLot]:
-        conditions = [
-            lots.c.tenant_id == self.tenant_id,
-            lots.c.member_id == member_id,
-            lots.c.status == LotStatus.AVAILABLE,
-            lots.c.remaining > 0,
+        rows = self.raw.execute(_OPEN_LOTS, {"tenant_id": self.tenant_id, "member_id": member_id})
+        return [
+            OpenLot(lot_id, remaining, self.raw.read_time(expires_at))
+            for lot_id, remaining, expires_at in rows.fetchall()
+            if lot_id != exclude
         ]
-        if exclude is not None:
-            conditions.append(lots.c.id != exclude)
-        stmt = select(lots.c.id, lots.c.remaining, lots.c.expires_at).where(and_(*conditions))
-        return [OpenLot(r.id, r.remaining, r.expires_at) for r in self.conn.execute(stmt)]
 
     def draw(self, entry_id: int, draws: Iterable[Draw]) -> None:
         """Take points from lots (conditionally: a lot never goes below zero) and record it."""
         rows = []
         for d in draws:
-            stmt = (
-                update(lots)
-                .where(
-                    lots.c.id == d.lot_id,
-                    lots.c.tenant_id == self.tenant_id,
-                    lots.c.remaining >= d.points,
-                )
-                .values(remaining=lots.c.remaining - d.points)
-            )
-            if self.conn.execute(stmt).rowcount != 1:
+            params = {"lot_id": d.lot_id, "tenant_id": self.tenant_id, "points": d.points}
+            if self.raw.execute(_DRAW, params).rowcount != 1:
                 raise RuntimeError(f"lot {d.lot_id} changed under a locked member")
             rows.append(
                 {
@@ -70,17 +151,8 @@ class LedgerRepository:
                     "points": d.points,
                 }
             )
-        if rows:
-            self.conn.execute(allocations.insert(), rows)
-
-    def allocations_of(self, entry_id: int) -> list[RowMapping]:
-        stmt = (
-            select(allocations.c.lot_id, allocations.c.points, lots.c.expires_at, lots.c.status)
-            .join(lots, lots.c.id == allocations.c.lot_id)
-            .where(allocations.c.tenant_id == self.tenant_id, allocations.c.entry_id == entry_id)
-            .order_by(allocations.c.id)
-        )
-        return list(self.conn.execute(stmt).mappings())
+        for row in rows:
+            self.raw.execute(_INSERT_ALLOCATION, row)
 
     def entries_with_unsettled_debt(self, member_id: int) -> list[tuple[int, int]]:
         """Reverse entries whose allocations do not yet cover what they took, oldest first."""

@@ -5,61 +5,94 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.engine import Connection, RowMapping
 
-from loyalty.store._upsert import insert_if_absent
+from loyalty.store._raw import RawRunner, RawStatement
+from loyalty.store._upsert import insert_row_if_absent
 from loyalty.store.tables import members
 
-MEMBER_FIELDS = (
-    "email",
-    "phone",
-    "first_name",
-    "last_name",
-    "birthday",
-    "locale",
-    "consents",
-    "status",
+_BY_EXTERNAL = select(members).where(
+    members.c.tenant_id == bindparam("tenant_id"), members.c.external_id == bindparam("external_id")
 )
+_BY_EXTERNAL_LOCKED = _BY_EXTERNAL.with_for_update()
+_BY_ID = select(members).where(
+    members.c.tenant_id == bindparam("tenant_id"), members.c.id == bindparam("id")
+)
+_BY_ID_LOCKED = _BY_ID.with_for_update()
+_APPLY = RawStatement(
+    """UPDATE members SET available = available + :d_available, pending = pending + :d_pending,
+    lifetime_earned = lifetime_earned + :d_lifetime, debt = debt + :d_debt,
+    last_activity_at = COALESCE(:activity_at, last_activity_at)
+    WHERE tenant_id = :tenant_id AND id = :member_id
+    AND available + :d_available >= -(debt + :d_debt) AND pending + :d_pending >= 0
+    RETURNING available, pending, lifetime_earned, debt"""
+)
+_LEDGER_COLUMNS = (
+    "id, external_id, status, email, phone, first_name, last_name, locale, birthday, "
+    "available, pending, lifetime_earned, debt"
+)
+_FOR_EVENT = RawStatement(
+    f"SELECT {_LEDGER_COLUMNS} FROM members WHERE tenant_id = :tenant_id AND external_id = :external_id"
+)
+_FOR_EVENT_LOCKED = RawStatement(_FOR_EVENT.sql + " FOR UPDATE")
+_BALANCE_KEYS = ("available", "pending", "lifetime_earned", "debt")
+_LEDGER_KEYS = tuple(c.strip() for c in _LEDGER_COLUMNS.split(","))
 
 
 class MemberRepository:
-    def __init__(self, conn: Connection, tenant_id: int) -> None:
+    def __init__(self, conn: Connection, tenant_id: int, raw: RawRunner) -> None:
         self.conn = conn
         self.tenant_id = tenant_id
+        self.raw = raw
         self._lock = conn.dialect.name == "postgresql"
-
-    def _scoped(self, *conditions: Any) -> Any:
-        return and_(members.c.tenant_id == self.tenant_id, *conditions)
+        # Balances each member was left with by this unit of work's last change.
+        self.latest: dict[int, dict[str, int]] = {}
 
     def get(self, external_id: str, *, lock: bool = False) -> RowMapping | None:
-        stmt = select(members).where(self._scoped(members.c.external_id == external_id))
-        if lock and self._lock:
-            stmt = stmt.with_for_update()
-        return self.conn.execute(stmt).mappings().first()
+        stmt = _BY_EXTERNAL_LOCKED if lock and self._lock else _BY_EXTERNAL
+        return (
+            self.conn.execute(stmt, {"tenant_id": self.tenant_id, "external_id": external_id})
+            .mappings()
+            .first()
+        )
+
+    def get_for_event(self, external_id: str) -> dict[str, Any] | None:
+        """The columns the ledger needs, locked for the rest of the transaction."""
+        stmt = _FOR_EVENT_LOCKED if self._lock else _FOR_EVENT
+        row = self.raw.one(stmt, {"tenant_id": self.tenant_id, "external_id": external_id})
+        return None if row is None else dict(zip(_LEDGER_KEYS, row, strict=True))
 
     def get_by_id(self, member_id: int, *, lock: bool = False) -> RowMapping | None:
-        stmt = select(members).where(self._scoped(members.c.id == member_id))
-        if lock and self._lock:
-            stmt = stmt.with_for_update()
-        return self.conn.execute(stmt).mappings().first()
+        stmt = _BY_ID_LOCKED if lock and self._lock else _BY_ID
+        return (
+            self.conn.execute(stmt, {"tenant_id": self.tenant_id, "id": member_id})
+            .mappings()
+            .first()
+        )
 
     def lock_many(self, member_ids: list[int]) -> None:
         """Lock rows in primary-key order so two transfers never deadlock."""
         if self._lock and member_ids:
             stmt = (
                 select(members.c.id)
-                .where(self._scoped(members.c.id.in_(member_ids)))
+                .where(members.c.tenant_id == self.tenant_id, members.c.id.in_(member_ids))
                 .order_by(members.c.id)
                 .with_for_update()
             )
             self.conn.execute(stmt).all()
 
-    def add(self, external_id: str, fields: dict[str, Any], now: datetime) -> int | None:
-        """Insert a member; None if that external id exists already."""
+    def add(self, external_id: str, fields: dict[str, Any], now: datetime) -> RowMapping | None:
+        """Insert a member and return the row; None if that external id exists already."""
         values = {
             "tenant_id": self.tenant_id,
             "external_id": external_id,
+            "email": None,
+            "phone": None,
+            "first_name": None,
+            "last_name": None,
+            "birthday": None,
+            "locale": None,
             "consents": {},
             "status": "active",
             **fields,
@@ -67,13 +100,17 @@ class MemberRepository:
             "pending": 0,
             "lifetime_earned": 0,
             "debt": 0,
+            "last_activity_at": None,
             "created_at": now,
             "updated_at": now,
         }
-        return insert_if_absent(self.conn, members, values)
+        row = insert_row_if_absent(self.conn, members, values)
+        return None if row is None else row._mapping
 
     def update_fields(self, member_id: int, fields: dict[str, Any], now: datetime) -> None:
-        stmt = update(members).where(self._scoped(members.c.id == member_id))
+        stmt = update(members).where(
+            and_(members.c.tenant_id == self.tenant_id, members.c.id == member_id)
+        )
         self.conn.execute(stmt.values(**fields, updated_at=now))
 
     def apply_deltas(
@@ -85,31 +122,29 @@ class MemberRepository:
         lifetime: int = 0,
         debt: int = 0,
         activity_at: datetime | None = None,
-    ) -> bool:
-        """Change balances in one conditional statement; False if it would overdraw."""
-        values: dict[str, Any] = {
-            "available": members.c.available + available,
-            "pending": members.c.pending + pending,
-            "lifetime_earned": members.c.lifetime_earned + lifetime,
-            "debt": members.c.debt + debt,
+    ) -> dict[str, int] | None:
+        """Change balances in one conditional statement; the new balances, or None if it would
+        overdraw (then nothing changed)."""
+        params = {
+            "tenant_id": self.tenant_id,
+            "member_id": member_id,
+            "d_available": available,
+            "d_pending": pending,
+            "d_lifetime": lifetime,
+            "d_debt": debt,
+            "activity_at": self.raw.time(activity_at),
         }
-        if activity_at is not None:
-            values["last_activity_at"] = activity_at
-        stmt = (
-            update(members)
-            .where(
-                self._scoped(
-                    members.c.id == member_id,
-                    members.c.available + available >= -(members.c.debt + debt),
-                    members.c.pending + pending >= 0,
-                )
-            )
-            .values(**values)
-        )
-        return self.conn.execute(stmt).rowcount == 1
+        row = self.raw.one(_APPLY, params)
+        if row is None:
+            return None
+        balances = dict(zip(_BALANCE_KEYS, row, strict=True))
+        self.latest[member_id] = balances
+        return balances
 
     def page(self, after: int | None, limit: int, filters: dict[str, Any]) -> list[RowMapping]:
-        conditions = [members.c.id > after] if after else []
+        conditions = [members.c.tenant_id == self.tenant_id]
+        if after:
+            conditions.append(members.c.id > after)
         for name in ("email", "status", "phone"):
             if filters.get(name) is not None:
                 conditions.append(members.c[name] == filters[name])
@@ -119,5 +154,5 @@ class MemberRepository:
             conditions.append(members.c.created_at < filters["created_before"])
         if filters.get("min_available") is not None:
             conditions.append(members.c.available >= filters["min_available"])
-        stmt = select(members).where(self._scoped(*conditions)).order_by(members.c.id).limit(limit)
+        stmt = select(members).where(and_(*conditions)).order_by(members.c.id).limit(limit)
         return list(self.conn.execute(stmt).mappings())

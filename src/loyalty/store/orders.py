@@ -3,19 +3,31 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection, RowMapping
 
-from loyalty.store._upsert import insert_if_absent
+from loyalty.store._raw import RawRunner, RawStatement
 from loyalty.store.tables import orders, refunds
+
+_ADD = RawStatement(
+    """INSERT INTO orders (tenant_id, member_id, order_id, currency, total, shipping, tax, base,
+    lines, points_earned, points_reversed, status, refunded_amount, refunded_base,
+    refunded_quantities, paid_at, created_at)
+    VALUES (:tenant_id, :member_id, :order_id, :currency, :total, :shipping, :tax, :base,
+    :lines, :points_earned, 0, 'paid', '0', '0', :refunded_quantities, :paid_at, :created_at)
+    ON CONFLICT DO NOTHING RETURNING id""",
+    json_params=("lines", "refunded_quantities"),
+)
 
 
 class OrderRepository:
-    def __init__(self, conn: Connection, tenant_id: int) -> None:
+    def __init__(self, conn: Connection, tenant_id: int, raw: RawRunner) -> None:
         self.conn = conn
         self.tenant_id = tenant_id
+        self.raw = raw
         self._lock = conn.dialect.name == "postgresql"
 
     def get(self, order_id: str, *, lock: bool = False) -> RowMapping | None:
@@ -30,9 +42,41 @@ class OrderRepository:
         stmt = select(orders.c.id).where(orders.c.tenant_id == self.tenant_id).limit(1)
         return self.conn.execute(stmt).first() is not None
 
-    def add(self, **values: Any) -> int | None:
-        """Insert an order; None if the store already sent this order id."""
-        return insert_if_absent(self.conn, orders, {"tenant_id": self.tenant_id, **values})
+    def add_paid(
+        self,
+        *,
+        member_id: int,
+        order_id: str,
+        currency: str,
+        total: Decimal,
+        shipping: Decimal,
+        tax: Decimal,
+        base: Decimal,
+        lines: list[dict[str, Any]],
+        points_earned: int,
+        paid_at: datetime,
+        now: datetime,
+    ) -> int | None:
+        """Record a paid order; None if the store already sent this order id."""
+        row = self.raw.one(
+            _ADD,
+            {
+                "tenant_id": self.tenant_id,
+                "member_id": member_id,
+                "order_id": order_id,
+                "currency": currency,
+                "total": str(total),
+                "shipping": str(shipping),
+                "tax": str(tax),
+                "base": str(base),
+                "lines": self.raw.json(lines),
+                "points_earned": points_earned,
+                "refunded_quantities": "{}",
+                "paid_at": self.raw.time(paid_at),
+                "created_at": self.raw.time(now),
+            },
+        )
+        return None if row is None else int(row[0])
 
     def update(self, order_pk: int, **values: Any) -> None:
         stmt = update(orders).where(orders.c.tenant_id == self.tenant_id, orders.c.id == order_pk)

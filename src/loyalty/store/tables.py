@@ -114,6 +114,7 @@ ledger_entries = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Index("ix_entries_member", "tenant_id", "member_id", "id"),
     Index("ix_entries_kind_created", "kind", "created_at"),
+    Index("ix_entries_order", "order_pk"),
 )
 
 lots = Table(
@@ -122,8 +123,6 @@ lots = Table(
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("tenant_id", ForeignKey("tenants.id"), nullable=False),
     Column("member_id", ForeignKey("members.id"), nullable=False),
-    Column("entry_id", Id, nullable=False),
-    Column("order_pk", Id),
     Column("amount", Integer, nullable=False),
     Column("remaining", Integer, nullable=False),
     Column("status", String(16), nullable=False),
@@ -162,7 +161,6 @@ orders = Table(
     Column("lines", JSON, nullable=False),
     Column("points_earned", Integer, nullable=False),
     Column("points_reversed", Integer, nullable=False),
-    Column("lot_id", Id),
     Column("status", String(24), nullable=False),
     Column("refunded_amount", Money, nullable=False),
     Column("refunded_base", Money, nullable=False),

@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
+import anyio.to_thread
 from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 
+from loyalty.store._raw import RawRunner
 from loyalty.store.admin import TenantRepository
 from loyalty.store.db import READ_ONLY
+from loyalty.store.group_commit import GroupCommitter
 from loyalty.store.inbox import IdempotencyRepository, InboxRepository
 from loyalty.store.ledger import LedgerRepository
 from loyalty.store.members import MemberRepository
 from loyalty.store.orders import OrderRepository
 from loyalty.store.programs import ProgramRepository
 from loyalty.store.tables import audit_log
+
+T = TypeVar("T")
 
 
 class UnitOfWork:
@@ -27,18 +33,27 @@ class UnitOfWork:
     def __init__(self, conn: Connection, tenant_id: int) -> None:
         self.conn = conn
         self.tenant_id = tenant_id
-        self.members = MemberRepository(conn, tenant_id)
-        self.ledger = LedgerRepository(conn, tenant_id)
-        self.orders = OrderRepository(conn, tenant_id)
-        self.inbox = InboxRepository(conn, tenant_id)
+        self.raw = raw = RawRunner(conn)
+        self._savepoints = 0
+        self.members = MemberRepository(conn, tenant_id, raw)
+        self.ledger = LedgerRepository(conn, tenant_id, raw)
+        self.orders = OrderRepository(conn, tenant_id, raw)
+        self.inbox = InboxRepository(conn, tenant_id, raw)
         self.idempotency = IdempotencyRepository(conn, tenant_id)
         self.programs = ProgramRepository(conn, tenant_id)
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
         """A nested transaction: an error inside undoes only what happened inside."""
-        with self.conn.begin_nested():
+        self._savepoints += 1
+        name = f"uow_sp_{self._savepoints}"
+        self.raw.savepoint(name)
+        try:
             yield
+        except BaseException:
+            self.raw.rollback_to(name)
+            raise
+        self.raw.release(name)
 
     def audit(self, actor: str, action: str, target: str | None, data: Any, now: datetime) -> None:
         self.conn.execute(
@@ -58,9 +73,33 @@ class Database:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.sqlite = engine.dialect.name == "sqlite"
         # SQLite has one writer at a time. Queueing writers of this process on a lock is far
         # cheaper than letting them spin in SQLite's busy handler (which sleeps up to 100 ms).
-        self._write_lock = threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
+        self._lock = threading.Lock()
+        self._write_lock: AbstractContextManager[object] = (
+            self._lock if self.sqlite else nullcontext()
+        )
+        self._group = GroupCommitter(engine, self._lock) if self.sqlite else None
+
+    def run(self, tenant_id: int, work: Callable[[UnitOfWork], T]) -> T:
+        """Run ``work`` in a write transaction and return its result once durably committed."""
+        if self._group is not None:
+            return self._group.submit(lambda conn: work(UnitOfWork(conn, tenant_id))).result()  # type: ignore[no-any-return]
+        with self.transaction(tenant_id) as uow:
+            return work(uow)
+
+    async def run_async(self, tenant_id: int, work: Callable[[UnitOfWork], T]) -> T:
+        """``run`` for async code: waits without holding a thread (SQLite), or in a worker thread."""
+        if self._group is not None:
+            future = self._group.submit(lambda conn: work(UnitOfWork(conn, tenant_id)))
+            return await asyncio.wrap_future(future)  # type: ignore[no-any-return]
+        return await anyio.to_thread.run_sync(self.run, tenant_id, work)
+
+    def close(self) -> None:
+        if self._group is not None:
+            self._group.close()
+        self.engine.dispose()
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter, ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from loyalty.api.deps import ClockDep, DbDep, IdempotencyKey, Writer
 from loyalty.api.problems import problem_for, validation_problem
@@ -15,6 +16,7 @@ from loyalty.api.schemas import EventBatch, EventIn, to_domain
 from loyalty.domain.errors import BatchTooLarge, DomainError
 from loyalty.services import events as event_service
 from loyalty.services.idempotency import run_write
+from loyalty.store.uow import UnitOfWork
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 
@@ -23,34 +25,44 @@ _event_adapter: TypeAdapter[Any] = TypeAdapter(EventIn)
 
 
 @router.post("", responses={409: {"description": "same event id, different body"}})
-def post_event(
+async def post_event(
     event: EventIn, principal: Writer, db: DbDep, clock: ClockDep, key: IdempotencyKey = None
 ) -> JSONResponse:
     """Record one store event; a retry with the same id returns the first response."""
+    ctx = principal.context
     inbound = to_domain(event)
     now = clock.now()
     if key is None:
-        result = event_service.ingest(db, principal.context, inbound, now)
+        result = await db.run_async(
+            ctx.tenant_id, lambda uow: event_service.process(uow, ctx, inbound, now)
+        )
         headers = {"Idempotent-Replayed": "true"} if result.replayed else None
         return JSONResponse(result.body, headers=headers)
 
-    def work(uow: Any) -> tuple[int, Any]:
-        return 200, event_service.process(uow, principal.context, inbound, now).body
+    event_replayed = False  # a new key on a known event id is still a replay of that event
 
-    return write_response(
-        run_write(
-            db, principal.context.tenant_id, work, key=key, request_hash=inbound.body_hash, now=now
-        )
+    def work(uow: UnitOfWork) -> tuple[int, Any]:
+        nonlocal event_replayed
+        result = event_service.process(uow, ctx, inbound, now)
+        event_replayed = result.replayed
+        return 200, result.body
+
+    status, body, key_replayed = await run_in_threadpool(
+        run_write, db, ctx.tenant_id, work, key=key, request_hash=inbound.body_hash, now=now
     )
+    return write_response((status, body, key_replayed or event_replayed))
 
 
 @router.post("/batch")
-def post_batch(batch: EventBatch, principal: Writer, db: DbDep, clock: ClockDep) -> dict[str, Any]:
+async def post_batch(
+    batch: EventBatch, principal: Writer, db: DbDep, clock: ClockDep
+) -> dict[str, Any]:
     """Up to 1,000 events in one request and one transaction; each succeeds or fails alone."""
     if len(batch.events) > MAX_BATCH:
         raise BatchTooLarge(
             f"at most {MAX_BATCH} events per batch, got {len(batch.events)}", field="events"
         )
+    ctx = principal.context
     results: list[dict[str, Any] | None] = [None] * len(batch.events)
     valid, positions = [], []
     for index, raw in enumerate(batch.events):
@@ -58,18 +70,15 @@ def post_batch(batch: EventBatch, principal: Writer, db: DbDep, clock: ClockDep)
             valid.append(to_domain(_event_adapter.validate_python(raw)))
             positions.append(index)
         except ValidationError as error:
-            results[index] = {
-                "index": index,
-                "status": 422,
-                "problem": validation_problem(list(error.errors())),
-            }
+            problem = validation_problem(list(error.errors()))
+            results[index] = {"index": index, "status": problem["status"], "problem": problem}
         except DomainError as error:
             results[index] = _failed(index, error)
-    for index, outcome in zip(
-        positions,
-        event_service.ingest_batch(db, principal.context, valid, clock.now()),
-        strict=True,
-    ):
+    now = clock.now()
+    outcomes = await db.run_async(
+        ctx.tenant_id, lambda uow: event_service.process_batch(uow, ctx, valid, now)
+    )
+    for index, outcome in zip(positions, outcomes, strict=True):
         if outcome.error is not None:
             results[index] = _failed(index, outcome.error)
         else:

@@ -12,6 +12,7 @@ from loyalty.api.routes._write import write_response
 from loyalty.api.schemas import ProgramUpdate, canonical_hash
 from loyalty.services import program as program_service
 from loyalty.services.idempotency import run_write
+from loyalty.services.tenants import forget_cached_keys
 
 router = APIRouter(prefix="/v1/program", tags=["program"])
 
@@ -36,4 +37,5 @@ def put_program(
         request_hash=canonical_hash(["PUT /v1/program", data]),
         now=now,
     )
+    forget_cached_keys()  # cached principals carry the settings; drop them after the commit
     return write_response(result)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 11:28:22.360021
+Create Date: 2026-11-23 11:39:10.678945
 """
 
 from __future__ import annotations
@@ -271,6 +271,7 @@ def upgrade() -> None:
     with op.batch_alter_table("ledger_entries", schema=None) as batch_op:
         batch_op.create_index("ix_entries_kind_created", ["kind", "created_at"], unique=False)
         batch_op.create_index("ix_entries_member", ["tenant_id", "member_id", "id"], unique=False)
+        batch_op.create_index("ix_entries_order", ["order_pk"], unique=False)
 
     op.create_table(
         "lots",
@@ -286,8 +287,6 @@ def upgrade() -> None:
         sa.Column(
             "member_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
-        sa.Column("entry_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("order_pk", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("amount", sa.Integer(), nullable=False),
         sa.Column("remaining", sa.Integer(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
@@ -333,7 +332,6 @@ def upgrade() -> None:
         sa.Column("lines", sa.JSON(), nullable=False),
         sa.Column("points_earned", sa.Integer(), nullable=False),
         sa.Column("points_reversed", sa.Integer(), nullable=False),
-        sa.Column("lot_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("status", sa.String(length=24), nullable=False),
         sa.Column("refunded_amount", loyalty.store.types.Money(length=48), nullable=False),
         sa.Column("refunded_base", loyalty.store.types.Money(length=48), nullable=False),
@@ -368,6 +366,7 @@ def downgrade() -> None:
 
     op.drop_table("lots")
     with op.batch_alter_table("ledger_entries", schema=None) as batch_op:
+        batch_op.drop_index("ix_entries_order")
         batch_op.drop_index("ix_entries_member")
         batch_op.drop_index("ix_entries_kind_created")
 

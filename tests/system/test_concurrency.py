@@ -1,0 +1,73 @@
+"""Concurrency through a real server: no overdraft, no double effects."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.builders import order_paid_json
+from tests.conftest import NOW, Shop
+from tests.system.conftest import Server
+
+pytestmark = pytest.mark.slow
+
+
+def _post(url: str, key: str, path: str, body: dict[str, Any]) -> httpx.Response:
+    with httpx.Client(
+        base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30
+    ) as client:
+        return client.post(path, json=body)
+
+
+def test_twenty_parallel_spends_of_ten_from_a_hundred(
+    shop: Shop, start_server: Callable[[], Server]
+) -> None:
+    # given a member with 100 available points and a running server
+    server = start_server()
+    earned = _post(
+        server.url,
+        shop.api_key,
+        "/v1/events",
+        order_paid_json("e1", "m1", "o1", [("a", 1, "100")], NOW),
+    )
+    assert earned.json()["balances"]["available"] == 100
+    # when 20 clients each spend 10 at the same moment
+    body = {"points": -10, "reason": "redeem"}
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        responses = list(
+            pool.map(
+                lambda _: _post(server.url, shop.api_key, "/v1/members/m1/adjustments", body),
+                range(20),
+            )
+        )
+    # then exactly ten succeed, the rest are refused, and the balance is exactly zero
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [201] * 10 + [409] * 10
+    assert all(r.json()["code"] == "insufficient_points" for r in responses if r.status_code == 409)
+    member = httpx.get(
+        f"{server.url}/v1/members/m1", headers={"Authorization": f"Bearer {shop.api_key}"}
+    ).json()
+    assert member["balances"]["available"] == 0
+
+
+def test_parallel_duplicate_deliveries_have_one_effect(
+    shop: Shop, start_server: Callable[[], Server]
+) -> None:
+    server = start_server()
+    event = order_paid_json("dup-1", "m1", "o1", [("a", 2, "25")], NOW)
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        responses = list(
+            pool.map(lambda _: _post(server.url, shop.api_key, "/v1/events", event), range(20))
+        )
+    assert {r.status_code for r in responses} == {200}
+    bodies = [r.json() for r in responses]
+    assert all(b == bodies[0] for b in bodies)
+    assert sum(1 for r in responses if r.headers.get("idempotent-replayed") != "true") == 1
+    member = httpx.get(
+        f"{server.url}/v1/members/m1", headers={"Authorization": f"Bearer {shop.api_key}"}
+    ).json()
+    assert member["balances"]["available"] == 50
