@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, insert, literal, select, text, update
+from sqlalchemy import Engine, and_, func, insert, literal, literal_column, select, text, update
 from sqlalchemy.engine import Connection
 
 from loyalty.domain.ledger import EntryKind, LotStatus
@@ -47,9 +47,7 @@ def release_chunk(
     """Release one chunk; returns (lots released, members with a negative balance to settle)."""
     with db.begin() as conn:
         _lock(conn)
-        due = and_(
-            lots.c.status == LotStatus.PENDING, lots.c.available_at <= now, *_tenant(tenant_id)
-        )
+        due = and_(_PENDING, lots.c.available_at <= now, *_tenant(tenant_id))
         bound = _chunk_bound(conn, due)
         if bound is None:
             return 0, []
@@ -91,6 +89,10 @@ def release_chunk(
         return count, [(r.tenant_id, r.id) for r in in_debt]
 
 
+# Literal statuses, so the planners can use the partial indexes on lots.
+_PENDING = lots.c.status == literal_column("'pending'")
+_AVAILABLE = lots.c.status == literal_column("'available'")
+
 _ENTRY_COLUMNS = [
     "tenant_id",
     "member_id",
@@ -112,7 +114,9 @@ def _tenant(tenant_id: int | None) -> list[Any]:
 
 def expire_chunk(db: Database, now: datetime, tenant_id: int | None) -> int:
     """Expire one chunk of lots whose own expiry date has passed."""
-    due = and_(lots.c.status == LotStatus.AVAILABLE, lots.c.expires_at <= now, *_tenant(tenant_id))
+    due = and_(
+        _AVAILABLE, lots.c.expires_at.is_not(None), lots.c.expires_at <= now, *_tenant(tenant_id)
+    )
     return _expire(db, now, due, "points expired", lots.c.expires_at)
 
 
@@ -123,7 +127,7 @@ def expire_inactive_chunk(db: Database, now: datetime, tenant_id: int, cutoff: d
     )
     due = and_(
         lots.c.tenant_id == tenant_id,
-        lots.c.status == LotStatus.AVAILABLE,
+        _AVAILABLE,
         lots.c.remaining > 0,
         lots.c.member_id.in_(idle),
     )

@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    text,
 )
 
 from loyalty.store.types import Id, Money, UtcDateTime
@@ -94,7 +95,7 @@ ledger_entries = Table(
     "ledger_entries",
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
-    Column("tenant_id", ForeignKey("tenants.id"), nullable=False),
+    Column("tenant_id", Id, nullable=False),
     Column("member_id", ForeignKey("members.id"), nullable=False),
     Column("kind", String(16), nullable=False),
     Column("points", Integer, nullable=False),
@@ -113,15 +114,19 @@ ledger_entries = Table(
     Column("occurred_at", UtcDateTime, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Index("ix_entries_member", "tenant_id", "member_id", "id"),
-    Index("ix_entries_kind_created", "kind", "created_at"),
-    Index("ix_entries_order", "order_pk"),
+    Index(
+        "ix_entries_order",
+        "order_pk",
+        sqlite_where=text("order_pk IS NOT NULL"),
+        postgresql_where=text("order_pk IS NOT NULL"),
+    ),
 )
 
 lots = Table(
     "lots",
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
-    Column("tenant_id", ForeignKey("tenants.id"), nullable=False),
+    Column("tenant_id", Id, nullable=False),
     Column("member_id", ForeignKey("members.id"), nullable=False),
     Column("amount", Integer, nullable=False),
     Column("remaining", Integer, nullable=False),
@@ -130,16 +135,27 @@ lots = Table(
     Column("available_at", UtcDateTime, nullable=False),
     Column("expires_at", UtcDateTime),
     CheckConstraint("remaining >= 0 AND remaining <= amount", name="remaining_in_bounds"),
-    Index("ix_lots_member", "tenant_id", "member_id", "status"),
-    Index("ix_lots_due_release", "status", "available_at"),
-    Index("ix_lots_due_expiry", "status", "expires_at"),
+    # The job indexes are partial, so a status change touches one index entry, not three.
+    Index("ix_lots_member", "tenant_id", "member_id"),
+    Index(
+        "ix_lots_due_release",
+        "available_at",
+        sqlite_where=text("status = 'pending'"),
+        postgresql_where=text("status = 'pending'"),
+    ),
+    Index(
+        "ix_lots_due_expiry",
+        "expires_at",
+        sqlite_where=text("status = 'available' AND expires_at IS NOT NULL"),
+        postgresql_where=text("status = 'available' AND expires_at IS NOT NULL"),
+    ),
 )
 
 allocations = Table(
     "allocations",
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
-    Column("tenant_id", ForeignKey("tenants.id"), nullable=False),
+    Column("tenant_id", Id, nullable=False),
     Column("entry_id", Id, nullable=False, index=True),
     Column("lot_id", Id, nullable=False, index=True),
     Column("points", Integer, nullable=False),
