@@ -1,0 +1,87 @@
+"""The `loyalty` command, run in-process against the test database."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from sqlalchemy import update
+from typer.testing import CliRunner
+
+from loyalty.cli import app
+from loyalty.services import events
+from loyalty.store.tables import members
+from tests.builders import order_paid
+from tests.conftest import NOW, Shop
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def cli_env(database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("LOYALTY_DATABASE_URL", database_url)
+    return database_url
+
+
+def invoke(*args: str) -> Any:
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+def test_tenant_create_prints_one_api_key_line(cli_env: str) -> None:
+    result = invoke(
+        "tenant", "create", "cli-shop-1", "--currency", "PLN", "--timezone", "Europe/Warsaw"
+    )
+    assert result.exit_code == 0
+    assert re.fullmatch(r"api_key=lk_[0-9a-f]{12}_[\w-]+\n", result.stdout)
+
+
+def test_tenant_create_rejects_unknown_currency_and_time_zone(cli_env: str) -> None:
+    assert invoke("tenant", "create", "cli-shop-2", "--currency", "XXX").exit_code == 2
+    bad_tz = invoke(
+        "tenant", "create", "cli-shop-3", "--currency", "PLN", "--timezone", "Mars/Base"
+    )
+    assert bad_tz.exit_code == 2
+    assert "time zone" in bad_tz.stderr
+
+
+def test_key_create_and_revoke(cli_env: str) -> None:
+    invoke("tenant", "create", "cli-shop-4", "--currency", "EUR")
+    created = invoke("key", "create", "cli-shop-4", "--scope", "read")
+    key = created.stdout.strip().removeprefix("api_key=")
+    assert created.exit_code == 0 and key.startswith("lk_")
+    assert invoke("key", "revoke", key).exit_code == 0
+    assert invoke("key", "revoke", key).exit_code == 1  # already revoked
+
+
+def test_jobs_run_reports_counts(cli_env: str) -> None:
+    result = invoke("jobs", "run", "--now", "2030-01-01T00:00:00")
+    assert result.exit_code == 0
+    assert set(re.findall(r"^(\w+)=\d+$", result.stdout, re.M)) == {
+        "released",
+        "expired",
+        "expired_inactive",
+        "debts_settled",
+    }
+
+
+def test_check_is_clean_then_reports_a_tampered_balance(cli_env: str, shop: Shop) -> None:
+    events.ingest(shop.db, shop.ctx, order_paid("e1", "m1", "o1", [("a", 1, "100")], NOW), NOW)
+    assert invoke("check").exit_code == 0
+    # when someone edits a cached balance behind the ledger's back
+    with shop.db.engine.begin() as conn:
+        conn.execute(
+            update(members)
+            .where(members.c.tenant_id == shop.tenant_id, members.c.external_id == "m1")
+            .values(available=members.c.available + 5)
+        )
+    result = invoke("check")
+    # then check fails and names the member and the broken invariant
+    assert result.exit_code == 1
+    assert "member m1: balances == sum(ledger)" in result.stdout
+    with shop.db.engine.begin() as conn:  # leave the shared database clean for other tests
+        conn.execute(
+            update(members)
+            .where(members.c.tenant_id == shop.tenant_id, members.c.external_id == "m1")
+            .values(available=members.c.available - 5)
+        )
