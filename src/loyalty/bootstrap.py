@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -25,6 +27,16 @@ def alembic_config(engine: Engine) -> Config:
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Bring the schema up to ``revision`` (idempotent)."""
     command.upgrade(alembic_config(engine), revision)
+
+
+@contextmanager
+def opened(settings: Settings | None = None) -> Iterator[Database]:
+    """A migrated database for one command; its connections are closed afterwards."""
+    db = database(settings)
+    try:
+        yield db
+    finally:
+        db.close()
 
 
 def database(settings: Settings | None = None, *, run_migrations: bool = True) -> Database:

@@ -42,8 +42,8 @@ def _fail(error: DomainError) -> None:
 def migrate() -> None:
     """Create or upgrade the database schema."""
     settings = Settings()
-    bootstrap.database(settings)
-    console.print(f"schema is up to date on {settings.database_url}")
+    with bootstrap.opened(settings):
+        console.print(f"schema is up to date on {settings.database_url}")
 
 
 @tenant_app.command("create")
@@ -54,12 +54,12 @@ def tenant_create(
     locale: Annotated[str, typer.Option(help="default language: en, pl, ro, ru")] = "en",
 ) -> None:
     """Create a tenant with its programme; prints one line: api_key=<secret>."""
-    db = bootstrap.database()
-    try:
-        created = tenants.create_tenant(db, name, currency.upper(), timezone, locale, _now())
-    except DomainError as error:
-        _fail(error)
-        return
+    with bootstrap.opened() as db:
+        try:
+            created = tenants.create_tenant(db, name, currency.upper(), timezone, locale, _now())
+        except DomainError as error:
+            _fail(error)
+            return
     print(f"api_key={created.api_key}")
 
 
@@ -70,19 +70,21 @@ def key_create(
     scope: Annotated[list[str] | None, typer.Option(help="read, write, admin (repeat)")] = None,
 ) -> None:
     """Create another API key for a tenant; prints api_key=<secret>."""
-    db = bootstrap.database()
-    try:
-        key = tenants.create_key(db, tenant, name, tuple(scope or ["read", "write"]), _now())
-    except DomainError as error:
-        _fail(error)
-        return
+    with bootstrap.opened() as db:
+        try:
+            key = tenants.create_key(db, tenant, name, tuple(scope or ["read", "write"]), _now())
+        except DomainError as error:
+            _fail(error)
+            return
     print(f"api_key={key}")
 
 
 @key_app.command("revoke")
 def key_revoke(key: Annotated[str, typer.Argument(help="the key, or its public prefix")]) -> None:
     """Revoke a key; it stops working at once."""
-    if not tenants.revoke_key(bootstrap.database(), key, _now()):
+    with bootstrap.opened() as db:
+        revoked = tenants.revoke_key(db, key, _now())
+    if not revoked:
         console.print("[red]no active key with that prefix[/red]")
         raise typer.Exit(1)
     console.print("revoked")
@@ -96,7 +98,8 @@ def jobs_run(
 ) -> None:
     """Release due pending points and expire due points, once. Safe to repeat."""
     moment = (now or _now()).replace(tzinfo=(now.tzinfo if now and now.tzinfo else UTC))
-    report = jobs.run_due_jobs(bootstrap.database(), moment)
+    with bootstrap.opened() as db:
+        report = jobs.run_due_jobs(db, moment)
     for name, count in report.to_dict().items():
         print(f"{name}={count}")
 
@@ -104,7 +107,8 @@ def jobs_run(
 @app.command()
 def check() -> None:
     """Verify every ledger invariant for every member; exit 1 on any violation."""
-    report = checks.check_ledger(bootstrap.database())
+    with bootstrap.opened() as db:
+        report = checks.check_ledger(db)
     for violation in report.violations:
         print(violation)
     print(f"checked {report.members} members: {len(report.violations)} violations")

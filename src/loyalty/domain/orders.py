@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_FLOOR, Decimal
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 from loyalty.domain.errors import RefundExceedsOrder, UnknownLine, ValidationFailed
-from loyalty.domain.money import check_currency
+from loyalty.domain.money import check_currency, quantum
 from loyalty.domain.program import Program
 
 
@@ -114,7 +114,9 @@ def refund_by_lines(
             raise RefundExceedsOrder(
                 f"refund of {quantity} x '{sku}' but only {left} left to refund", field="quantity"
             )
-        amount += net[sku] * quantity / bought[sku]
+        done = bought[sku] - left
+        amount += _units_value(order, net[sku], bought[sku], done + quantity)
+        amount -= _units_value(order, net[sku], bought[sku], done)
     _check_amount(order, state, amount)
     everything = all(
         state.quantities.get(sku, 0) + wanted.get(sku, 0) == units for sku, units in bought.items()
@@ -125,6 +127,17 @@ def refund_by_lines(
     else:
         refunded_base = base * amount / lines_net if lines_net > 0 else Decimal(0)
     return RefundValue(amount=amount, base=refunded_base, quantities=wanted)
+
+
+def _units_value(order: PaidOrder, net: Decimal, bought: int, units: int) -> Decimal:
+    """Money for the first ``units`` of ``bought``, in the currency's minor units.
+
+    Rounded on the cumulative count, so refunds of some units at a time return money a store
+    can refund (and then refund the rest of by amount), and all units return the line exactly.
+    """
+    if units >= bought:
+        return net
+    return (net * units / bought).quantize(quantum(order.currency), ROUND_HALF_UP)
 
 
 def refund_by_amount(

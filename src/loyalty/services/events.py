@@ -42,6 +42,7 @@ from loyalty.domain.orders import (
     refund_by_amount,
     refund_by_lines,
 )
+from loyalty.domain.program import Program
 from loyalty.services import ledger
 from loyalty.services.context import TenantContext
 from loyalty.services.ledger import Effect
@@ -59,26 +60,6 @@ class EventResult:
 
 def ingest(db: Database, ctx: TenantContext, event: InboundEvent, now: datetime) -> EventResult:
     return db.run(ctx.tenant_id, lambda uow: process(uow, ctx, event, now))
-
-
-def ingest_batch(
-    db: Database, ctx: TenantContext, events: list[InboundEvent], now: datetime
-) -> list[EventResult]:
-    return db.run(ctx.tenant_id, lambda uow: process_batch(uow, ctx, events, now))
-
-
-def process_batch(
-    uow: UnitOfWork, ctx: TenantContext, events: list[InboundEvent], now: datetime
-) -> list[EventResult]:
-    """All events in one transaction, each in a savepoint: one bad event spoils only itself."""
-    results: list[EventResult] = []
-    for event in events:
-        try:
-            with uow.savepoint():
-                results.append(process(uow, ctx, event, now))
-        except DomainError as error:
-            results.append(EventResult({}, error=error))
-    return results
 
 
 def process(uow: UnitOfWork, ctx: TenantContext, event: InboundEvent, now: datetime) -> EventResult:
@@ -121,12 +102,23 @@ def _dispatch(
     else:  # pragma: no cover - the API only builds the payloads above
         raise ValidationFailed(f"unsupported event type {event.type}", field="type")
     balances = uow.members.latest.get(member["id"], member)
+    return event_body(event, member["external_id"], [e.to_dict() for e in effects], balances, note)
+
+
+def event_body(
+    event: InboundEvent,
+    member_external_id: str,
+    effects: list[dict[str, Any]],
+    balances: Mapping[Any, Any],
+    note: str | None,
+) -> dict[str, Any]:
+    """The response to an event, stored with it and returned again on every retry."""
     body: dict[str, Any] = {
         "event_id": event.event_id,
         "type": event.type,
         "status": "processed",
-        "member": member["external_id"],
-        "effects": [e.to_dict() for e in effects],
+        "member": member_external_id,
+        "effects": effects,
         "balances": {
             "available": balances["available"],
             "pending": balances["pending"],
@@ -160,7 +152,7 @@ def _customer_changed(
     return member
 
 
-_FILLABLE = ("email", "phone", "first_name", "last_name", "locale", "birthday")
+FILLABLE = ("email", "phone", "first_name", "last_name", "locale", "birthday")
 
 
 def _member_for_order(uow: UnitOfWork, event: InboundEvent, now: datetime) -> Mapping[Any, Any]:
@@ -173,7 +165,7 @@ def _member_for_order(uow: UnitOfWork, event: InboundEvent, now: datetime) -> Ma
         created, _ = ensure_member(uow, event.member.external_id, profile, now)
         return created
     missing = {
-        k: v for k, v in profile.items() if k in _FILLABLE and v is not None and member[k] is None
+        k: v for k, v in profile.items() if k in FILLABLE and v is not None and member[k] is None
     }
     if missing:
         uow.members.update_fields(member["id"], missing, now)
@@ -207,17 +199,17 @@ def _order_paid(
         shipping=order.shipping,
         tax=order.tax,
         base=base,
-        lines=[_line_json(line) for line in order.lines],
+        lines=[line_json(line) for line in order.lines],
         points_earned=points,
         paid_at=earned_at,
         now=now,
     )
     if order_pk is None:
-        return [], f"order {order.order_id} was already recorded; nothing earned again"
+        return [], ALREADY_RECORDED.format(order.order_id)
     if blocked:
         return [], "member is blocked: the order is recorded but earns no points"
     if points == 0:
-        return [], "the order's base earns no points"
+        return [], NOTHING_EARNED
     effect, _lot_id = ledger.credit(
         uow,
         ctx,
@@ -226,15 +218,25 @@ def _order_paid(
         kind=EntryKind.EARN,
         earned_at=earned_at,
         now=now,
-        reason=f"order {order.order_id}: {base} {order.currency} x {program.points_per_unit} points "
-        f"({program.rounding.value})",
+        reason=earn_reason(order, base, program),
         order_pk=order_pk,
         event_pk=event_pk,
     )
     return [effect], None
 
 
-def _line_json(line: OrderLine) -> dict[str, Any]:
+def earn_reason(order: PaidOrder, base: Decimal, program: Program) -> str:
+    return (
+        f"order {order.order_id}: {base} {order.currency} x {program.points_per_unit} points "
+        f"({program.rounding.value})"
+    )
+
+
+ALREADY_RECORDED = "order {} was already recorded; nothing earned again"
+NOTHING_EARNED = "the order's base earns no points"
+
+
+def line_json(line: OrderLine) -> dict[str, Any]:
     return {
         "sku": line.sku,
         "quantity": line.quantity,

@@ -65,6 +65,26 @@ def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
 
 
+def lot_dates(
+    ctx: TenantContext, earned_at: datetime, now: datetime, *, pending: bool = True
+) -> tuple[LotStatus, datetime, datetime | None]:
+    """A new lot's status, when it becomes available and when it expires."""
+    available_at = ctx.program.available_at(earned_at) if pending else earned_at
+    expires_at = ctx.program.expiry.lot_expires_at(available_at, ctx.timezone)
+    status = LotStatus.AVAILABLE if available_at <= now else LotStatus.PENDING
+    return status, available_at, expires_at
+
+
+def lot_view(
+    status: LotStatus, available_at: datetime, expires_at: datetime | None
+) -> dict[str, Any]:
+    return {
+        "status": status.value,
+        "available_at": _iso(available_at),
+        "expires_at": _iso(expires_at),
+    }
+
+
 def credit(
     uow: UnitOfWork,
     ctx: TenantContext,
@@ -80,11 +100,9 @@ def credit(
     **entry: Any,
 ) -> tuple[Effect, int]:
     """Add a lot of ``points``: pending until the return window closes, then available."""
-    available_at = ctx.program.available_at(earned_at) if pending else earned_at
-    is_available = available_at <= now
-    expires_at = ctx.program.expiry.lot_expires_at(available_at, ctx.timezone)
+    status, available_at, expires_at = lot_dates(ctx, earned_at, now, pending=pending)
+    is_available = status is LotStatus.AVAILABLE
     delta_available, delta_pending = (points, 0) if is_available else (0, points)
-    status = LotStatus.AVAILABLE if is_available else LotStatus.PENDING
     lot_id = uow.ledger.add_lot(
         member_id=member_id,
         amount=points,
@@ -115,11 +133,7 @@ def credit(
     )
     if is_available and balances is not None and balances["debt"] > 0:
         settle_debt(uow, member_id)
-    lot = {
-        "status": status.value,
-        "available_at": _iso(available_at),
-        "expires_at": _iso(expires_at),
-    }
+    lot = lot_view(status, available_at, expires_at)
     return Effect(entry_id, kind, points, reason, delta_available, delta_pending, lot), lot_id
 
 

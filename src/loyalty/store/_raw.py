@@ -13,11 +13,18 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
 _PARAM = re.compile(r"(?<!:):([a-z_][a-z0-9_]*)")
+
+
+@lru_cache(maxsize=4096)
+def _sqlite_text(value: datetime) -> str:
+    # Batches repeat the same instants (now, one occurred_at per event): remember the text.
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 class RawStatement:
@@ -74,13 +81,17 @@ class RawRunner:
         cursor.execute(f"ROLLBACK TO SAVEPOINT {name}")
         cursor.execute(f"RELEASE SAVEPOINT {name}")
 
+    def executemany(self, stmt: RawStatement, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self._cur().executemany(stmt.render(self.dialect), rows)
+
     def one(self, stmt: RawStatement, params: dict[str, Any]) -> Any:
         return self.execute(stmt, params).fetchone()
 
     def time(self, value: datetime | None) -> Any:
         if value is None or not self.sqlite:
             return value
-        return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+        return _sqlite_text(value)
 
     def read_time(self, value: Any) -> datetime | None:
         if value is None or isinstance(value, datetime):

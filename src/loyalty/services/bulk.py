@@ -1,0 +1,331 @@
+"""Order events in bulk: the same ledger effects and responses as one by one, written set-based.
+
+A batch is walked in order. Runs of plain ``order.paid`` events are collected into a group and
+written with a handful of multi-row statements; any other event (a refund, a customer update, an
+event naming a blocked member or one with a negative balance to repay) first writes the group so
+far, then takes the one-by-one path. Each member's events therefore still apply in the order sent.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from loyalty.domain.errors import DomainError, EventConflict
+from loyalty.domain.events import InboundEvent, OrderPaid
+from loyalty.domain.ledger import EntryKind, LotStatus
+from loyalty.domain.members import MemberStatus
+from loyalty.services import events
+from loyalty.services.context import TenantContext
+from loyalty.services.events import EventResult
+from loyalty.services.ledger import Effect, lot_dates, lot_view
+from loyalty.services.members import profile_fields
+from loyalty.store import bulk as sql
+from loyalty.store.bulk import BulkWriter
+from loyalty.store.uow import Database, UnitOfWork
+
+
+def ingest_batch(
+    db: Database, ctx: TenantContext, batch: list[InboundEvent], now: datetime
+) -> list[EventResult]:
+    return db.run(ctx.tenant_id, lambda uow: process_batch(uow, ctx, batch, now))
+
+
+def process_batch(
+    uow: UnitOfWork, ctx: TenantContext, batch: Sequence[InboundEvent], now: datetime
+) -> list[EventResult]:
+    """Apply every event once, in order; one bad event spoils only itself."""
+    results: list[EventResult | None] = [None] * len(batch)
+    group = _Group()
+    for index, event in enumerate(batch):
+        if group.accepts(event, ctx):
+            group.add(index, event)
+            continue
+        group.flush(uow, ctx, batch, results, now)
+        results[index] = _one_by_one(uow, ctx, event, now)
+    group.flush(uow, ctx, batch, results, now)
+    assert all(r is not None for r in results)
+    return results  # type: ignore[return-value]
+
+
+def _one_by_one(
+    uow: UnitOfWork, ctx: TenantContext, event: InboundEvent, now: datetime
+) -> EventResult:
+    try:
+        with uow.savepoint():
+            return events.process(uow, ctx, event, now)
+    except DomainError as error:
+        return EventResult({}, error=error)
+
+
+@dataclass
+class _Group:
+    indexes: list[int] = field(default_factory=list)
+    event_ids: set[str] = field(default_factory=set)
+    order_ids: set[str] = field(default_factory=set)
+    source: str | None = None
+
+    def accepts(self, event: InboundEvent, ctx: TenantContext) -> bool:
+        payload = event.payload
+        return (
+            isinstance(payload, OrderPaid)
+            and event.member is not None
+            and payload.order.currency == ctx.program.currency
+            and event.event_id not in self.event_ids
+            and payload.order.order_id not in self.order_ids
+            and (self.source is None or event.source == self.source)
+        )
+
+    def add(self, index: int, event: InboundEvent) -> None:
+        assert isinstance(event.payload, OrderPaid)
+        self.indexes.append(index)
+        self.event_ids.add(event.event_id)
+        self.order_ids.add(event.payload.order.order_id)
+        self.source = event.source
+
+    def flush(
+        self,
+        uow: UnitOfWork,
+        ctx: TenantContext,
+        batch: Sequence[InboundEvent],
+        results: list[EventResult | None],
+        now: datetime,
+    ) -> None:
+        if self.indexes:
+            _write_group(uow, ctx, batch, self.indexes, results, now)
+        self.indexes, self.event_ids, self.order_ids, self.source = [], set(), set(), None
+
+
+def _write_group(
+    uow: UnitOfWork,
+    ctx: TenantContext,
+    batch: Sequence[InboundEvent],
+    indexes: list[int],
+    results: list[EventResult | None],
+    now: datetime,
+) -> None:
+    writer = BulkWriter(uow.raw, uow.tenant_id)
+    source = batch[indexes[0]].source
+    seen = writer.seen_events(source, [batch[i].event_id for i in indexes])
+    fresh = []
+    for i in indexes:
+        event = batch[i]
+        if event.event_id not in seen:
+            fresh.append(i)
+            continue
+        body_hash, response = seen[event.event_id]
+        if body_hash == event.body_hash:
+            results[i] = EventResult(response, replayed=True)
+        else:
+            error = EventConflict(
+                f"event '{event.event_id}' was received before with a different body", field="id"
+            )
+            results[i] = EventResult({}, error=error)
+    if not fresh:
+        return
+    members = _members(uow, writer, [batch[i] for i in fresh], now)
+    careful = {
+        x for x, m in members.items() if m["status"] == MemberStatus.BLOCKED or m["debt"] > 0
+    }
+    plain = [i for i in fresh if _member_id(batch[i]) not in careful]
+    for i in fresh:
+        if _member_id(batch[i]) in careful:
+            results[i] = _one_by_one(uow, ctx, batch[i], now)
+    if plain:
+        _write_orders(uow, ctx, writer, batch, plain, members, results, now)
+
+
+def _member_id(event: InboundEvent) -> str:
+    assert event.member is not None
+    return event.member.external_id
+
+
+def _members(
+    uow: UnitOfWork, writer: BulkWriter, group: list[InboundEvent], now: datetime
+) -> dict[str, dict[str, Any]]:
+    """The members the group names, created on first sight and locked."""
+    profiles: dict[str, dict[str, Any]] = {}
+    for event in group:
+        assert event.member is not None
+        profiles.setdefault(event.member.external_id, profile_fields(event.member.profile, {}, now))
+    members = writer.members(list(profiles))
+    missing = [x for x in profiles if x not in members]
+    if missing:
+        writer.add_members(_new_member(uow, x, profiles[x], now) for x in missing)
+        members.update(writer.members(missing))
+    for external_id, member in members.items():
+        fill = {
+            k: v
+            for k, v in profiles[external_id].items()
+            if k in events.FILLABLE and v is not None and member[k] is None
+        }
+        if fill and external_id not in missing:
+            uow.members.update_fields(member["id"], fill, now)
+    return members
+
+
+def _new_member(
+    uow: UnitOfWork, external_id: str, profile: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    raw = uow.raw
+    birthday = profile.get("birthday")
+    return {
+        "tenant_id": uow.tenant_id,
+        "external_id": external_id,
+        "email": profile.get("email"),
+        "phone": profile.get("phone"),
+        "first_name": profile.get("first_name"),
+        "last_name": profile.get("last_name"),
+        "birthday": birthday.isoformat() if birthday is not None and raw.sqlite else birthday,
+        "locale": profile.get("locale"),
+        "consents": raw.json(profile.get("consents") or {}),
+        "status": profile.get("status") or MemberStatus.ACTIVE.value,
+        "available": 0,
+        "pending": 0,
+        "lifetime_earned": 0,
+        "debt": 0,
+        "created_at": raw.time(now),
+        "updated_at": raw.time(now),
+    }
+
+
+def _write_orders(
+    uow: UnitOfWork,
+    ctx: TenantContext,
+    writer: BulkWriter,
+    batch: Sequence[InboundEvent],
+    indexes: list[int],
+    members: dict[str, dict[str, Any]],
+    results: list[EventResult | None],
+    now: datetime,
+) -> None:
+    program, raw, tenant = ctx.program, uow.raw, uow.tenant_id
+    recorded = writer.recorded_orders([_order(batch[i]).order_id for i in indexes])
+    n = len(indexes)
+    event_ids, order_ids = writer.reserve_ids("inbox_events", n), writer.reserve_ids("orders", n)
+    lot_ids, entry_ids = writer.reserve_ids("lots", n), writer.reserve_ids("ledger_entries", n)
+    orders, lots, entries, inbox = [], [], [], []
+    balances = {
+        x: {k: m[k] for k in ("available", "pending", "lifetime_earned")}
+        for x, m in members.items()
+    }
+    touched: set[str] = set()
+    for k, i in enumerate(indexes):
+        event, order, external_id = batch[i], _order(batch[i]), _member_id(batch[i])
+        member_id = members[external_id]["id"]
+        base = order.earning_base(program)
+        points = program.points_for(base)
+        earned_at = min(event.occurred_at, now)
+        effects: list[dict[str, Any]] = []
+        note: str | None = None
+        if order.order_id in recorded:
+            note = events.ALREADY_RECORDED.format(order.order_id)
+        else:
+            orders.append(
+                {
+                    "id": order_ids[k],
+                    "tenant_id": tenant,
+                    "member_id": member_id,
+                    "order_id": order.order_id,
+                    "currency": order.currency,
+                    "total": str(order.charged_total),
+                    "shipping": str(order.shipping),
+                    "tax": str(order.tax),
+                    "base": str(base),
+                    "lines": raw.json([events.line_json(line) for line in order.lines]),
+                    "points_earned": points,
+                    "points_reversed": 0,
+                    "status": "paid",
+                    "refunded_amount": "0",
+                    "refunded_base": "0",
+                    "refunded_quantities": "{}",
+                    "paid_at": raw.time(earned_at),
+                    "created_at": raw.time(now),
+                }
+            )
+            if points == 0:
+                note = events.NOTHING_EARNED
+        if order.order_id not in recorded and points > 0:
+            status, available_at, expires_at = lot_dates(ctx, earned_at, now)
+            is_available = status is LotStatus.AVAILABLE
+            d_available, d_pending = (points, 0) if is_available else (0, points)
+            reason = events.earn_reason(order, base, program)
+            lots.append(
+                {
+                    "id": lot_ids[k],
+                    "tenant_id": tenant,
+                    "member_id": member_id,
+                    "amount": points,
+                    "remaining": points,
+                    "status": status.value,
+                    "earned_at": raw.time(earned_at),
+                    "available_at": raw.time(available_at),
+                    "expires_at": raw.time(expires_at),
+                }
+            )
+            entries.append(
+                {
+                    "id": entry_ids[k],
+                    "tenant_id": tenant,
+                    "member_id": member_id,
+                    "kind": EntryKind.EARN.value,
+                    "points": points,
+                    "available_delta": d_available,
+                    "pending_delta": d_pending,
+                    "lifetime_delta": points,
+                    "lot_id": lot_ids[k],
+                    "order_pk": order_ids[k],
+                    "event_pk": event_ids[k],
+                    "reason": reason,
+                    "occurred_at": raw.time(earned_at),
+                    "created_at": raw.time(now),
+                }
+            )
+            lot = lot_view(status, available_at, expires_at)
+            effect = Effect(
+                entry_ids[k], EntryKind.EARN, points, reason, d_available, d_pending, lot
+            )
+            effects.append(effect.to_dict())
+            running = balances[external_id]
+            running["available"] += d_available
+            running["pending"] += d_pending
+            running["lifetime_earned"] += points
+            touched.add(external_id)
+        body = events.event_body(event, external_id, effects, balances[external_id], note)
+        inbox.append(
+            {
+                "id": event_ids[k],
+                "tenant_id": tenant,
+                "source": event.source,
+                "event_id": event.event_id,
+                "type": event.type,
+                "body_hash": event.body_hash,
+                "response": json.dumps(body, separators=(",", ":")),
+                "occurred_at": raw.time(event.occurred_at),
+                "received_at": raw.time(now),
+            }
+        )
+        results[i] = EventResult(body)
+    writer.executemany(sql.INSERT_ORDERS, orders)
+    writer.executemany(sql.INSERT_LOTS, lots)
+    writer.executemany(sql.INSERT_ENTRIES, entries)
+    writer.executemany(sql.INSERT_INBOX, inbox)
+    writer.add_balances(
+        {
+            "tenant_id": tenant,
+            "member_id": members[x]["id"],
+            "d_available": balances[x]["available"] - members[x]["available"],
+            "d_pending": balances[x]["pending"] - members[x]["pending"],
+            "d_lifetime": balances[x]["lifetime_earned"] - members[x]["lifetime_earned"],
+            "activity_at": raw.time(now),
+        }
+        for x in touched
+    )
+
+
+def _order(event: InboundEvent) -> Any:
+    assert isinstance(event.payload, OrderPaid)
+    return event.payload.order

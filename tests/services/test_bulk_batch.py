@@ -1,0 +1,118 @@
+"""The bulk batch path must give exactly what one-by-one processing gives."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from loyalty.domain.errors import DomainError
+from loyalty.services import bulk, events, members
+from loyalty.services.checks import check_ledger
+from tests.builders import event, order_paid_json, refund_json
+from tests.conftest import NOW, Shop
+
+MEMBERS = ["m0", "m1", "m2", "m3"]
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """Orders for a few members, with retries, conflicting retries, repeated order ids,
+    refunds in between, foreign currencies and zero-value orders."""
+    bodies: list[dict[str, Any]] = []
+    for n in range(draw(st.integers(1, 25))):
+        kind = draw(
+            st.sampled_from(
+                ["order", "order", "order", "retry", "conflict", "same_order", "refund"]
+            )
+        )
+        member = draw(st.sampled_from(MEMBERS))
+        price = draw(st.sampled_from(["0", "0.99", "10", "55.55", "120"]))
+        at = NOW - timedelta(days=draw(st.integers(0, 30)))
+        paid = [b for b in bodies if b["type"] == "order.paid"]
+        if kind == "retry" and paid:
+            bodies.append(draw(st.sampled_from(paid)))
+        elif kind == "conflict" and paid:
+            other = dict(draw(st.sampled_from(paid)))
+            other["data"] = {**other["data"], "shipping": "1.23"}
+            bodies.append(other)
+        elif kind == "same_order" and paid:
+            first = draw(st.sampled_from(paid))
+            bodies.append({**first, "id": f"again-{n}"})
+        elif kind == "refund" and paid:
+            first = draw(st.sampled_from(paid))
+            bodies.append(
+                refund_json(f"r-{n}", first["data"]["order_id"], f"R{n}", NOW, amount="0.5")
+            )
+        else:
+            currency = draw(st.sampled_from(["PLN", "PLN", "PLN", "EUR"]))
+            bodies.append(
+                order_paid_json(
+                    f"e-{n}", member, f"o-{n}", [("a", 1, price)], at, currency=currency
+                )
+            )
+    return bodies
+
+
+def _outcome(result: events.EventResult) -> Any:
+    if result.error is not None:
+        return ("error", result.error.code)
+    body = {
+        **result.body,
+        "effects": [
+            {k: v for k, v in e.items() if k != "entry_id"} for e in result.body["effects"]
+        ],
+    }
+    return ("ok", result.replayed, body)
+
+
+def _one_by_one(shop: Shop, batch: list[Any]) -> list[Any]:
+    out = []
+    for item in batch:
+        try:
+            out.append(_outcome(events.ingest(shop.db, shop.ctx, item, NOW)))
+        except DomainError as error:
+            out.append(("error", error.code))
+    return out
+
+
+def _balances(shop: Shop) -> dict[str, Any]:
+    out = {}
+    with shop.db.read(shop.tenant_id) as uow:
+        for m in MEMBERS:
+            if uow.members.get(m) is not None:
+                out[m] = members.get_member(uow, shop.ctx, m, NOW)["balances"]
+    return out
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(bodies=scenarios(), blocked=st.booleans(), pending=st.sampled_from([0, 14]))
+def test_bulk_equals_one_by_one(
+    make_shop: Any, bodies: list[dict[str, Any]], blocked: bool, pending: int
+) -> None:
+    # given two identical shops
+    shops = [make_shop(pending_days=pending), make_shop(pending_days=pending)]
+    for shop in shops:
+        with shop.db.transaction(shop.tenant_id) as uow:
+            members.create_member(
+                uow, shop.ctx, "m3", {"status": "blocked" if blocked else "active"}, NOW
+            )
+    batch = []
+    for body in bodies:
+        try:
+            batch.append(event(body))
+        except DomainError:
+            continue
+    # when one gets the events one by one and the other as one batch
+    expected = _one_by_one(shops[0], batch)
+    got = [_outcome(r) for r in bulk.ingest_batch(shops[1].db, shops[1].ctx, batch, NOW)]
+    # then every response, every balance and the ledger agree
+    assert got == expected
+    assert _balances(shops[1]) == _balances(shops[0])
+    for shop in shops:
+        report = check_ledger(shop.db, shop.tenant_id)
+        assert report.ok, [str(v) for v in report.violations]
