@@ -62,6 +62,7 @@ def test_jobs_run_reports_counts(cli_env: str) -> None:
         "expired",
         "expired_inactive",
         "debts_settled",
+        "expiry_notices",
     }
 
 

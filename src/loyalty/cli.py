@@ -134,6 +134,7 @@ def _serve(host: str, port: int, jobs_in_process: bool, access_log: bool) -> Non
 
     from loyalty.api.app import create_app
     from loyalty.jobs.scheduler import Scheduler
+    from loyalty.jobs.webhooks import WebhookWorker
 
     settings = Settings()
     # The writer thread and the event loop share the GIL; a short switch interval keeps the
@@ -142,15 +143,50 @@ def _serve(host: str, port: int, jobs_in_process: bool, access_log: bool) -> Non
     db = bootstrap.database(settings)
     clock = SystemClock()
     scheduler = Scheduler(db, clock, settings.jobs_interval_seconds) if jobs_in_process else None
-    if scheduler:
-        scheduler.start()
+    delivery = WebhookWorker(db, clock) if jobs_in_process else None
+    for background in (scheduler, delivery):
+        if background:
+            background.start()
     try:
         uvicorn.run(
             create_app(db, clock), host=host, port=port, access_log=access_log, log_level="info"
         )
     finally:
+        for background in (scheduler, delivery):
+            if background:
+                background.stop()
+        db.close()
+
+
+@app.command()
+def worker(
+    lease_seconds: Annotated[float, typer.Option(help="how long a claimed delivery is ours")] = 60,
+    jobs_too: Annotated[
+        bool, typer.Option("--jobs/--no-jobs", help="also run the ledger jobs")
+    ] = True,
+) -> None:
+    """Deliver outbound webhooks (and run the ledger jobs); run as many as you like."""
+    from datetime import timedelta
+
+    from loyalty.jobs.scheduler import Scheduler
+    from loyalty.jobs.webhooks import WebhookWorker
+
+    settings = Settings()
+    with bootstrap.opened(settings) as db:
+        clock = SystemClock()
+        scheduler = Scheduler(db, clock, settings.jobs_interval_seconds) if jobs_too else None
         if scheduler:
-            scheduler.stop()
+            scheduler.start()
+        delivery = WebhookWorker(db, clock, lease=timedelta(seconds=lease_seconds))
+        console.print("worker running; Ctrl-C to stop")
+        try:
+            delivery.run_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            delivery.stop()
+            if scheduler:
+                scheduler.stop()
 
 
 @app.command("demo")

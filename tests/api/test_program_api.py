@@ -63,6 +63,10 @@ def test_openapi_documents_every_endpoint(api: Api) -> None:
         "/v1/transfers": {"post"},
         "/v1/events": {"post"},
         "/v1/events/batch": {"post"},
+        "/v1/webhooks": {"get", "post"},
+        "/v1/webhooks/{webhook_id}": {"delete"},
+        "/v1/webhooks/{webhook_id}/deliveries": {"get"},
+        "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/replay": {"post"},
     }
     assert {path: set(ops) for path, ops in paths.items()} == expected
 

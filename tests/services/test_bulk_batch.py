@@ -7,10 +7,12 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 
 from loyalty.domain.errors import DomainError
 from loyalty.services import bulk, events, members
 from loyalty.services.checks import check_ledger
+from loyalty.store.tables import outbox_events
 from tests.builders import event, order_paid_json, refund_json
 from tests.conftest import NOW, Shop
 
@@ -78,6 +80,26 @@ def _one_by_one(shop: Shop, batch: list[Any]) -> list[Any]:
     return out
 
 
+def _outbox(shop: Shop) -> list[Any]:
+    with shop.db.read(shop.tenant_id) as uow:
+        rows = uow.conn.execute(
+            select(
+                outbox_events.c.type, outbox_events.c.member_external_id, outbox_events.c.payload
+            )
+            .where(outbox_events.c.tenant_id == shop.tenant_id)
+            .order_by(outbox_events.c.id)
+        ).all()
+    out = []
+    for type_, member, payload in rows:
+        if "entry" in payload:
+            payload = {
+                **payload,
+                "entry": {k: v for k, v in payload["entry"].items() if k != "entry_id"},
+            }
+        out.append((type_, member, payload))
+    return out
+
+
 def _balances(shop: Shop) -> dict[str, Any]:
     out = {}
     with shop.db.read(shop.tenant_id) as uow:
@@ -113,6 +135,7 @@ def test_bulk_equals_one_by_one(
     # then every response, every balance and the ledger agree
     assert got == expected
     assert _balances(shops[1]) == _balances(shops[0])
+    assert sorted(_outbox(shops[1]), key=repr) == sorted(_outbox(shops[0]), key=repr)
     for shop in shops:
         report = check_ledger(shop.db, shop.tenant_id)
         assert report.ok, [str(v) for v in report.violations]

@@ -23,6 +23,8 @@ from loyalty.services.context import TenantContext
 from loyalty.services.events import EventResult
 from loyalty.services.ledger import Effect, lot_dates, lot_view
 from loyalty.services.members import profile_fields
+from loyalty.services.outbox import effect_rows, emit
+from loyalty.services.views import member_summary
 from loyalty.store import bulk as sql
 from loyalty.store.bulk import BulkWriter
 from loyalty.store.uow import Database, UnitOfWork
@@ -156,6 +158,10 @@ def _members(
     if missing:
         writer.add_members(_new_member(uow, x, profiles[x], now) for x in missing)
         members.update(writer.members(missing))
+        for external_id in missing:
+            row = {**_BLANK_PROFILE, **profiles[external_id], "external_id": external_id}
+            row.update(created_at=now, updated_at=now, consents=row["consents"] or {})
+            emit(uow, "member.created", external_id, {"member": member_summary(row)}, now)
     for external_id, member in members.items():
         fill = {
             k: v
@@ -165,6 +171,11 @@ def _members(
         if fill and external_id not in missing:
             uow.members.update_fields(member["id"], fill, now)
     return members
+
+
+_BLANK_PROFILE: dict[str, Any] = dict.fromkeys(
+    ("email", "phone", "first_name", "last_name", "birthday", "locale", "consents")
+) | {"status": MemberStatus.ACTIVE.value}
 
 
 def _new_member(
@@ -208,6 +219,7 @@ def _write_orders(
     event_ids, order_ids = writer.reserve_ids("inbox_events", n), writer.reserve_ids("orders", n)
     lot_ids, entry_ids = writer.reserve_ids("lots", n), writer.reserve_ids("ledger_entries", n)
     orders, lots, entries, inbox = [], [], [], []
+    outbox: list[tuple[str, str | None, dict[str, Any]]] = []
     balances = {
         x: {k: m[k] for k in ("available", "pending", "lifetime_earned")}
         for x, m in members.items()
@@ -295,6 +307,7 @@ def _write_orders(
             running["lifetime_earned"] += points
             touched.add(external_id)
         body = events.event_body(event, external_id, effects, balances[external_id], note)
+        outbox += effect_rows(external_id, effects, body["balances"])
         inbox.append(
             {
                 "id": event_ids[k],
@@ -313,6 +326,7 @@ def _write_orders(
     writer.executemany(sql.INSERT_LOTS, lots)
     writer.executemany(sql.INSERT_ENTRIES, entries)
     writer.executemany(sql.INSERT_INBOX, inbox)
+    uow.outbox.add_many(outbox, now)
     writer.add_balances(
         {
             "tenant_id": tenant,

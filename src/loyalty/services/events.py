@@ -48,6 +48,8 @@ from loyalty.services.context import TenantContext
 from loyalty.services.ledger import Effect
 from loyalty.services.lookup import ensure_member
 from loyalty.services.members import profile_fields
+from loyalty.services.outbox import emit, emit_effects
+from loyalty.services.views import member_summary
 from loyalty.store.uow import Database, UnitOfWork
 
 
@@ -102,7 +104,10 @@ def _dispatch(
     else:  # pragma: no cover - the API only builds the payloads above
         raise ValidationFailed(f"unsupported event type {event.type}", field="type")
     balances = uow.members.latest.get(member["id"], member)
-    return event_body(event, member["external_id"], [e.to_dict() for e in effects], balances, note)
+    effect_dicts = [e.to_dict() for e in effects]
+    body = event_body(event, member["external_id"], effect_dicts, balances, note)
+    emit_effects(uow, member["external_id"], effect_dicts, body["balances"], now)
+    return body
 
 
 def event_body(
@@ -149,6 +154,9 @@ def _customer_changed(
         fields = profile_fields(profile, member["consents"] or {}, now)
         if fields:
             uow.members.update_fields(member["id"], fields, now)
+            updated = uow.members.get_by_id(member["id"]) or member
+            change = {"member": member_summary(updated), "changed": sorted(fields)}
+            emit(uow, "member.updated", updated["external_id"], change, now)
     return member
 
 

@@ -18,6 +18,7 @@ class JobReport:
     expired: int
     expired_inactive: int
     debts_settled: int
+    expiry_notices: int = 0
 
     def to_dict(self) -> dict[str, int]:
         return {
@@ -25,6 +26,7 @@ class JobReport:
             "expired": self.expired,
             "expired_inactive": self.expired_inactive,
             "debts_settled": self.debts_settled,
+            "expiry_notices": self.expiry_notices,
         }
 
 
@@ -60,6 +62,18 @@ def expire_inactive(db: Database, now: datetime, tenant_id: int | None = None) -
     return expired
 
 
+def notify_expiring(db: Database, now: datetime, tenant_id: int | None = None) -> int:
+    """Announce points that expire within each programme's ``expiring_soon_days`` (once)."""
+    members = 0
+    for program_tenant, settings in job_sql.all_programs(db.engine, tenant_id):
+        program = Program.from_dict(settings)
+        if program.expiry.kind in (ExpiryKind.NEVER, ExpiryKind.INACTIVITY):
+            continue
+        until = now + timedelta(days=program.expiring_soon_days)
+        members += job_sql.notify_expiring(db, now, program_tenant, until)
+    return members
+
+
 def run_due_jobs(db: Database, now: datetime, tenant_id: int | None = None) -> JobReport:
     """Release first, so that points whose window closed can expire or be spent in order."""
     released, settled = release_due(db, now, tenant_id)
@@ -68,4 +82,5 @@ def run_due_jobs(db: Database, now: datetime, tenant_id: int | None = None) -> J
         expired=expire_due(db, now, tenant_id),
         expired_inactive=expire_inactive(db, now, tenant_id),
         debts_settled=settled,
+        expiry_notices=notify_expiring(db, now, tenant_id),
     )

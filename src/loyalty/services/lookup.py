@@ -8,6 +8,8 @@ from typing import Any
 from sqlalchemy.engine import RowMapping
 
 from loyalty.domain.errors import MemberNotFound
+from loyalty.services.outbox import emit
+from loyalty.services.views import member_summary
 from loyalty.store.uow import UnitOfWork
 
 
@@ -29,6 +31,7 @@ def ensure_member(
         return member, False
     created = uow.members.add(external_id, fields, now)
     if created is not None:
+        emit(uow, "member.created", external_id, {"member": member_summary(created)}, now)
         return created, True
     member = uow.members.get(external_id, lock=True)  # created meanwhile by a concurrent event
     assert member is not None

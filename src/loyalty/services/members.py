@@ -13,6 +13,8 @@ from loyalty.domain.members import MemberStatus, normalise_email, normalise_loca
 from loyalty.services import ledger
 from loyalty.services.context import TenantContext
 from loyalty.services.lookup import require_member
+from loyalty.services.outbox import emit, emit_effects
+from loyalty.services.views import member_summary
 from loyalty.store.uow import UnitOfWork
 
 _NORMALISERS = {"email": normalise_email, "phone": normalise_phone, "locale": normalise_locale}
@@ -48,6 +50,7 @@ def create_member(
     member = uow.members.add(external_id, fields, now)
     if member is None:
         raise MemberExists(f"a member with external id '{external_id}' exists", field="external_id")
+    emit(uow, "member.created", external_id, {"member": member_summary(member)}, now)
     return member_view(uow, ctx, member, now)
 
 
@@ -58,7 +61,10 @@ def update_member(
     fields = profile_fields(data, member["consents"] or {}, now)
     if fields:
         uow.members.update_fields(member["id"], fields, now)
-    return member_view(uow, ctx, require_member(uow, external_id, lock=False), now)
+        member = require_member(uow, external_id, lock=False)
+        payload = {"member": member_summary(member), "changed": sorted(fields)}
+        emit(uow, "member.updated", external_id, payload, now)
+    return member_view(uow, ctx, member, now)
 
 
 def get_member(
@@ -78,23 +84,6 @@ def balances(
         "lifetime_earned": member["lifetime_earned"],
         "negative_balance": member["debt"],
         "expiring_soon": [{"points": p, "expires_at": at.isoformat()} for p, at in expiring],
-    }
-
-
-def member_summary(member: RowMapping) -> dict[str, Any]:
-    birthday = member["birthday"]
-    return {
-        "external_id": member["external_id"],
-        "email": member["email"],
-        "phone": member["phone"],
-        "first_name": member["first_name"],
-        "last_name": member["last_name"],
-        "birthday": birthday.isoformat() if birthday else None,
-        "locale": member["locale"],
-        "consents": member["consents"] or {},
-        "status": member["status"],
-        "created_at": member["created_at"].isoformat(),
-        "updated_at": member["updated_at"].isoformat(),
     }
 
 
@@ -200,7 +189,9 @@ def adjust(
         )
     uow.audit(ctx.actor, "points.adjusted", external_id, {"points": points, "reason": reason}, now)
     member = require_member(uow, external_id, lock=False)
-    return {"effects": [effect.to_dict()], "balances": balances(uow, ctx, member, now)}
+    view = balances(uow, ctx, member, now)
+    emit_effects(uow, external_id, [effect.to_dict()], view, now)
+    return {"effects": [effect.to_dict()], "balances": view}
 
 
 def transfer(
@@ -216,10 +207,10 @@ def transfer(
         uow, ctx, sender, receiver, points, reason=reason, now=now
     )
     uow.audit(ctx.actor, "points.transferred", sender, {"to": receiver, "points": points}, now)
-    return {
-        "effects": [out_effect.to_dict(), in_effect.to_dict()],
-        "balances": {
-            sender: balances(uow, ctx, require_member(uow, sender, lock=False), now),
-            receiver: balances(uow, ctx, require_member(uow, receiver, lock=False), now),
-        },
+    views = {
+        sender: balances(uow, ctx, require_member(uow, sender, lock=False), now),
+        receiver: balances(uow, ctx, require_member(uow, receiver, lock=False), now),
     }
+    emit_effects(uow, sender, [out_effect.to_dict()], views[sender], now)
+    emit_effects(uow, receiver, [in_effect.to_dict()], views[receiver], now)
+    return {"effects": [out_effect.to_dict(), in_effect.to_dict()], "balances": views}

@@ -15,7 +15,14 @@ from sqlalchemy import Engine, and_, func, insert, literal, literal_column, sele
 from sqlalchemy.engine import Connection
 
 from loyalty.domain.ledger import EntryKind, LotStatus
-from loyalty.store.tables import allocations, ledger_entries, lots, members, programs
+from loyalty.store.tables import (
+    allocations,
+    ledger_entries,
+    lots,
+    members,
+    outbox_events,
+    programs,
+)
 from loyalty.store.uow import Database
 
 CHUNK = 50_000
@@ -182,9 +189,129 @@ def _expire(db: Database, now: datetime, due: Any, reason: str, occurred: Any) -
             .where(members.c.id == totals.c.member_id)
             .values(available=members.c.available - totals.c.total)
         )
+        _outbox_expired(conn, before, now, reason)
         return conn.execute(
             update(lots).where(due).values(remaining=0, status=LotStatus.EXPIRED)
         ).rowcount
+
+
+def _outbox_expired(conn: Connection, before: int, now: datetime, reason: str) -> None:
+    """One ``points.expired`` event per member per run, in the same transaction."""
+    rows = conn.execute(
+        select(
+            ledger_entries.c.tenant_id,
+            members.c.external_id,
+            func.sum(-ledger_entries.c.points).label("points"),
+            func.count().label("lots"),
+            members.c.available,
+            members.c.pending,
+            members.c.lifetime_earned,
+        )
+        .join(members, members.c.id == ledger_entries.c.member_id)
+        .where(ledger_entries.c.id > before, ledger_entries.c.kind == EntryKind.EXPIRE.value)
+        .group_by(
+            ledger_entries.c.tenant_id,
+            members.c.external_id,
+            members.c.available,
+            members.c.pending,
+            members.c.lifetime_earned,
+        )
+    ).all()
+    _add_outbox(
+        conn,
+        [
+            (
+                r.tenant_id,
+                "points.expired",
+                r.external_id,
+                {
+                    "member": r.external_id,
+                    "points": int(r.points),
+                    "lots": int(r.lots),
+                    "reason": reason,
+                    "balances": {
+                        "available": r.available,
+                        "pending": r.pending,
+                        "lifetime_earned": r.lifetime_earned,
+                    },
+                },
+            )
+            for r in rows
+        ],
+        now,
+    )
+
+
+def _add_outbox(
+    conn: Connection, rows: list[tuple[int, str, str, dict[str, Any]]], now: datetime
+) -> None:
+    if rows:
+        conn.execute(
+            outbox_events.insert(),
+            [
+                {
+                    "tenant_id": t,
+                    "type": k,
+                    "member_external_id": m,
+                    "payload": p,
+                    "created_at": now,
+                }
+                for t, k, m, p in rows
+            ],
+        )
+
+
+def notify_expiring(db: Database, now: datetime, tenant_id: int, until: datetime) -> int:
+    """``points.expiring_soon`` once per lot: members whose points expire before ``until``."""
+    due = and_(
+        lots.c.tenant_id == tenant_id,
+        _AVAILABLE,
+        lots.c.remaining > 0,
+        lots.c.expires_at.is_not(None),
+        lots.c.expires_at > now,
+        lots.c.expires_at <= until,
+        lots.c.expiry_notice_at.is_(None),
+    )
+    with db.begin() as conn:
+        _lock(conn)
+        rows = conn.execute(
+            select(
+                members.c.external_id,
+                func.sum(lots.c.remaining).label("points"),
+                func.min(lots.c.expires_at).label("first_expiry"),
+            )
+            .join(members, members.c.id == lots.c.member_id)
+            .where(due)
+            .group_by(members.c.external_id)
+        ).all()
+        _add_outbox(
+            conn,
+            [
+                (
+                    tenant_id,
+                    "points.expiring_soon",
+                    r.external_id,
+                    {
+                        "member": r.external_id,
+                        "points": int(r.points),
+                        "expires_at": r.first_expiry.isoformat(),
+                    },
+                )
+                for r in rows
+            ],
+            now,
+        )
+        conn.execute(update(lots).where(due).values(expiry_notice_at=now))
+    return len(rows)
+
+
+def all_programs(engine: Engine, tenant_id: int | None) -> list[tuple[int, dict[str, Any]]]:
+    with engine.connect() as conn:
+        conn = conn.execution_options(loyalty_read_only=True)
+        stmt = select(programs.c.tenant_id, programs.c.settings)
+        if tenant_id is not None:
+            stmt = stmt.where(programs.c.tenant_id == tenant_id)
+        return [(r.tenant_id, r.settings) for r in conn.execute(stmt)]
 
 
 def inactivity_programs(engine: Engine, tenant_id: int | None) -> list[tuple[int, dict[str, Any]]]:

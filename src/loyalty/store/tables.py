@@ -134,6 +134,7 @@ lots = Table(
     Column("earned_at", UtcDateTime, nullable=False),
     Column("available_at", UtcDateTime, nullable=False),
     Column("expires_at", UtcDateTime),
+    Column("expiry_notice_at", UtcDateTime),  # when points.expiring_soon went out for it
     CheckConstraint("remaining >= 0 AND remaining <= amount", name="remaining_in_bounds"),
     # The job indexes are partial, so a status change touches one index entry, not three.
     Index("ix_lots_member", "tenant_id", "member_id"),
@@ -239,4 +240,66 @@ audit_log = Table(
     Column("data", JSON),
     Column("created_at", UtcDateTime, nullable=False),
     Index("ix_audit_tenant", "tenant_id", "id"),
+)
+
+# --- outbox and outbound webhooks (ARCHITECTURE.md decision 7) ----------------------------
+
+outbox_events = Table(
+    "outbox_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", Id, nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("member_external_id", String(200)),
+    Column("payload", JSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("dispatched_at", UtcDateTime),
+    Index(
+        "ix_outbox_undispatched",
+        "id",
+        sqlite_where=text("dispatched_at IS NULL"),
+        postgresql_where=text("dispatched_at IS NULL"),
+    ),
+)
+
+webhook_subscriptions = Table(
+    "webhook_subscriptions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", ForeignKey("tenants.id"), nullable=False, index=True),
+    Column("url", String(2000), nullable=False),
+    Column("secret", String(128), nullable=False),
+    Column("event_types", JSON, nullable=False),
+    Column("description", String(500)),
+    Column("active", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("deleted_at", UtcDateTime),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", Id, nullable=False),
+    Column("subscription_id", Id, nullable=False),
+    Column("outbox_id", Id, nullable=False),
+    Column("event_type", String(64), nullable=False),
+    Column("ordering_key", String(200), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UtcDateTime, nullable=False),
+    Column("locked_until", UtcDateTime),
+    Column("last_status_code", Integer),
+    Column("last_error", String(500)),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("delivered_at", UtcDateTime),
+    UniqueConstraint("subscription_id", "outbox_id", name="uq_deliveries_subscription_outbox"),
+    Index("ix_deliveries_subscription", "tenant_id", "subscription_id", "id"),
+    Index(
+        "ix_deliveries_pending",
+        "next_attempt_at",
+        sqlite_where=text("status = 'pending'"),
+        postgresql_where=text("status = 'pending'"),
+    ),
+    Index("ix_deliveries_ordering", "subscription_id", "ordering_key", "status"),
 )

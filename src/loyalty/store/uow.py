@@ -21,6 +21,7 @@ from loyalty.store.inbox import IdempotencyRepository, InboxRepository
 from loyalty.store.ledger import LedgerRepository
 from loyalty.store.members import MemberRepository
 from loyalty.store.orders import OrderRepository
+from loyalty.store.outbox import OutboxRepository
 from loyalty.store.programs import ProgramRepository
 from loyalty.store.tables import audit_log
 
@@ -41,6 +42,7 @@ class UnitOfWork:
         self.inbox = InboxRepository(conn, tenant_id, raw)
         self.idempotency = IdempotencyRepository(conn, tenant_id)
         self.programs = ProgramRepository(conn, tenant_id)
+        self.outbox = OutboxRepository(raw, tenant_id)
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
