@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -102,6 +103,123 @@ def jobs_run(
         report = jobs.run_due_jobs(db, moment)
     for name, count in report.to_dict().items():
         print(f"{name}={count}")
+
+
+import_app = typer.Typer(
+    help="Load order or customer history from CSV or JSON Lines files.", no_args_is_help=True
+)
+app.add_typer(import_app, name="import")
+
+MapOption = Annotated[
+    list[str] | None,
+    typer.Option("--map", help="our_field=their_column, e.g. --map order_id=InvoiceNo (repeat)"),
+]
+
+
+def _mapping(pairs: list[str] | None) -> dict[str, str]:
+    mapping = {}
+    for pair in pairs or []:
+        ours, _, theirs = pair.partition("=")
+        if not theirs:
+            console.print(f"[red]error:[/red] --map wants our_field=their_column, got '{pair}'")
+            raise typer.Exit(2)
+        mapping[ours.strip()] = theirs.strip()
+    return mapping
+
+
+def _run_import(tenant: str, path: Path, kind: str, mapping: dict[str, str], earn: bool) -> None:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from loyalty.integrations.files import read_rows
+    from loyalty.services import imports
+    from loyalty.services.program import load_context
+
+    if not path.exists():
+        console.print(f"[red]error:[/red] no such file {path}")
+        raise typer.Exit(2)
+    with bootstrap.opened() as db:
+        with db.admin(read_only=True) as admin:
+            row = admin.find_tenant(tenant)
+        if row is None:
+            console.print(f"[red]error:[/red] no tenant named '{tenant}'")
+            raise typer.Exit(2)
+        with db.read(row["id"]) as uow:
+            ctx = load_context(uow, actor=f"import:{path.name}")
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn(
+                "{task.fields[rows]:,} rows  {task.fields[rate]:,.0f} rows/s  {task.fields[errors]} errors"
+            ),
+            TimeElapsedColumn(),
+        )
+        size = path.stat().st_size
+        with Progress(*columns, console=console) as bar, path.open("rb") as probe:
+            task = bar.add_task(f"importing {path.name}", total=size, rows=0, rate=0.0, errors=0)
+            started = _now()
+
+            def progress(report: imports.ImportReport) -> None:
+                elapsed = max((_now() - started).total_seconds(), 1e-6)
+                position = min(size, probe.seek(0, 2))
+                done = (
+                    size
+                    if report.seconds
+                    else position * min(1.0, report.rows / max(report.rows, 1))
+                )
+                bar.update(
+                    task,
+                    completed=done,
+                    rows=report.rows,
+                    rate=report.rows / elapsed,
+                    errors=len(report.errors),
+                )
+
+            rows = read_rows(path)
+            if kind == "orders":
+                report = imports.import_orders(
+                    db, ctx, rows, _now(), mapping=mapping, earn=earn, progress=progress
+                )
+            else:
+                report = imports.import_customers(
+                    db, ctx, rows, _now(), mapping=mapping, progress=progress
+                )
+    for line, reason in report.errors[:50]:
+        print(f"line {line}: {reason}")
+    if len(report.errors) > 50:
+        print(f"... and {len(report.errors) - 50} more errors")
+    summary = report.to_dict()
+    print(
+        f"rows={summary['rows']} orders={summary['orders']} imported={summary['imported']} "
+        f"already_there={summary['already_there']} errors={summary['error_count']} "
+        f"seconds={summary['seconds']} rows_per_s={report.rows_per_second:.0f}"
+    )
+
+
+@import_app.command("orders")
+def import_orders(
+    path: Path,
+    tenant: Annotated[str, typer.Option(help="the tenant's name")],
+    mapping: MapOption = None,
+    history_only: Annotated[bool, typer.Option(help="load for analytics, award no points")] = False,
+) -> None:
+    """Import order history (one row per order line; an order's rows consecutive).
+
+    Default columns: order_id, customer_id, email, ordered_at, currency, sku, product_id,
+    category, quantity, unit_price, discount, shipping, tax. Re-running the same file changes
+    nothing; bad rows are listed with their line numbers and skip only their own order.
+    """
+    _run_import(tenant, path, "orders", _mapping(mapping), not history_only)
+
+
+@import_app.command("customers")
+def import_customers(
+    path: Path,
+    tenant: Annotated[str, typer.Option(help="the tenant's name")],
+    mapping: MapOption = None,
+) -> None:
+    """Import customers as members. Columns: customer_id, email, phone, first_name,
+    last_name, birthday, locale."""
+    _run_import(tenant, path, "customers", _mapping(mapping), True)
 
 
 @app.command()

@@ -34,6 +34,7 @@ class CustomerChanged:
 @dataclass(frozen=True, slots=True)
 class OrderPaid:
     order: PaidOrder
+    earn: bool = True  # False: history loaded for analytics only, no points
 
 
 @dataclass(frozen=True, slots=True)

@@ -226,10 +226,12 @@ def _write_orders(
     }
     touched: set[str] = set()
     for k, i in enumerate(indexes):
-        event, order, external_id = batch[i], _order(batch[i]), _member_id(batch[i])
-        member_id = members[external_id]["id"]
+        event, external_id = batch[i], _member_id(batch[i])
+        paid = event.payload
+        assert isinstance(paid, OrderPaid)
+        order, member_id = paid.order, members[external_id]["id"]
         base = order.earning_base(program)
-        points = program.points_for(base)
+        points = program.points_for(base) if paid.earn else 0
         earned_at = min(event.occurred_at, now)
         effects: list[dict[str, Any]] = []
         note: str | None = None
@@ -259,7 +261,7 @@ def _write_orders(
                 }
             )
             if points == 0:
-                note = events.NOTHING_EARNED
+                note = events.NOTHING_EARNED if paid.earn else events.HISTORY_ONLY
         if order.order_id not in recorded and points > 0:
             status, available_at, expires_at = lot_dates(ctx, earned_at, now)
             is_available = status is LotStatus.AVAILABLE

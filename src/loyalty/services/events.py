@@ -96,7 +96,7 @@ def _dispatch(
         member = _customer_changed(uow, event, payload, now)
     elif isinstance(payload, OrderPaid):
         member = _member_for_order(uow, event, now)
-        effects, note = _order_paid(uow, ctx, event, event_pk, member, payload.order, now)
+        effects, note = _order_paid(uow, ctx, event, event_pk, member, payload, now)
     elif isinstance(payload, OrderRefunded):
         member, effects, note = _order_refunded(uow, ctx, event, event_pk, payload, now)
     elif isinstance(payload, OrderCancelled):
@@ -186,10 +186,10 @@ def _order_paid(
     event: InboundEvent,
     event_pk: int,
     member: Mapping[Any, Any],
-    order: PaidOrder,
+    paid: OrderPaid,
     now: datetime,
 ) -> tuple[list[Effect], str | None]:
-    program = ctx.program
+    program, order = ctx.program, paid.order
     if order.currency != program.currency:
         raise CurrencyMismatch(
             f"order is in {order.currency} but the programme runs in {program.currency}",
@@ -197,7 +197,7 @@ def _order_paid(
         )
     base = order.earning_base(program)
     blocked = member["status"] == MemberStatus.BLOCKED
-    points = 0 if blocked else program.points_for(base)
+    points = program.points_for(base) if paid.earn and not blocked else 0
     earned_at = min(event.occurred_at, now)
     order_pk = uow.orders.add_paid(
         member_id=member["id"],
@@ -216,6 +216,8 @@ def _order_paid(
         return [], ALREADY_RECORDED.format(order.order_id)
     if blocked:
         return [], "member is blocked: the order is recorded but earns no points"
+    if not paid.earn:
+        return [], HISTORY_ONLY
     if points == 0:
         return [], NOTHING_EARNED
     effect, _lot_id = ledger.credit(
@@ -242,6 +244,7 @@ def earn_reason(order: PaidOrder, base: Decimal, program: Program) -> str:
 
 ALREADY_RECORDED = "order {} was already recorded; nothing earned again"
 NOTHING_EARNED = "the order's base earns no points"
+HISTORY_ONLY = "history loaded for analytics: no points"
 
 
 def line_json(line: OrderLine) -> dict[str, Any]:

@@ -1,0 +1,138 @@
+"""History import: mapping, bad rows with line numbers, re-runs, history-only, old dates."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from loyalty.integrations.files import read_rows
+from loyalty.services import imports, jobs, members
+from loyalty.services.checks import check_ledger
+from tests.conftest import NOW, Shop
+
+HEADER = "Invoice,Customer,When,Item,Qty,Price\n"
+ROWS = [
+    "A1,17850.0,2025-01-10 10:00:00,SKU-1,2,10.50\n",  # line 2
+    "A1,17850.0,2025-01-10 10:00:00,SKU-2,1,4.00\n",  # line 3: same order
+    "A2,13047.0,2025-02-01 09:30:00,SKU-1,1,abc\n",  # line 4: bad price, order A2 skipped
+    "C3,13047.0,2025-02-02 09:30:00,SKU-1,-1,10.50\n",  # line 5: a return row
+    "A4,,2025-02-03 09:30:00,SKU-3,1,5.00\n",  # line 6: a guest with no email
+    "A5,12583.0,2026-03-01 08:00:00,SKU-3,3,20.00\n",  # line 7
+]
+MAPPING = {
+    "order_id": "Invoice",
+    "customer_id": "Customer",
+    "ordered_at": "When",
+    "sku": "Item",
+    "quantity": "Qty",
+    "unit_price": "Price",
+}
+
+
+def write_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "orders.csv"
+    path.write_text(HEADER + "".join(ROWS))
+    return path
+
+
+def balances(shop: Shop, member: str) -> dict[str, Any]:
+    with shop.db.read(shop.tenant_id) as uow:
+        return members.get_member(uow, shop.ctx, member, NOW)["balances"]
+
+
+def test_import_maps_columns_groups_lines_and_reports_bad_rows(shop: Shop, tmp_path: Path) -> None:
+    # given a CSV in the shop's own layout
+    path = write_csv(tmp_path)
+    # when it is imported with a column mapping
+    report = imports.import_orders(shop.db, shop.ctx, read_rows(path), NOW, mapping=MAPPING)
+    # then good orders are in, and each bad row is reported with its line and reason
+    assert (report.rows, report.orders, report.imported) == (6, 5, 2)
+    reasons = dict(report.errors)
+    assert set(reasons) == {4, 5, 6}
+    assert "unit_price 'abc'" in reasons[4]
+    assert "not positive" in reasons[5]
+    assert "guest" in reasons[6]
+    assert balances(shop, "17850")["lifetime_earned"] == 25  # 2 x 10.50 + 4.00, floored once
+    assert balances(shop, "12583")["available"] == 60
+    assert check_ledger(shop.db, shop.tenant_id).ok
+
+
+def test_running_the_same_file_again_changes_nothing(shop: Shop, tmp_path: Path) -> None:
+    path = write_csv(tmp_path)
+    imports.import_orders(shop.db, shop.ctx, read_rows(path), NOW, mapping=MAPPING)
+    again = imports.import_orders(shop.db, shop.ctx, read_rows(path), NOW, mapping=MAPPING)
+    assert again.imported == 0 and again.already_there == 2
+    assert balances(shop, "17850")["available"] == 25
+
+
+def test_history_only_records_orders_without_points(shop: Shop, tmp_path: Path) -> None:
+    path = write_csv(tmp_path)
+    report = imports.import_orders(
+        shop.db, shop.ctx, read_rows(path), NOW, mapping=MAPPING, earn=False
+    )
+    assert report.imported == 2
+    assert balances(shop, "17850") == {
+        "available": 0,
+        "pending": 0,
+        "lifetime_earned": 0,
+        "negative_balance": 0,
+        "expiring_soon": [],
+    }
+
+
+def test_old_points_expire_on_their_own_dates(make_shop: Any, tmp_path: Path) -> None:
+    shop = make_shop(pending_days=14, expiry={"kind": "days_after_earn", "days": 365})
+    imports.import_orders(shop.db, shop.ctx, read_rows(write_csv(tmp_path)), NOW, mapping=MAPPING)
+    # the 2025 order's points were released and have expired by NOW; the 2026 one's are pending
+    report = jobs.run_due_jobs(shop.db, NOW, shop.tenant_id)
+    assert report.expired == 1
+    assert balances(shop, "17850")["available"] == 0
+    assert balances(shop, "12583")["pending"] == 60
+    jobs.run_due_jobs(shop.db, NOW + timedelta(days=30), shop.tenant_id)
+    assert balances(shop, "12583")["available"] == 60
+    assert check_ledger(shop.db, shop.tenant_id).ok
+
+
+def test_jsonl_with_the_default_layout_and_a_broken_line(shop: Shop, tmp_path: Path) -> None:
+    path = tmp_path / "orders.jsonl"
+    lines = [
+        {
+            "order_id": "J1",
+            "customer_id": "c1",
+            "email": "C1@Example.com",
+            "ordered_at": "2026-03-01T10:00:00Z",
+            "sku": "X",
+            "quantity": 1,
+            "unit_price": "12.00",
+        },
+        "{not json",
+        {
+            "order_id": "J2",
+            "customer_id": "c2",
+            "ordered_at": "2026-03-01T11:00:00+01:00",
+            "sku": "Y",
+            "quantity": 2,
+            "unit_price": "5.00",
+            "currency": "EUR",
+        },
+    ]
+    path.write_text("\n".join(x if isinstance(x, str) else json.dumps(x) for x in lines) + "\n")
+    report = imports.import_orders(shop.db, shop.ctx, read_rows(path), NOW)
+    assert report.imported == 1
+    assert [line for line, _ in report.errors] == [2, 3]  # bad JSON; EUR in a PLN programme
+    with shop.db.read(shop.tenant_id) as uow:
+        assert members.get_member(uow, shop.ctx, "c1", NOW)["email"] == "c1@example.com"
+
+
+def test_customers_import_creates_and_updates_members(shop: Shop, tmp_path: Path) -> None:
+    path = tmp_path / "customers.csv"
+    path.write_text(
+        "customer_id,email,first_name\n1.0,a@x.pl,Ala\n2,bad-email,Ola\n,z@x.pl,Nobody\n"
+    )
+    report = imports.import_customers(shop.db, shop.ctx, read_rows(path), NOW)
+    assert report.imported == 1
+    assert [line for line, _ in report.errors] == [3, 4]
+    with shop.db.read(shop.tenant_id) as uow:
+        assert members.get_member(uow, shop.ctx, "1", NOW)["first_name"] == "Ala"
