@@ -63,6 +63,8 @@ def test_openapi_documents_every_endpoint(api: Api) -> None:
         "/v1/transfers": {"post"},
         "/v1/events": {"post"},
         "/v1/events/batch": {"post"},
+        "/v1/imports": {"post"},
+        "/v1/imports/{import_id}": {"get"},
         "/v1/webhooks": {"get", "post"},
         "/v1/webhooks/{webhook_id}": {"delete"},
         "/v1/webhooks/{webhook_id}/deliveries": {"get"},

@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from loyalty import __version__
 from loyalty.api import problems
-from loyalty.api.routes import events, health, members, program, webhooks
+from loyalty.api.routes import events, health, imports, members, program, webhooks
 from loyalty.services.context import Clock, SystemClock
 from loyalty.store.uow import Database
 
@@ -20,6 +20,6 @@ def create_app(db: Database, clock: Clock | None = None) -> FastAPI:
     app.state.db = db
     app.state.clock = clock or SystemClock()
     problems.install(app)
-    for module in (health, program, members, events, webhooks):
+    for module in (health, program, members, events, imports, webhooks):
         app.include_router(module.router)
     return app

@@ -18,12 +18,13 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from loyalty.domain.errors import DomainError
+from loyalty.domain.errors import DomainError, NotFound, ValidationFailed
 from loyalty.domain.events import CustomerChanged, InboundEvent, MemberRef, OrderPaid
 from loyalty.domain.orders import OrderLine, PaidOrder
 from loyalty.services import bulk, events
-from loyalty.services.context import TenantContext
-from loyalty.store.uow import Database
+from loyalty.services.context import Clock, TenantContext
+from loyalty.store.imports import ImportRepository
+from loyalty.store.uow import Database, UnitOfWork
 
 ORDER_FIELDS = (
     "order_id",
@@ -343,3 +344,79 @@ def _write_customers(
             report.already_there += 1
         else:
             report.imported += 1
+
+
+# --- imports running in the background (POST /v1/imports) ---------------------------------
+
+STALLED_AFTER = 300  # seconds without progress: the process running it has probably stopped
+
+
+def begin_import(
+    uow: UnitOfWork, kind: str, filename: str, earn: bool, mapping: dict[str, str], now: datetime
+) -> int:
+    if kind not in ("orders", "customers"):
+        raise ValidationFailed("kind must be 'orders' or 'customers'", field="kind")
+    return ImportRepository(uow.conn, uow.tenant_id).add(kind, filename, earn, mapping, now)
+
+
+def run_import(
+    db: Database,
+    ctx: TenantContext,
+    import_id: int,
+    kind: str,
+    rows: Iterable[tuple[int, Mapping[str, Any] | Exception]],
+    *,
+    mapping: Mapping[str, str],
+    earn: bool,
+    clock: Clock,
+) -> ImportReport:
+    """Run an import, storing its progress after every chunk and its outcome at the end."""
+
+    def save(report: ImportReport, status: str = "running") -> None:
+        stored = {**report.to_dict(), "updated_at": clock.now().isoformat()}
+        finished = clock.now() if status != "running" else None
+        db.run(
+            ctx.tenant_id,
+            lambda uow: ImportRepository(uow.conn, uow.tenant_id).update(
+                import_id, report=stored, status=status, finished_at=finished
+            ),
+        )
+
+    report = ImportReport()
+    try:
+        if kind == "orders":
+            report = import_orders(
+                db, ctx, rows, clock.now(), mapping=mapping, earn=earn, progress=save
+            )
+        else:
+            report = import_customers(db, ctx, rows, clock.now(), mapping=mapping, progress=save)
+    except Exception as error:  # the file could not be read to the end
+        report.errors.append((report.rows + 1, f"import stopped: {error}"))
+        save(report, "failed")
+        raise
+    save(report, "done")
+    return report
+
+
+def import_view(uow: UnitOfWork, import_id: int, now: datetime) -> dict[str, Any]:
+    row = ImportRepository(uow.conn, uow.tenant_id).get(import_id)
+    if row is None:
+        raise NotFound(f"no import {import_id}", field="id")
+    report = dict(row["report"])
+    status = row["status"]
+    updated = report.get("updated_at")
+    if status == "running" and updated:
+        idle = (now - datetime.fromisoformat(updated)).total_seconds()
+        if idle > STALLED_AFTER:
+            status = "stalled"
+    return {
+        "id": row["id"],
+        "kind": row["kind"],
+        "filename": row["filename"],
+        "award_points": bool(row["earn"]),
+        "mapping": row["mapping"],
+        "status": status,
+        "progress": report,
+        "created_at": row["created_at"].isoformat(),
+        "finished_at": row["finished_at"].isoformat() if row["finished_at"] else None,
+    }

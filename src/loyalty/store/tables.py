@@ -303,3 +303,21 @@ webhook_deliveries = Table(
     ),
     Index("ix_deliveries_ordering", "subscription_id", "ordering_key", "status"),
 )
+
+# --- background imports --------------------------------------------------------------------
+
+imports = Table(
+    "imports",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", ForeignKey("tenants.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("filename", String(300), nullable=False),
+    Column("earn", Integer, nullable=False),
+    Column("mapping", JSON, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("report", JSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime),
+    Index("ix_imports_tenant", "tenant_id", "id"),
+)
