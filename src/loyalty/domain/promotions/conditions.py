@@ -1,0 +1,198 @@
+"""When a promotion applies: which lines it matches, who may have it, and when.
+
+Line filters: a line *matches* when it is included (no include filter, or its product id/sku is
+in ``products``, or its category is in ``categories``) and not excluded (``exclude_products`` by
+product id or sku, ``exclude_categories``). Excluded lines are never discounted, not even by an
+order-wide benefit. ``min_subtotal`` and ``min_quantity`` count matching lines at their
+undiscounted value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from loyalty.domain.promotions._parse import Fields, decimal_text, sorted_list
+from loyalty.domain.promotions.cart import CartLine, MemberFacts
+from loyalty.domain.promotions.reasons import InvalidPromotion, Refusal, RejectReason
+
+ExpressionCheck = Callable[[str], bool]
+
+
+class LineIndex:
+    """A cart's lines by sku, product id and category, so a promotion's filters cost a few set
+    operations instead of a pass over every line."""
+
+    def __init__(self, lines: Sequence[CartLine]) -> None:
+        self.indexes = list(range(len(lines)))
+        self.values = [line.value for line in lines]
+        self.quantities = [line.quantity for line in lines]
+        self._by_product: dict[str, set[int]] = {}
+        self._by_category: dict[str, set[int]] = {}
+        for index, line in enumerate(lines):
+            self._by_product.setdefault(line.sku, set()).add(index)
+            if line.product_id is not None:
+                self._by_product.setdefault(line.product_id, set()).add(index)
+            if line.category is not None:
+                self._by_category.setdefault(line.category, set()).add(index)
+
+    def having(self, products: frozenset[str], categories: frozenset[str]) -> set[int]:
+        """Lines whose sku or product id is in ``products`` or whose category is in ``categories``."""
+        found: set[int] = set()
+        for key in _common(products, self._by_product):
+            found |= self._by_product[key]
+        for key in _common(categories, self._by_category):
+            found |= self._by_category[key]
+        return found
+
+
+def _common(wanted: frozenset[str], present: dict[str, set[int]]) -> list[str]:
+    """Keys in both, walking the smaller side (a promotion may list thousands of products)."""
+    if len(wanted) <= len(present):
+        return [key for key in wanted if key in present]
+    return [key for key in present if key in wanted]
+
+
+@dataclass(frozen=True, slots=True)
+class Conditions:
+    min_subtotal: Decimal | None = None
+    min_quantity: int | None = None
+    products: frozenset[str] = frozenset()
+    categories: frozenset[str] = frozenset()
+    exclude_products: frozenset[str] = frozenset()
+    exclude_categories: frozenset[str] = frozenset()
+    tiers: frozenset[str] = frozenset()  # empty: any member or guest
+    first_order_only: bool = False
+    segments: frozenset[str] = frozenset()  # member must be in at least one; empty: anyone
+    starts_at: datetime | None = None  # inclusive
+    ends_at: datetime | None = None  # exclusive
+    expression: str | None = None  # CEL, evaluated by the caller's checker
+
+    def __post_init__(self) -> None:
+        if self.min_subtotal is not None and self.min_subtotal < 0:
+            raise InvalidPromotion("must not be negative", field="min_subtotal")
+        if self.min_quantity is not None and self.min_quantity < 1:
+            raise InvalidPromotion("must be at least 1", field="min_quantity")
+        for name in ("starts_at", "ends_at"):
+            moment = getattr(self, name)
+            if moment is not None and moment.utcoffset() is None:
+                raise InvalidPromotion("must carry a time zone offset", field=name)
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            raise InvalidPromotion("must be after starts_at", field="ends_at")
+        if self.expression is not None and not self.expression.strip():
+            raise InvalidPromotion("must not be blank", field="expression")
+
+    @property
+    def filters_lines(self) -> bool:
+        return bool(self.products or self.categories)
+
+    def lines(self, cart_lines: LineIndex) -> tuple[list[int], list[int]]:
+        """Indexes of the lines not excluded, and of those that also match the filters."""
+        excluded = cart_lines.having(self.exclude_products, self.exclude_categories)
+        allowed = (
+            [i for i in cart_lines.indexes if i not in excluded] if excluded else cart_lines.indexes
+        )
+        if not self.filters_lines:
+            return allowed, allowed
+        included = cart_lines.having(self.products, self.categories)
+        return allowed, [i for i in allowed if i in included]
+
+    def audience_refusal(self, member: MemberFacts, now: datetime) -> Refusal | None:
+        """Whether this buyer may have the promotion now: date window, tier, first order, segment."""
+        if self.starts_at is not None and now < self.starts_at:
+            return Refusal(RejectReason.NOT_STARTED, f"starts at {self.starts_at.isoformat()}")
+        if self.ends_at is not None and now >= self.ends_at:
+            return Refusal(RejectReason.ENDED, f"ended at {self.ends_at.isoformat()}")
+        if self.tiers and member.tier not in self.tiers:
+            tiers = ", ".join(sorted(self.tiers))
+            return Refusal(RejectReason.TIER_NOT_ELIGIBLE, f"only for tiers: {tiers}")
+        if self.first_order_only and not member.is_first_order:
+            return Refusal(RejectReason.NOT_FIRST_ORDER, "only for a first order")
+        if self.segments and not self.segments & member.segments:
+            return Refusal(RejectReason.SEGMENT_NOT_ELIGIBLE, "not for this member's segments")
+        return None
+
+    def cart_refusal(
+        self,
+        currency: str,
+        lines: LineIndex,
+        matching: Sequence[int],
+        check_expression: ExpressionCheck | None,
+    ) -> Refusal | None:
+        """Whether the cart qualifies: matching items, quantity, subtotal, then the expression."""
+        if self.filters_lines and not matching:
+            return Refusal(RejectReason.NO_MATCHING_ITEMS, "no item in the cart qualifies")
+        if self.min_quantity is not None:
+            quantity = sum(lines.quantities[index] for index in matching)
+            if quantity < self.min_quantity:
+                return Refusal(
+                    RejectReason.MIN_QUANTITY_NOT_MET,
+                    f"needs {self.min_quantity} qualifying items, the cart has {quantity}",
+                )
+        if self.min_subtotal is not None:
+            subtotal = sum((lines.values[index] for index in matching), Decimal(0))
+            if subtotal < self.min_subtotal:
+                short = self.min_subtotal - subtotal
+                return Refusal(
+                    RejectReason.MIN_SUBTOTAL_NOT_MET,
+                    f"add {short} {currency} of qualifying items to reach "
+                    f"{self.min_subtotal} {currency}",
+                )
+        return self._expression_refusal(check_expression)
+
+    def _expression_refusal(self, check_expression: ExpressionCheck | None) -> Refusal | None:
+        if self.expression is None:
+            return None
+        if check_expression is None:
+            return Refusal(RejectReason.EXPRESSION_ERROR, "no expression evaluator configured")
+        try:
+            holds = check_expression(self.expression)
+        except Exception as exc:  # a broken rule refuses its promotion, not the checkout
+            return Refusal(
+                RejectReason.EXPRESSION_ERROR, f"condition could not be evaluated: {exc}"
+            )
+        if not holds:
+            return Refusal(RejectReason.EXPRESSION_FALSE, "the promotion's condition is not met")
+        return None
+
+    def money_fields(self) -> dict[str, Decimal | None]:
+        return {"min_subtotal": self.min_subtotal}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "min_subtotal": decimal_text(self.min_subtotal),
+            "min_quantity": self.min_quantity,
+            "products": sorted_list(self.products),
+            "categories": sorted_list(self.categories),
+            "exclude_products": sorted_list(self.exclude_products),
+            "exclude_categories": sorted_list(self.exclude_categories),
+            "tiers": sorted_list(self.tiers),
+            "first_order_only": self.first_order_only,
+            "segments": sorted_list(self.segments),
+            "starts_at": self.starts_at.isoformat() if self.starts_at else None,
+            "ends_at": self.ends_at.isoformat() if self.ends_at else None,
+            "expression": self.expression,
+        }
+
+    @classmethod
+    def from_dict(cls, data: object) -> Conditions:
+        fields = Fields(data)
+        conditions = cls(
+            min_subtotal=fields.opt_decimal("min_subtotal"),
+            min_quantity=fields.opt_int("min_quantity"),
+            products=fields.texts("products"),
+            categories=fields.texts("categories"),
+            exclude_products=fields.texts("exclude_products"),
+            exclude_categories=fields.texts("exclude_categories"),
+            tiers=fields.texts("tiers"),
+            first_order_only=fields.boolean("first_order_only", False),
+            segments=fields.texts("segments"),
+            starts_at=fields.opt_datetime("starts_at"),
+            ends_at=fields.opt_datetime("ends_at"),
+            expression=fields.opt_text("expression"),
+        )
+        fields.done()
+        return conditions

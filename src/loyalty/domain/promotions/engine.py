@@ -1,0 +1,313 @@
+"""Evaluate a cart against promotions: a pure, deterministic function of its inputs.
+
+Promotions are tried one at a time, highest ``priority`` first (ties by id). Each is checked
+(currency, remaining usage, conditions on the undiscounted cart, stacking with those already
+applied) and then priced on what the lines still cost after the promotions before it, so
+discounts compound (10% then 10% is 19%) and no line or total can go below zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from loyalty.domain.errors import ValidationFailed
+from loyalty.domain.money import quantum
+from loyalty.domain.promotions.allocation import ZERO, allocate, floor_money
+from loyalty.domain.promotions.benefits import (
+    AmountOff,
+    Benefit,
+    FreeGift,
+    FreeShipping,
+    PercentOff,
+    Target,
+)
+from loyalty.domain.promotions.cart import Cart
+from loyalty.domain.promotions.codes import resolve_codes
+from loyalty.domain.promotions.conditions import ExpressionCheck, LineIndex
+from loyalty.domain.promotions.expressions import CelCheck, expression_check
+from loyalty.domain.promotions.pricing import claim
+from loyalty.domain.promotions.promotion import Promotion, Trigger
+from loyalty.domain.promotions.reasons import Refusal, RejectReason
+from loyalty.domain.promotions.results import (
+    AppliedPromotion,
+    CartEvaluation,
+    GiftLine,
+    LineDiscount,
+    PricedLine,
+    RejectedPromotion,
+)
+from loyalty.domain.promotions.stacking import Stack
+from loyalty.domain.promotions.usage import UsageFacts
+
+_UNLIMITED = UsageFacts()
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    promotion: Promotion
+    code: str | None
+
+
+@dataclass(slots=True)
+class _Tally:
+    """The cart as priced so far; only a promotion that gives something is written to it."""
+
+    step: Decimal  # the currency's minor unit
+    lines: LineIndex
+    remaining: list[Decimal]
+    shipping_left: Decimal
+    line_discounts: list[list[LineDiscount]]
+    applied: list[AppliedPromotion] = field(default_factory=list)
+    stack: Stack = field(default_factory=Stack)
+    rejected: list[RejectedPromotion] = field(default_factory=list)
+
+    def reject(self, candidate: _Candidate, refusal: Refusal) -> None:
+        promotion = candidate.promotion
+        self.rejected.append(
+            RejectedPromotion(
+                promotion.id,
+                promotion.version,
+                promotion.name,
+                candidate.code,
+                refusal.reason,
+                refusal.message,
+            )
+        )
+
+
+def evaluate_cart(
+    cart: Cart,
+    promotions: Iterable[Promotion],
+    *,
+    now: datetime,
+    usage: Mapping[str, UsageFacts] | None = None,
+    coupons: Mapping[str, str] | None = None,
+    cel_check: CelCheck | None = None,
+) -> CartEvaluation:
+    """Price ``cart`` with the active ``promotions`` at ``now``.
+
+    ``usage``: remaining limits per promotion id (missing: unlimited). ``coupons``: codes the
+    caller resolved from issued coupons, code -> promotion id, on top of each promotion's own
+    ``codes``. Code promotions are considered only when the cart carries one of their codes;
+    automatic promotions always are, and the ones that do not apply are reported with why.
+    """
+    if now.utcoffset() is None:
+        raise ValidationFailed("now must carry a time zone", field="now")
+    index = LineIndex(cart.lines)
+    tally = _Tally(
+        step=quantum(cart.currency),
+        lines=index,
+        remaining=list(index.values),
+        shipping_left=cart.shipping,
+        line_discounts=[[] for _ in cart.lines],
+    )
+    candidates = _candidates(cart, list(promotions), coupons or {}, tally)
+    check_expression = expression_check(cart, now, cel_check)
+    usage = usage or {}
+    for candidate in candidates:
+        _try(
+            candidate,
+            cart,
+            now,
+            usage.get(candidate.promotion.id, _UNLIMITED),
+            check_expression,
+            tally,
+        )
+    return _evaluation(cart, tally)
+
+
+def _candidates(
+    cart: Cart, promotions: list[Promotion], coupons: Mapping[str, str], tally: _Tally
+) -> list[_Candidate]:
+    """Automatic promotions and those the entered codes bring in, in evaluation order."""
+    by_id = {promotion.id: promotion for promotion in promotions}
+    if len(by_id) != len(promotions):
+        raise ValidationFailed("promotion ids must be unique", field="promotions")
+    entered = resolve_codes(cart.codes, by_id, coupons)
+    tally.rejected.extend(entered.rejected)
+    chosen = [
+        _Candidate(promotion, entered.by_promotion.get(promotion.id))
+        for promotion in promotions
+        if promotion.trigger is Trigger.AUTOMATIC or promotion.id in entered.by_promotion
+    ]
+    return sorted(chosen, key=lambda c: (-c.promotion.priority, c.promotion.id))
+
+
+def _try(
+    candidate: _Candidate,
+    cart: Cart,
+    now: datetime,
+    usage: UsageFacts,
+    check_expression: ExpressionCheck | None,
+    tally: _Tally,
+) -> None:
+    """Cheap and definitive checks first; the lines are looked at only if the buyer qualifies."""
+    promotion = candidate.promotion
+    conditions = promotion.conditions
+    refusal = (
+        _currency_refusal(promotion, cart)
+        or usage.refusal()
+        or conditions.audience_refusal(cart.member, now)
+    )
+    if refusal is None:
+        allowed, matching = conditions.lines(tally.lines)
+        refusal = conditions.cart_refusal(
+            cart.currency, tally.lines, matching, check_expression
+        ) or tally.stack.refusal(promotion)
+        if refusal is None and not _apply(candidate, cart, (allowed, matching), usage, tally):
+            refusal = Refusal(RejectReason.NO_DISCOUNT, "nothing in this cart left to discount")
+    if refusal is not None:
+        tally.reject(candidate, refusal)
+
+
+def _currency_refusal(promotion: Promotion, cart: Cart) -> Refusal | None:
+    if promotion.currency is None or promotion.currency == cart.currency:
+        return None
+    return Refusal(
+        RejectReason.CURRENCY_MISMATCH,
+        f"only for orders in {promotion.currency}, this cart is in {cart.currency}",
+    )
+
+
+def _limit(promotion: Promotion, usage: UsageFacts, step: Decimal) -> Decimal | None:
+    limits = [promotion.max_discount]
+    if usage.budget_remaining is not None:
+        limits.append(floor_money(usage.budget_remaining, step))
+    known = [limit for limit in limits if limit is not None]
+    return min(known) if known else None
+
+
+@dataclass(slots=True)
+class _Outcome:
+    """What one promotion gives, built benefit by benefit before it is recorded."""
+
+    step: Decimal
+    remaining: list[Decimal]  # what each line still costs
+    shipping: Decimal  # shipping discount so far, in the currency's exponent (0.00, 0, 0.000)
+    left: Decimal | None  # what the promotion may still give (max_discount, budget)
+    shares: dict[int, Decimal] = field(default_factory=dict)
+    gifts: list[GiftLine] = field(default_factory=list)
+
+    def cap(self, amount: Decimal) -> Decimal:
+        return amount if self.left is None else min(amount, self.left)
+
+    def give_lines(self, amount: Decimal, shares: dict[int, Decimal]) -> None:
+        for index, share in shares.items():
+            self.remaining[index] -= share
+            self.shares[index] = self.shares.get(index, ZERO) + share
+        self._spend(amount)
+
+    def give_shipping(self, amount: Decimal) -> None:
+        self.shipping += amount
+        self._spend(amount)
+
+    def _spend(self, amount: Decimal) -> None:
+        if self.left is not None:
+            self.left -= amount
+
+    @property
+    def gives_anything(self) -> bool:
+        return bool(self.shares or self.shipping or self.gifts)
+
+
+def _apply(
+    candidate: _Candidate,
+    cart: Cart,
+    lines: tuple[Sequence[int], Sequence[int]],
+    usage: UsageFacts,
+    tally: _Tally,
+) -> bool:
+    """Price the promotion's benefits in order; record it if it gives anything at all.
+
+    ``lines``: the indexes of the lines not excluded, and of those matching the filters.
+    """
+    step = tally.step
+    outcome = _Outcome(
+        step=step,
+        remaining=list(tally.remaining),
+        shipping=ZERO.quantize(step),
+        left=_limit(candidate.promotion, usage, step),
+    )
+    for benefit in candidate.promotion.benefits:
+        _give(benefit, candidate.promotion.id, cart, lines, tally.shipping_left, outcome)
+    if not outcome.gives_anything:
+        return False
+    _record(candidate, outcome, tally)
+    return True
+
+
+def _give(
+    benefit: Benefit,
+    promotion_id: str,
+    cart: Cart,
+    lines: tuple[Sequence[int], Sequence[int]],
+    shipping_left: Decimal,
+    outcome: _Outcome,
+) -> None:
+    if isinstance(benefit, FreeGift):
+        outcome.gifts.append(
+            GiftLine(benefit.sku, benefit.quantity, benefit.product_id, promotion_id)
+        )
+    elif isinstance(benefit, FreeShipping):
+        amount = shipping_left - outcome.shipping
+        if benefit.cap is not None:
+            amount = min(amount, benefit.cap)
+        outcome.give_shipping(outcome.cap(amount))
+    else:
+        order_lines, matching = lines
+        targets = order_lines if _order_wide(benefit) else matching
+        wanted = claim(benefit, cart.lines, outcome.remaining, targets, outcome.step)
+        amount = outcome.cap(wanted.amount)
+        outcome.give_lines(amount, allocate(amount, wanted.weights, outcome.step))
+
+
+def _order_wide(benefit: Benefit) -> bool:
+    return isinstance(benefit, PercentOff | AmountOff) and benefit.target is Target.ORDER
+
+
+def _record(candidate: _Candidate, outcome: _Outcome, tally: _Tally) -> None:
+    promotion = candidate.promotion
+    tally.remaining = outcome.remaining
+    tally.shipping_left -= outcome.shipping
+    for index in sorted(outcome.shares):
+        tally.line_discounts[index].append(LineDiscount(promotion.id, outcome.shares[index]))
+    tally.stack.add(promotion)
+    tally.applied.append(
+        AppliedPromotion(
+            promotion.id,
+            promotion.version,
+            promotion.name,
+            candidate.code,
+            sum(outcome.shares.values(), ZERO.quantize(outcome.shipping)),
+            outcome.shipping,
+            tuple(outcome.gifts),
+        )
+    )
+
+
+def _evaluation(cart: Cart, tally: _Tally) -> CartEvaluation:
+    lines = tuple(
+        PricedLine(
+            index,
+            line.sku,
+            line.quantity,
+            line.value,
+            line.value - tally.remaining[index],
+            tuple(tally.line_discounts[index]),
+        )
+        for index, line in enumerate(cart.lines)
+    )
+    return CartEvaluation(
+        currency=cart.currency,
+        lines=lines,
+        applied=tuple(tally.applied),
+        rejected=tuple(tally.rejected),
+        gifts=tuple(gift for applied in tally.applied for gift in applied.gifts),
+        subtotal=cart.subtotal,
+        discount=sum((line.discount for line in lines), ZERO.quantize(tally.step)),
+        shipping=cart.shipping,
+        shipping_discount=cart.shipping - tally.shipping_left,
+    )
