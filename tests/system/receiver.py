@@ -22,10 +22,14 @@ class Receiver:
     received: list[Received] = field(default_factory=list)
     # What to do with the next requests: an HTTP status, or ("sleep", seconds); then 200.
     script: list[int | tuple[str, float]] = field(default_factory=list)
+    # Only requests whose body contains this text take actions from the script.
+    script_only_for: bytes | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def next_action(self) -> int | tuple[str, float]:
+    def next_action(self, body: bytes) -> int | tuple[str, float]:
         with self.lock:
+            if self.script_only_for is not None and self.script_only_for not in body:
+                return 200
             return self.script.pop(0) if self.script else 200
 
 
@@ -36,7 +40,7 @@ def running_receiver() -> Iterator[Receiver]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            action = receiver.next_action()
+            action = receiver.next_action(body)
             if isinstance(action, tuple):
                 time.sleep(action[1])
                 action = 200
