@@ -267,7 +267,11 @@ def _serve(host: str, port: int, jobs_in_process: bool, access_log: bool) -> Non
             background.start()
     try:
         uvicorn.run(
-            create_app(db, clock), host=host, port=port, access_log=access_log, log_level="info"
+            create_app(db, clock, settings.secret_key),
+            host=host,
+            port=port,
+            access_log=access_log,
+            log_level="info",
         )
     finally:
         for background in (scheduler, delivery):

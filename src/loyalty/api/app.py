@@ -6,12 +6,14 @@ from fastapi import FastAPI
 
 from loyalty import __version__
 from loyalty.api import problems
-from loyalty.api.routes import events, health, imports, members, program, webhooks
+from loyalty.api.routes import connectors, events, health, imports, members, program, webhooks
+from loyalty.config import Settings
 from loyalty.services.context import Clock, SystemClock
+from loyalty.services.secret_box import SecretBox
 from loyalty.store.uow import Database
 
 
-def create_app(db: Database, clock: Clock | None = None) -> FastAPI:
+def create_app(db: Database, clock: Clock | None = None, secret_key: str | None = None) -> FastAPI:
     app = FastAPI(
         title="Loyalty Engine",
         version=__version__,
@@ -19,7 +21,8 @@ def create_app(db: Database, clock: Clock | None = None) -> FastAPI:
     )
     app.state.db = db
     app.state.clock = clock or SystemClock()
+    app.state.secret_box = SecretBox(secret_key or Settings().secret_key)
     problems.install(app)
-    for module in (health, program, members, events, imports, webhooks):
+    for module in (health, program, members, events, imports, webhooks, connectors):
         app.include_router(module.router)
     return app

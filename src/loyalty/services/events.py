@@ -259,7 +259,18 @@ def line_json(line: OrderLine) -> dict[str, Any]:
 
 
 def _stored_order(row: RowMapping) -> PaidOrder:
-    lines = tuple(
+    return PaidOrder(
+        row["order_id"],
+        row["currency"],
+        lines_from_json(row["lines"]),
+        row["shipping"],
+        row["tax"],
+        row["total"],
+    )
+
+
+def lines_from_json(items: list[dict[str, Any]]) -> tuple[OrderLine, ...]:
+    return tuple(
         OrderLine(
             sku=item["sku"],
             quantity=item["quantity"],
@@ -268,10 +279,30 @@ def _stored_order(row: RowMapping) -> PaidOrder:
             product_id=item.get("product_id"),
             category=item.get("category"),
         )
-        for item in row["lines"]
+        for item in items
     )
+
+
+def order_to_json(order: PaidOrder) -> dict[str, Any]:
+    return {
+        "order_id": order.order_id,
+        "currency": order.currency,
+        "lines": [line_json(line) for line in order.lines],
+        "shipping": str(order.shipping),
+        "tax": str(order.tax),
+        "total": None if order.total is None else str(order.total),
+    }
+
+
+def order_from_json(data: dict[str, Any]) -> PaidOrder:
+    total = data.get("total")
     return PaidOrder(
-        row["order_id"], row["currency"], lines, row["shipping"], row["tax"], row["total"]
+        data["order_id"],
+        data["currency"],
+        lines_from_json(data["lines"]),
+        Decimal(data["shipping"]),
+        Decimal(data["tax"]),
+        None if total is None else Decimal(total),
     )
 
 

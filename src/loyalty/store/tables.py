@@ -13,6 +13,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     UniqueConstraint,
     text,
 )
@@ -320,4 +321,33 @@ imports = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("finished_at", UtcDateTime),
     Index("ix_imports_tenant", "tenant_id", "id"),
+)
+
+# --- store connectors (inbound webhooks) ---------------------------------------------------
+
+connectors = Table(
+    "connectors",
+    metadata,
+    Column("tenant_id", ForeignKey("tenants.id"), primary_key=True),
+    Column("platform", String(32), primary_key=True),
+    Column("secrets", Text, nullable=False),  # encrypted with the server's secret key
+    Column("guest_matching", Integer, nullable=False),
+    Column("enabled", Integer, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+guest_orders = Table(
+    "guest_orders",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", ForeignKey("tenants.id"), nullable=False),
+    Column("platform", String(32), nullable=False),
+    Column("event_id", String(200), nullable=False),
+    Column("email", String(320)),
+    Column("event", JSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("claimed_by", String(200)),
+    Column("claimed_at", UtcDateTime),
+    UniqueConstraint("tenant_id", "platform", "event_id", name="uq_guest_orders_event"),
+    Index("ix_guest_orders_email", "tenant_id", "email"),
 )

@@ -1,0 +1,153 @@
+"""Mapping pieces every platform shares: lines, buyers and contact data, event ids."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import ROUND_CEILING, Decimal
+from typing import Any
+
+from loyalty.domain.errors import ValidationFailed
+from loyalty.domain.events import InboundEvent, MemberRef, OrderPaid
+from loyalty.domain.members import normalise_email, normalise_locale, normalise_phone
+from loyalty.domain.orders import OrderLine, PaidOrder
+from loyalty.integrations._fields import MAX_ID_LENGTH
+from loyalty.integrations.results import GuestOrder
+
+GUEST_PREFIX = "email:"
+_MICRO = Decimal("0.000001")
+_NAME_LENGTH = 200
+
+
+def body_hash(raw_body: bytes) -> str:
+    """What a redelivery must repeat byte for byte: the same id with other bytes is a conflict."""
+    return hashlib.sha256(raw_body).hexdigest()
+
+
+def event_id(*parts: str) -> str:
+    """Parts joined by ':'; hashed down when the result would not fit the inbox's 200 chars."""
+    joined = ":".join(parts)
+    if len(joined) <= MAX_ID_LENGTH:
+        return joined
+    return f"{parts[0][:80]}:sha256:{hashlib.sha256(joined.encode()).hexdigest()}"
+
+
+def order_line(
+    *,
+    sku: str,
+    quantity: int,
+    gross: Decimal,
+    net: Decimal,
+    product_id: str | None = None,
+    category: str | None = None,
+) -> OrderLine:
+    """A line from the store's line value before (``gross``) and after (``net``) discounts.
+
+    The unit price is gross / quantity, rounded up to 6 places only when the division does not
+    end; the discount takes the difference, so the line's net is exactly the store's figure.
+    """
+    net = max(net, Decimal(0))
+    gross = max(gross, net)
+    unit = gross / quantity
+    rounded = unit.quantize(_MICRO, ROUND_CEILING)
+    if rounded != unit:  # 10.00 / 3: the unit price goes up, the discount absorbs the rest
+        unit = rounded
+    return OrderLine(
+        sku=sku,
+        quantity=quantity,
+        unit_price=unit,
+        discount=unit * quantity - net,
+        product_id=product_id,
+        category=category,
+    )
+
+
+def sku_or_id(sku: str | None, **ids: str | None) -> str:
+    """The SKU, else the first id present, prefixed by its kind ('variant:123')."""
+    if sku:
+        return sku[:MAX_ID_LENGTH]
+    for kind, value in ids.items():
+        if value:
+            return f"{kind}:{value}"
+    raise ValidationFailed("a line has neither a SKU nor an id", field="sku")
+
+
+def profile(
+    *,
+    email: str | None = None,
+    phone: str | None = None,
+    first_name: str | None = None,
+    last_name: str | None = None,
+    locale: str | None = None,
+    consents: dict[str, bool] | None = None,
+) -> dict[str, Any]:
+    """Contact data for the member profile, keeping only values our profile accepts.
+
+    A store's malformed phone number or locale must not cost a customer their points, so a
+    value that does not normalise is left out rather than failing the whole event.
+    """
+    fields: dict[str, Any] = {
+        "email": _normalised(normalise_email, email),
+        "phone": _normalised(normalise_phone, phone),
+        "locale": _normalised(normalise_locale, locale),
+        "first_name": first_name[:_NAME_LENGTH] if first_name else None,
+        "last_name": last_name[:_NAME_LENGTH] if last_name else None,
+        "consents": consents or None,
+    }
+    return {name: value for name, value in fields.items() if value is not None}
+
+
+def _normalised(normalise: Any, value: str | None) -> str | None:
+    try:
+        result: str | None = normalise(value)
+    except ValidationFailed:
+        return None
+    return result
+
+
+def guest_email(email: str | None) -> str | None:
+    """The normalised address a guest order can be claimed by, or None if there is none."""
+    return _normalised(normalise_email, email)
+
+
+@dataclass(frozen=True, slots=True)
+class Buyer:
+    """Who placed an order: the store's customer id, or a guest known by email only."""
+
+    customer_id: str | None
+    email: str | None  # normalised
+    profile: dict[str, Any] = field(default_factory=dict)
+
+    def member(self, guest_matching: bool) -> MemberRef | None:
+        if self.customer_id:
+            return MemberRef(self.customer_id, self.profile)
+        if guest_matching and self.email:
+            external_id = GUEST_PREFIX + self.email
+            if len(external_id) <= MAX_ID_LENGTH:
+                return MemberRef(external_id, self.profile)
+        return None
+
+
+def order_paid(
+    *,
+    source: str,
+    event_id: str,
+    occurred_at: datetime,
+    order: PaidOrder,
+    buyer: Buyer,
+    guest_matching: bool,
+    body_hash: str,
+) -> InboundEvent | GuestOrder:
+    """``order.paid`` for the buyer's member, or a guest order kept for a later claim."""
+    member = buyer.member(guest_matching)
+    event = InboundEvent(
+        source=source,
+        event_id=event_id,
+        type="order.paid",
+        occurred_at=occurred_at,
+        member=member,
+        payload=OrderPaid(order),
+        body_hash=body_hash,
+    )
+    return event if member is not None else GuestOrder(event, buyer.email)
