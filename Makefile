@@ -32,7 +32,10 @@ unit: $(BIN)/.installed
 test: lint unit
 
 bench: $(BIN)/.installed
-	$(BIN)/python bench/run_all.py
+	$(BIN)/python -m bench.http_events
+	$(BIN)/python -m bench.http_events --postgres
+	$(BIN)/python -m bench.jobs_bulk
+	$(BIN)/python -m bench.jobs_bulk --postgres
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache
