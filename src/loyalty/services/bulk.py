@@ -8,7 +8,6 @@ far, then takes the one-by-one path. Each member's events therefore still apply 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,7 +22,7 @@ from loyalty.services.context import TenantContext
 from loyalty.services.events import EventResult
 from loyalty.services.ledger import Effect, lot_dates, lot_view
 from loyalty.services.members import profile_fields
-from loyalty.services.outbox import effect_rows, emit
+from loyalty.services.outbox import effect_rows
 from loyalty.services.views import member_summary
 from loyalty.store import bulk as sql
 from loyalty.store.bulk import BulkWriter
@@ -158,10 +157,12 @@ def _members(
     if missing:
         writer.add_members(_new_member(uow, x, profiles[x], now) for x in missing)
         members.update(writer.members(missing))
+        created: list[tuple[str, str | None, dict[str, Any]]] = []
         for external_id in missing:
             row = {**_BLANK_PROFILE, **profiles[external_id], "external_id": external_id}
             row.update(created_at=now, updated_at=now, consents=row["consents"] or {})
-            emit(uow, "member.created", external_id, {"member": member_summary(row)}, now)
+            created.append(("member.created", external_id, {"member": member_summary(row)}))
+        uow.outbox.add_many(created, now)
     for external_id, member in members.items():
         fill = {
             k: v
@@ -318,7 +319,7 @@ def _write_orders(
                 "event_id": event.event_id,
                 "type": event.type,
                 "body_hash": event.body_hash,
-                "response": json.dumps(body, separators=(",", ":")),
+                "response": raw.json(body),
                 "occurred_at": raw.time(event.occurred_at),
                 "received_at": raw.time(now),
             }

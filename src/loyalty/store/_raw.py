@@ -10,15 +10,27 @@ so rows written here and by SQLAlchemy compare and sort the same.
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, datetime
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
+import orjson
 from sqlalchemy.engine import Connection
 
 _PARAM = re.compile(r"(?<!:):([a-z_][a-z0-9_]*)")
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"cannot store {type(value).__name__} as JSON")
+
+
+def dump_json(value: Any) -> str:
+    """Compact JSON text (orjson: several times faster than the standard library here)."""
+    return orjson.dumps(value, default=_default).decode()
 
 
 @lru_cache(maxsize=4096)
@@ -103,4 +115,4 @@ class RawRunner:
         return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
     def json(self, value: Any) -> Any:
-        return None if value is None else json.dumps(value, separators=(",", ":"))
+        return None if value is None else dump_json(value)

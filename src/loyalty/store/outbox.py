@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
-from loyalty.store._raw import RawRunner, RawStatement
+from loyalty.store._raw import RawRunner, RawStatement, dump_json
 
 _INSERT = RawStatement(
     """INSERT INTO outbox_events (tenant_id, type, member_external_id, payload, created_at)
@@ -34,7 +33,7 @@ class OutboxRepository:
                     "tenant_id": self.tenant_id,
                     "type": type_,
                     "member_external_id": member,
-                    "payload": json.dumps(payload, separators=(",", ":")),
+                    "payload": dump_json(payload),
                     "created_at": created,
                 }
                 for type_, member, payload in rows
