@@ -222,6 +222,32 @@ def import_customers(
     _run_import(tenant, path, "customers", _mapping(mapping), True)
 
 
+analytics_app = typer.Typer(help="Customer profiles and segments.", no_args_is_help=True)
+app.add_typer(analytics_app, name="analytics")
+
+
+@analytics_app.command("refresh")
+def analytics_refresh(
+    tenant: Annotated[str, typer.Option(help="the tenant's name")],
+    as_of: Annotated[datetime | None, typer.Option(help="compute as of this day")] = None,
+) -> None:
+    """Recompute every member's profile (RFM, lifecycle, predicted CLV) for a tenant."""
+    from loyalty.services import profiles
+    from loyalty.services.program import load_context
+
+    with bootstrap.opened() as db:
+        with db.admin(read_only=True) as admin:
+            row = admin.find_tenant(tenant)
+        if row is None:
+            console.print(f"[red]error:[/red] no tenant named '{tenant}'")
+            raise typer.Exit(2)
+        with db.read(row["id"]) as uow:
+            ctx = load_context(uow)
+        report = profiles.refresh_profiles(db, ctx, _now(), as_of.date() if as_of else None)
+    for name, value in report.to_dict().items():
+        print(f"{name}={value}")
+
+
 @app.command()
 def check() -> None:
     """Verify every ledger invariant for every member; exit 1 on any violation."""

@@ -72,6 +72,9 @@ def test_openapi_documents_every_endpoint(api: Api) -> None:
         "/v1/webhooks/{webhook_id}": {"delete"},
         "/v1/webhooks/{webhook_id}/deliveries": {"get"},
         "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/replay": {"post"},
+        "/v1/members/{external_id}/profile": {"get"},
+        "/v1/analytics/profiles/refresh": {"post"},
+        "/v1/analytics/segments": {"get"},
     }
     assert {path: set(ops) for path, ops in paths.items()} == expected
 

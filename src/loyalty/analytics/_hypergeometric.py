@@ -131,13 +131,20 @@ def hyp2f1(a: FloatArray, b: FloatArray, c: FloatArray, z: FloatArray) -> FloatA
 
 
 def _hyp2f1_series(a: FloatArray, b: FloatArray, c: FloatArray, z: FloatArray) -> FloatArray:
+    # Where even the series overflows (degenerate fits with huge a, b) the caller gets inf:
+    # a value that says "no prediction", not a warning.
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _series(a, b, c, z)
+
+
+def _series(a: FloatArray, b: FloatArray, c: FloatArray, z: FloatArray) -> FloatArray:
     total = np.ones(len(z))
     term = np.ones(len(z))
     rows = np.arange(len(z))
     for n in range(_SERIES_TERMS):
         term = term * (a + n) * (b + n) / ((c + n) * (n + 1)) * z
         total[rows] += term
-        done = np.abs(term) <= 1e-17 * np.abs(total[rows])
+        done = (np.abs(term) <= 1e-17 * np.abs(total[rows])) | ~np.isfinite(term)
         if done.any():
             keep = ~done
             rows, term, a, b, c, z = rows[keep], term[keep], a[keep], b[keep], c[keep], z[keep]

@@ -6,7 +6,16 @@ from fastapi import FastAPI
 
 from loyalty import __version__
 from loyalty.api import problems
-from loyalty.api.routes import connectors, events, health, imports, members, program, webhooks
+from loyalty.api.routes import (
+    analytics,
+    connectors,
+    events,
+    health,
+    imports,
+    members,
+    program,
+    webhooks,
+)
 from loyalty.config import Settings
 from loyalty.services.context import Clock, SystemClock
 from loyalty.services.secret_box import SecretBox
@@ -23,6 +32,6 @@ def create_app(db: Database, clock: Clock | None = None, secret_key: str | None 
     app.state.clock = clock or SystemClock()
     app.state.secret_box = SecretBox(secret_key or Settings().secret_key)
     problems.install(app)
-    for module in (health, program, members, events, imports, webhooks, connectors):
+    for module in (health, program, members, events, imports, webhooks, connectors, analytics):
         app.include_router(module.router)
     return app

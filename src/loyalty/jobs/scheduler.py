@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from loyalty.services import profiles
 from loyalty.services.context import Clock
 from loyalty.services.jobs import run_due_jobs
 from loyalty.store.uow import Database
@@ -35,4 +36,9 @@ class Scheduler:
                     log.info("jobs: %s", report.to_dict())
             except Exception:  # keep the scheduler alive; the next run catches up
                 log.exception("scheduled jobs failed")
+            try:
+                if refreshed := profiles.refresh_daily(self.db, self.clock.now()):
+                    log.info("profiles refreshed for %d tenants", refreshed)
+            except Exception:
+                log.exception("profile refresh failed")
             self._stop.wait(self.interval)

@@ -7,6 +7,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -350,4 +351,32 @@ guest_orders = Table(
     Column("claimed_at", UtcDateTime),
     UniqueConstraint("tenant_id", "platform", "event_id", name="uq_guest_orders_event"),
     Index("ix_guest_orders_email", "tenant_id", "email"),
+)
+
+# --- customer profiles (refreshed by a job; analytics read model) -------------------------
+
+member_profiles = Table(
+    "member_profiles",
+    metadata,
+    Column("member_id", Id, primary_key=True),
+    Column("tenant_id", Id, nullable=False),
+    Column("orders", Integer, nullable=False),
+    Column("purchase_days", Integer, nullable=False),
+    Column("spend", Money, nullable=False),
+    Column("aov", Money, nullable=False),
+    Column("first_order_at", Date),
+    Column("last_order_at", Date),
+    Column("days_since_last_order", Integer),
+    Column("favourite_category", String(200)),
+    Column("category_shares", JSON, nullable=False),
+    Column("rfm_recency", Integer),
+    Column("rfm_frequency", Integer),
+    Column("rfm_monetary", Integer),
+    Column("rfm_segment", String(32)),
+    Column("lifecycle_stage", String(16)),
+    Column("predicted_orders_12m", Float),
+    Column("predicted_clv_12m", Money),
+    Column("probability_alive", Float),
+    Column("refreshed_at", UtcDateTime, nullable=False),
+    Index("ix_profiles_tenant_segment", "tenant_id", "rfm_segment"),
 )
