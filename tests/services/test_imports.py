@@ -7,6 +7,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+from sqlalchemy import text
+
 from loyalty.integrations.files import read_rows
 from loyalty.services import imports, jobs, members
 from loyalty.services.checks import check_ledger
@@ -65,6 +68,39 @@ def test_running_the_same_file_again_changes_nothing(shop: Shop, tmp_path: Path)
     again = imports.import_orders(shop.db, shop.ctx, read_rows(path), NOW, mapping=MAPPING)
     assert again.imported == 0 and again.already_there == 2
     assert balances(shop, "17850")["available"] == 25
+
+
+def test_history_sends_no_webhooks_and_keeps_no_inbox_rows(shop: Shop, tmp_path: Path) -> None:
+    # given the outbox and inbox as they are (outbox rows are written whether or not anyone
+    # subscribes; the worker fans them out later)
+    with shop.db.transaction(shop.tenant_id) as uow:
+        before = count_rows(uow, "outbox_events"), count_rows(uow, "inbox_events")
+    # when years of orders are imported in chunks smaller than the file
+    path = write_csv(tmp_path)
+    imports.import_orders(shop.db, shop.ctx, read_rows(path), NOW, mapping=MAPPING)
+    # then the ledger has them but no old order turns into a webhook or an inbox row
+    with shop.db.transaction(shop.tenant_id) as uow:
+        assert (count_rows(uow, "outbox_events"), count_rows(uow, "inbox_events")) == before
+        assert count_rows(uow, "orders") == 2
+    assert balances(shop, "17850")["lifetime_earned"] == 25
+
+
+def test_chunks_are_written_in_order_while_the_next_is_parsed(
+    shop: Shop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(imports, "CHUNK", 2)
+    path = tmp_path / "many.csv"
+    rows = [f"B{n},c{n % 3},2026-02-0{1 + n % 9} 10:00:00,S,1,{n}.00\n" for n in range(1, 12)]
+    path.write_text(HEADER + "".join(rows))
+    report = imports.import_orders(shop.db, shop.ctx, read_rows(path), NOW, mapping=MAPPING)
+    assert (report.orders, report.imported, report.errors) == (11, 11, [])
+    assert sum(balances(shop, f"c{k}")["lifetime_earned"] for k in range(3)) == sum(range(1, 12))
+    assert check_ledger(shop.db, shop.tenant_id).ok
+
+
+def count_rows(uow: Any, table: str) -> int:
+    query = text(f"SELECT count(*) FROM {table} WHERE tenant_id = :t")
+    return int(uow.conn.execute(query, {"t": uow.tenant_id}).scalar())
 
 
 def test_history_only_records_orders_without_points(shop: Shop, tmp_path: Path) -> None:

@@ -4,6 +4,10 @@ A batch is walked in order. Runs of plain ``order.paid`` events are collected in
 written with a handful of multi-row statements; any other event (a refund, a customer update, an
 event naming a blocked member or one with a negative balance to repay) first writes the group so
 far, then takes the one-by-one path. Each member's events therefore still apply in the order sent.
+
+``history=True`` is the history import's lean mode: the same orders, lots, entries and balances,
+but no inbox rows (a re-run is recognised by the orders table), no response bodies and no outbox
+rows (importing years of orders must not send the shop's receivers a webhook per old order).
 """
 
 from __future__ import annotations
@@ -36,11 +40,16 @@ def ingest_batch(
 
 
 def process_batch(
-    uow: UnitOfWork, ctx: TenantContext, batch: Sequence[InboundEvent], now: datetime
+    uow: UnitOfWork,
+    ctx: TenantContext,
+    batch: Sequence[InboundEvent],
+    now: datetime,
+    *,
+    history: bool = False,
 ) -> list[EventResult]:
     """Apply every event once, in order; one bad event spoils only itself."""
     results: list[EventResult | None] = [None] * len(batch)
-    group = _Group()
+    group = _Group(history=history)
     for index, event in enumerate(batch):
         if group.accepts(event, ctx):
             group.add(index, event)
@@ -68,6 +77,7 @@ class _Group:
     event_ids: set[str] = field(default_factory=set)
     order_ids: set[str] = field(default_factory=set)
     source: str | None = None
+    history: bool = False
 
     def accepts(self, event: InboundEvent, ctx: TenantContext) -> bool:
         payload = event.payload
@@ -96,7 +106,7 @@ class _Group:
         now: datetime,
     ) -> None:
         if self.indexes:
-            _write_group(uow, ctx, batch, self.indexes, results, now)
+            _write_group(uow, ctx, batch, self.indexes, results, now, self.history)
         self.indexes, self.event_ids, self.order_ids, self.source = [], set(), set(), None
 
 
@@ -107,10 +117,11 @@ def _write_group(
     indexes: list[int],
     results: list[EventResult | None],
     now: datetime,
+    history: bool,
 ) -> None:
     writer = BulkWriter(uow.raw, uow.tenant_id)
     source = batch[indexes[0]].source
-    seen = writer.seen_events(source, [batch[i].event_id for i in indexes])
+    seen = {} if history else writer.seen_events(source, [batch[i].event_id for i in indexes])
     fresh = []
     for i in indexes:
         event = batch[i]
@@ -127,7 +138,7 @@ def _write_group(
             results[i] = EventResult({}, error=error)
     if not fresh:
         return
-    members = _members(uow, writer, [batch[i] for i in fresh], now)
+    members = _members(uow, writer, [batch[i] for i in fresh], now, history)
     careful = {
         x for x, m in members.items() if m["status"] == MemberStatus.BLOCKED or m["debt"] > 0
     }
@@ -136,7 +147,7 @@ def _write_group(
         if _member_id(batch[i]) in careful:
             results[i] = _one_by_one(uow, ctx, batch[i], now)
     if plain:
-        _write_orders(uow, ctx, writer, batch, plain, members, results, now)
+        _write_orders(uow, ctx, writer, batch, plain, members, results, now, history)
 
 
 def _member_id(event: InboundEvent) -> str:
@@ -145,7 +156,7 @@ def _member_id(event: InboundEvent) -> str:
 
 
 def _members(
-    uow: UnitOfWork, writer: BulkWriter, group: list[InboundEvent], now: datetime
+    uow: UnitOfWork, writer: BulkWriter, group: list[InboundEvent], now: datetime, history: bool
 ) -> dict[str, dict[str, Any]]:
     """The members the group names, created on first sight and locked."""
     profiles: dict[str, dict[str, Any]] = {}
@@ -157,6 +168,7 @@ def _members(
     if missing:
         writer.add_members(_new_member(uow, x, profiles[x], now) for x in missing)
         members.update(writer.members(missing))
+    if missing and not history:
         created: list[tuple[str, str | None, dict[str, Any]]] = []
         for external_id in missing:
             row = {**_BLANK_PROFILE, **profiles[external_id], "external_id": external_id}
@@ -213,11 +225,13 @@ def _write_orders(
     members: dict[str, dict[str, Any]],
     results: list[EventResult | None],
     now: datetime,
+    history: bool,
 ) -> None:
     program, raw, tenant = ctx.program, uow.raw, uow.tenant_id
     recorded = writer.recorded_orders([_order(batch[i]).order_id for i in indexes])
     n = len(indexes)
-    event_ids, order_ids = writer.reserve_ids("inbox_events", n), writer.reserve_ids("orders", n)
+    event_ids = [None] * n if history else writer.reserve_ids("inbox_events", n)
+    order_ids = writer.reserve_ids("orders", n)
     lot_ids, entry_ids = writer.reserve_ids("lots", n), writer.reserve_ids("ledger_entries", n)
     orders, lots, entries, inbox = [], [], [], []
     outbox: list[tuple[str, str | None, dict[str, Any]]] = []
@@ -309,6 +323,9 @@ def _write_orders(
             running["pending"] += d_pending
             running["lifetime_earned"] += points
             touched.add(external_id)
+        if history:
+            results[i] = EventResult({"note": note} if note else {})
+            continue
         body = events.event_body(event, external_id, effects, balances[external_id], note)
         outbox += effect_rows(external_id, effects, body["balances"])
         inbox.append(
@@ -330,6 +347,8 @@ def _write_orders(
     writer.executemany(sql.INSERT_ENTRIES, entries)
     writer.executemany(sql.INSERT_INBOX, inbox)
     uow.outbox.add_many(outbox, now)
+    for x in touched:  # balances changed behind the repository's back: forget what it saw
+        uow.members.latest.pop(members[x]["id"], None)
     writer.add_balances(
         {
             "tenant_id": tenant,

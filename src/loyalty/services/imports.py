@@ -13,6 +13,7 @@ import hashlib
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -23,6 +24,7 @@ from loyalty.domain.events import CustomerChanged, InboundEvent, MemberRef, Orde
 from loyalty.domain.orders import OrderLine, PaidOrder
 from loyalty.services import bulk, events
 from loyalty.services.context import Clock, TenantContext
+from loyalty.services.events import EventResult
 from loyalty.store.imports import ImportRepository
 from loyalty.store.uow import Database, UnitOfWork
 
@@ -239,18 +241,25 @@ def import_orders(
     earn: bool = True,
     progress: Callable[[ImportReport], None] | None = None,
 ) -> ImportReport:
+    """Orders in chunks through the batch path in its lean history mode (no inbox rows, no
+    webhooks). While one chunk is being written the next one is parsed."""
     report = ImportReport()
     started = time.perf_counter()
     chunk: list[tuple[int, InboundEvent]] = []
+    writing: tuple[list[tuple[int, InboundEvent]], Future[list[EventResult]]] | None = None
     for item in order_events(rows, mapping or {}, ctx, report, earn=earn):
         chunk.append(item)
         if len(chunk) >= CHUNK:
-            _write(db, ctx, chunk, now, report)
+            if writing is not None:
+                _count(*writing, report)
+                if progress:
+                    progress(report)
+            writing = chunk, _submit(db, ctx, chunk, now)
             chunk = []
-            if progress:
-                progress(report)
+    if writing is not None:
+        _count(*writing, report)
     if chunk:
-        _write(db, ctx, chunk, now, report)
+        _count(chunk, _submit(db, ctx, chunk, now), report)
     report.errors.sort()
     report.seconds = time.perf_counter() - started
     if progress:
@@ -258,15 +267,21 @@ def import_orders(
     return report
 
 
-def _write(
-    db: Database,
-    ctx: TenantContext,
+def _submit(
+    db: Database, ctx: TenantContext, chunk: list[tuple[int, InboundEvent]], now: datetime
+) -> Future[list[EventResult]]:
+    batch = [event for _, event in chunk]
+    return db.submit(
+        ctx.tenant_id, lambda uow: bulk.process_batch(uow, ctx, batch, now, history=True)
+    )
+
+
+def _count(
     chunk: list[tuple[int, InboundEvent]],
-    now: datetime,
+    written: Future[list[EventResult]],
     report: ImportReport,
 ) -> None:
-    results = bulk.ingest_batch(db, ctx, [event for _, event in chunk], now)
-    for (line, event), result in zip(chunk, results, strict=True):
+    for (line, event), result in zip(chunk, written.result(), strict=True):
         assert isinstance(event.payload, OrderPaid)
         recorded = events.ALREADY_RECORDED.format(event.payload.order.order_id)
         if result.error is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime
 from typing import Any, TypeVar
@@ -90,6 +91,18 @@ class Database:
             return self._group.submit(lambda conn: work(UnitOfWork(conn, tenant_id))).result()  # type: ignore[no-any-return]
         with self.transaction(tenant_id) as uow:
             return work(uow)
+
+    def submit(self, tenant_id: int, work: Callable[[UnitOfWork], T]) -> Future[T]:
+        """``run`` without waiting (SQLite: queued to the committer thread, so the caller can
+        prepare the next piece of work meanwhile). Without a committer it runs here, now."""
+        if self._group is not None:
+            return self._group.submit(lambda conn: work(UnitOfWork(conn, tenant_id)))
+        future: Future[T] = Future()
+        try:
+            future.set_result(self.run(tenant_id, work))
+        except BaseException as error:
+            future.set_exception(error)
+        return future
 
     async def run_async(self, tenant_id: int, work: Callable[[UnitOfWork], T]) -> T:
         """``run`` for async code: waits without holding a thread (SQLite), or in a worker thread."""
