@@ -278,3 +278,17 @@ def to_domain(event: Any, source: str = "api") -> InboundEvent:
         payload=payload,
         body_hash=canonical_hash(event.model_dump(mode="json", exclude_unset=True)),
     )
+
+
+# --- referrals ----------------------------------------------------------------------------
+
+
+class ReferralCreate(ReferralFields):
+    """``POST /v1/referrals``: a store attributing a referee to a code explicitly."""
+
+    model_config = ConfigDict(extra="forbid")
+    referral_code: str = Field(alias="code", min_length=1, max_length=40)
+    referee: MemberRefIn
+
+    def referee_profile(self) -> dict[str, Any]:
+        return {"external_id": self.referee.external_id, **_profile(self.referee)}
