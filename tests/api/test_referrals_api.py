@@ -383,6 +383,16 @@ def test_settings_change_only_what_is_given(api: Api) -> None:
     assert body["version"] == 2
 
 
+def test_settings_inside_fraud_keep_the_ones_not_given(api: Api) -> None:
+    caps = [{"window": "week", "max_referrals": 3}]
+    api.client.put("/v1/referrals/settings", json={"fraud": {"velocity": caps}})
+
+    api.client.put("/v1/referrals/settings", json={"fraud": {"same_phone": False}})
+
+    fraud = api.client.get("/v1/referrals/settings").json()["fraud"]
+    assert fraud["velocity"] == caps and fraud["same_phone"] is False
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [

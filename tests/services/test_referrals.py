@@ -7,12 +7,14 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from loyalty.domain.errors import UnknownReferralCode
 from loyalty.domain.events import ReferralData
 from loyalty.domain.referrals import Address
 from loyalty.services import events, jobs, members, referrals
 from loyalty.services.checks import check_ledger
+from loyalty.store import tables
 from loyalty.store.tables import ledger_entries, outbox_events
 from tests.builders import cancel_json, event, order_paid_json, refund_json
 from tests.conftest import NOW, Shop
@@ -366,6 +368,19 @@ def test_explicit_attribution_creates_the_referee(shop: Shop) -> None:
         referrals.attribute_explicitly(
             uow, shop.ctx, "ZZZ", {"external_id": "x"}, ReferralData(), NOW
         )
+
+
+def test_the_database_refuses_a_second_live_referral_for_a_referee(shop: Shop) -> None:
+    code = code_of(shop, "anna")
+    send(shop, customer("c1", "ben", referral_code=code))
+    [live] = listed(shop)
+
+    with pytest.raises(IntegrityError), shop.db.transaction(shop.tenant_id) as uow:
+        row = uow.referrals.get(live["id"])
+        assert row is not None
+        names = [c.name for c in tables.referrals.c if c.name not in ("id", "tenant_id")]
+        copy = {name: row[name] for name in names}
+        uow.referrals.add({**copy, "welcome_code": None})
 
 
 def test_stats_per_referrer(shop: Shop) -> None:

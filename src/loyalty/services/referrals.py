@@ -74,8 +74,12 @@ def get_settings(uow: UnitOfWork) -> dict[str, Any]:
 def put_settings(
     uow: UnitOfWork, ctx: TenantContext, data: Mapping[str, Any], now: datetime
 ) -> dict[str, Any]:
-    """Change the given top-level settings; the others keep their values."""
-    program = ReferralProgram.from_dict({**load_program(uow).to_dict(), **data})
+    """Change the given settings (top-level, and inside ``fraud``); the others keep theirs."""
+    current = load_program(uow).to_dict()
+    merged = {**current, **data}
+    if isinstance(data.get("fraud"), Mapping):
+        merged["fraud"] = {**current["fraud"], **data["fraud"]}
+    program = ReferralProgram.from_dict(merged)
     version = uow.referrals.put_settings(program.to_dict(), now)
     uow.audit(ctx.actor, "referral_settings.updated", None, program.to_dict(), now)
     return {**program.to_dict(), "version": version}

@@ -432,6 +432,16 @@ referrals = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     UniqueConstraint("tenant_id", "welcome_code", name="uq_referrals_welcome_code"),
     Index("ix_referrals_referee", "tenant_id", "referee_id"),
+    # A referee has at most one referral that is not rejected: the backstop for the rule.
+    Index(
+        "uq_referrals_live_referee",
+        "tenant_id",
+        "referee_id",
+        unique=True,
+        sqlite_where=text("status <> 'rejected'"),
+        postgresql_where=text("status <> 'rejected'"),
+    ),
+    Index("ix_referrals_first_order", "tenant_id", "first_order_id"),
     Index("ix_referrals_referrer", "tenant_id", "referrer_id", "attributed_at"),
     Index("ix_referrals_status", "tenant_id", "status", "id"),
     Index(
