@@ -275,7 +275,8 @@ def _first_order(
     paid_at: datetime,
     now: datetime,
 ) -> dict[str, Any] | None:
-    row = uow.referrals.live_of_referee(referee_id, lock=True)
+    referral_id = uow.referrals.awaiting_first_order_of(referee_id)
+    row = None if referral_id is None else uow.referrals.get(referral_id, lock=True)
     if row is None or row["status"] != ReferralStatus.PENDING or row["first_order_id"]:
         return None
     change = record_first_order(

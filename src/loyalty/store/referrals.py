@@ -151,6 +151,17 @@ class ReferralRepository:
             stmt = stmt.with_for_update(of=referrals)
         return self.conn.execute(stmt).mappings().first()
 
+    def awaiting_first_order_of(self, referee_id: int) -> int | None:
+        """The id of the referee's pending referral that waits for a first order (cheap: the
+        order hot path asks this for every order)."""
+        stmt = select(referrals.c.id).where(
+            referrals.c.tenant_id == self.tenant_id,
+            referrals.c.referee_id == referee_id,
+            referrals.c.status == "pending",
+            referrals.c.first_order_id.is_(None),
+        )
+        return self.conn.execute(stmt).scalar()
+
     def awaiting_first_order(self, members_by_key: Mapping[str, Mapping[str, Any]]) -> set[str]:
         """The keys of the members whose pending referral still waits for a first order."""
         by_id = {int(member["id"]): key for key, member in members_by_key.items()}
