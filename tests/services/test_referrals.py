@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -62,7 +64,9 @@ def code_of(shop: Shop, member: str, *, first_name: str | None = None) -> str:
     with shop.db.transaction(shop.tenant_id) as uow:
         if uow.members.get(member) is None:
             members.create_member(uow, shop.ctx, member, {"first_name": first_name}, NOW)
-        code: str = referrals.member_referral(uow, member, NOW)["code"]
+        found = referrals.member_referral(uow, member, NOW)
+    assert found is not None
+    code: str = found["code"]
     return code
 
 
@@ -409,3 +413,47 @@ def test_stats_per_referrer(shop: Shop) -> None:
         "conversion": round(1 / 3, 4),
     }
     assert everyone == [anna]
+
+
+def test_two_job_runs_at_once_reward_the_referrer_once(shop: Shop) -> None:
+    # given a referral whose window has closed
+    code = code_of(shop, "anna")
+    send(shop, order("p1", "ben", "o1", referral_code=code))
+    due = NOW + WINDOW
+    barrier = threading.Barrier(2)
+
+    def run() -> int:
+        barrier.wait()
+        return jobs.qualify_referrals(shop.db, due, shop.tenant_id)
+
+    # when two workers run the job at the same moment
+    with ThreadPoolExecutor(2) as pool:
+        counts = list(pool.map(lambda _: run(), range(2)))
+
+    # then exactly one of them rewarded it
+    assert sorted(counts) == [0, 1]
+    assert balances(shop, "anna")["available"] == 500
+    assert len(outbox(shop, "referral.completed")) == 1
+    assert_clean(shop)
+
+
+def test_two_codes_for_one_friend_at_once_leave_one_live_referral(shop: Shop) -> None:
+    anna, carl = code_of(shop, "anna"), code_of(shop, "carl")
+    with shop.db.transaction(shop.tenant_id) as uow:
+        members.create_member(uow, shop.ctx, "ben", {}, NOW)
+    barrier = threading.Barrier(2)
+
+    def attribute(code: str) -> str:
+        barrier.wait()
+        with shop.db.transaction(shop.tenant_id) as uow:
+            _, view = referrals.attribute_explicitly(
+                uow, shop.ctx, code, {"external_id": "ben"}, ReferralData(), NOW
+            )
+        status: str = view["status"]
+        return status
+
+    with ThreadPoolExecutor(2) as pool:
+        statuses = sorted(pool.map(attribute, (anna, carl)))
+
+    assert statuses == ["pending", "rejected"]
+    assert [r["reason"] for r in listed(shop, status="rejected")] == ["already_referred"]

@@ -88,11 +88,18 @@ def put_settings(
 # --- codes --------------------------------------------------------------------------------
 
 
-def member_referral(uow: UnitOfWork, external_id: str, now: datetime) -> dict[str, Any]:
-    """The member's code and link; the code is made on first request and never changes."""
+def member_referral(
+    uow: UnitOfWork, external_id: str, now: datetime, *, create: bool = True
+) -> dict[str, Any] | None:
+    """The member's code and link; the code is made on first request and never changes.
+    With ``create=False`` (a read-only unit of work), None when there is no code yet."""
     member = require_member(uow, external_id, lock=False)
+    code = uow.referrals.code_of(member["id"])
+    if code is None:
+        if not create:
+            return None
+        code = _new_code(uow, member, now)
     program = load_program(uow)
-    code = uow.referrals.code_of(member["id"]) or _new_code(uow, member, now)
     link = (
         None
         if program.link_base_url is None

@@ -34,11 +34,15 @@ def member_referral(
     external_id: str, principal: Reader, db: DbDep, clock: ClockDep
 ) -> dict[str, Any]:
     """The member's referral code and link; the code is made on the first request."""
-    now = clock.now()
-    return db.run(
-        principal.context.tenant_id,
-        lambda uow: referral_service.member_referral(uow, external_id, now),
-    )
+    now, tenant_id = clock.now(), principal.context.tenant_id
+    with db.read(tenant_id) as uow:
+        found = referral_service.member_referral(uow, external_id, now, create=False)
+    if found is None:
+        found = db.run(
+            tenant_id, lambda uow: referral_service.member_referral(uow, external_id, now)
+        )
+    assert found is not None
+    return found
 
 
 @router.post("/referrals", status_code=201)
