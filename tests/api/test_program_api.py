@@ -75,6 +75,10 @@ def test_openapi_documents_every_endpoint(api: Api) -> None:
         "/v1/members/{external_id}/profile": {"get"},
         "/v1/analytics/profiles/refresh": {"post"},
         "/v1/analytics/segments": {"get"},
+        "/v1/members/{external_id}/referral": {"get"},
+        "/v1/referrals": {"get", "post"},
+        "/v1/referrals/stats": {"get"},
+        "/v1/referrals/settings": {"get", "put"},
     }
     assert {path: set(ops) for path, ops in paths.items()} == expected
 

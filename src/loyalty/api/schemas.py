@@ -19,9 +19,11 @@ from loyalty.domain.events import (
     OrderCancelled,
     OrderPaid,
     OrderRefunded,
+    ReferralData,
 )
 from loyalty.domain.money import check_currency
 from loyalty.domain.orders import OrderLine, PaidOrder
+from loyalty.domain.referrals.identity import Address
 
 
 def _currency(value: str) -> str:
@@ -106,6 +108,39 @@ class ProgramUpdate(Strict):
 # --- events -------------------------------------------------------------------------------
 
 
+class AddressIn(Strict):
+    line1: str = Field(min_length=1, max_length=300)
+    line2: str = Field("", max_length=300)
+    city: str = Field("", max_length=200)
+    postal_code: str = Field("", max_length=32)
+    country: str = Field("", max_length=2)
+
+
+class ReferralFields(BaseModel):
+    """Optional referral data on a sign-up or an order: the code the customer came with and
+    what the self-referral checks compare (device id and IP hashed by the store)."""
+
+    referral_code: str | None = Field(None, min_length=1, max_length=40)
+    device_hash: str | None = Field(None, min_length=1, max_length=200)
+    ip_hash: str | None = Field(None, min_length=1, max_length=200)
+    shipping_address: AddressIn | None = None
+
+    def referral_data(self) -> ReferralData | None:
+        if not (self.referral_code or self.device_hash or self.ip_hash or self.shipping_address):
+            return None
+        address = self.shipping_address
+        return ReferralData(
+            self.referral_code,
+            self.device_hash,
+            self.ip_hash,
+            None if address is None else Address(**address.model_dump()),
+        )
+
+
+class CustomerData(Profile, ReferralFields):
+    pass
+
+
 class MemberRefIn(Profile):
     external_id: ExternalId
 
@@ -120,7 +155,7 @@ class LineIn(Strict):
     discount: Amount = Decimal(0)
 
 
-class OrderPaidData(Strict):
+class OrderPaidData(ReferralFields):
     model_config = ConfigDict(extra="ignore")
     order_id: ExternalId
     currency: Currency
@@ -165,7 +200,7 @@ class _Envelope(Strict):
 class CustomerEvent(_Envelope):
     type: Literal["customer.created", "customer.updated"]
     member: MemberRefIn
-    data: Profile = Field(default_factory=Profile)
+    data: CustomerData = Field(default_factory=CustomerData)
 
 
 class OrderPaidEvent(_Envelope):
@@ -200,7 +235,11 @@ def canonical_hash(data: Any) -> str:
 
 
 def _profile(model: Profile | None) -> dict[str, Any]:
-    return {} if model is None else model.model_dump(exclude_unset=True, exclude={"external_id"})
+    if model is None:
+        return {}
+    return model.model_dump(
+        exclude_unset=True, exclude={"external_id", *ReferralFields.model_fields}
+    )
 
 
 def to_domain(event: Any, source: str = "api") -> InboundEvent:
@@ -208,7 +247,7 @@ def to_domain(event: Any, source: str = "api") -> InboundEvent:
     data = event.data
     payload: Any
     if isinstance(event, CustomerEvent):
-        payload = CustomerChanged(_profile(data))
+        payload = CustomerChanged(_profile(data), data.referral_data())
     elif isinstance(event, OrderPaidEvent):
         lines = tuple(
             OrderLine(
@@ -222,7 +261,8 @@ def to_domain(event: Any, source: str = "api") -> InboundEvent:
             for line in data.lines
         )
         payload = OrderPaid(
-            PaidOrder(data.order_id, data.currency, lines, data.shipping, data.tax, data.total)
+            PaidOrder(data.order_id, data.currency, lines, data.shipping, data.tax, data.total),
+            referral=data.referral_data(),
         )
     elif isinstance(event, OrderRefundedEvent):
         lines = tuple((line.sku, line.quantity) for line in data.lines) if data.lines else None
@@ -238,3 +278,17 @@ def to_domain(event: Any, source: str = "api") -> InboundEvent:
         payload=payload,
         body_hash=canonical_hash(event.model_dump(mode="json", exclude_unset=True)),
     )
+
+
+# --- referrals ----------------------------------------------------------------------------
+
+
+class ReferralCreate(ReferralFields):
+    """``POST /v1/referrals``: a store attributing a referee to a code explicitly."""
+
+    model_config = ConfigDict(extra="forbid")
+    referral_code: str = Field(alias="code", min_length=1, max_length=40)
+    referee: MemberRefIn
+
+    def referee_profile(self) -> dict[str, Any]:
+        return {"external_id": self.referee.external_id, **_profile(self.referee)}

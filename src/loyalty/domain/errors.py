@@ -35,6 +35,8 @@ class ErrorCode(StrEnum):
     INVALID_SETTINGS = "invalid_settings"
     INVALID_CURSOR = "invalid_cursor"
     BATCH_TOO_LARGE = "batch_too_large"
+    UNKNOWN_REFERRAL_CODE = "unknown_referral_code"
+    REFERRAL_NOT_ALLOWED = "referral_not_allowed"
 
 
 class DomainError(Exception):
@@ -129,3 +131,11 @@ class InvalidCursor(DomainError):
 
 class BatchTooLarge(DomainError):
     code = ErrorCode.BATCH_TOO_LARGE
+
+
+class UnknownReferralCode(DomainError):
+    code = ErrorCode.UNKNOWN_REFERRAL_CODE
+
+
+class ReferralNotAllowed(DomainError):
+    code = ErrorCode.REFERRAL_NOT_ALLOWED

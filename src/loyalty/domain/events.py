@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from loyalty.domain.orders import PaidOrder
+from loyalty.domain.referrals.identity import Address
 
 EVENT_TYPES = (
     "customer.created",
@@ -27,14 +28,27 @@ class MemberRef:
 
 
 @dataclass(frozen=True, slots=True)
+class ReferralData:
+    """What a sign-up or an order may carry for referrals: the code the customer came with,
+    and the hashed device id / IP and shipping address the self-referral checks compare."""
+
+    code: str | None = None
+    device_hash: str | None = None
+    ip_hash: str | None = None
+    shipping_address: Address | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class CustomerChanged:
     profile: dict[str, Any]
+    referral: ReferralData | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class OrderPaid:
     order: PaidOrder
     earn: bool = True  # False: history loaded for analytics only, no points
+    referral: ReferralData | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -83,6 +83,7 @@ class _Group:
         payload = event.payload
         return (
             isinstance(payload, OrderPaid)
+            and payload.referral is None
             and event.member is not None
             and payload.order.currency == ctx.program.currency
             and event.event_id not in self.event_ids
@@ -142,6 +143,7 @@ def _write_group(
     careful = {
         x for x, m in members.items() if m["status"] == MemberStatus.BLOCKED or m["debt"] > 0
     }
+    careful |= uow.referrals.awaiting_first_order(members)  # the referral path is one by one
     plain = [i for i in fresh if _member_id(batch[i]) not in careful]
     for i in fresh:
         if _member_id(batch[i]) in careful:

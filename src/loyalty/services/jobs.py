@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from loyalty.domain.program import ExpiryKind, Program
-from loyalty.services import ledger
+from loyalty.services import ledger, referrals
+from loyalty.services.program import load_context
 from loyalty.store import jobs as job_sql
+from loyalty.store.referrals import due_referrals
 from loyalty.store.uow import Database
 
 
@@ -19,6 +21,7 @@ class JobReport:
     expired_inactive: int
     debts_settled: int
     expiry_notices: int = 0
+    referrals_qualified: int = 0
 
     def to_dict(self) -> dict[str, int]:
         return {
@@ -27,6 +30,7 @@ class JobReport:
             "expired_inactive": self.expired_inactive,
             "debts_settled": self.debts_settled,
             "expiry_notices": self.expiry_notices,
+            "referrals_qualified": self.referrals_qualified,
         }
 
 
@@ -74,8 +78,24 @@ def notify_expiring(db: Database, now: datetime, tenant_id: int | None = None) -
     return members
 
 
+def qualify_referrals(db: Database, now: datetime, tenant_id: int | None = None) -> int:
+    """Referrals whose friend's first order cleared its return window: the referrer earns."""
+    qualified, seen = 0, set[int]()
+    while True:
+        with db.engine.connect() as conn:
+            due = [d for d in due_referrals(conn, now, 500, tenant_id) if d[1] not in seen]
+        if not due:
+            return qualified
+        for referral_tenant, referral_id in due:
+            seen.add(referral_id)
+            with db.transaction(referral_tenant) as uow:
+                ctx = load_context(uow, actor="jobs")
+                qualified += referrals.qualify(uow, ctx, referral_id, now)
+
+
 def run_due_jobs(db: Database, now: datetime, tenant_id: int | None = None) -> JobReport:
-    """Release first, so that points whose window closed can expire or be spent in order."""
+    """Release first, so that points whose window closed can expire or be spent in order.
+    Referrals last: the referrer's points are dated when they were due and start available."""
     released, settled = release_due(db, now, tenant_id)
     return JobReport(
         released=released,
@@ -83,4 +103,5 @@ def run_due_jobs(db: Database, now: datetime, tenant_id: int | None = None) -> J
         expired_inactive=expire_inactive(db, now, tenant_id),
         debts_settled=settled,
         expiry_notices=notify_expiring(db, now, tenant_id),
+        referrals_qualified=qualify_referrals(db, now, tenant_id),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     Column,
     Date,
@@ -379,4 +380,89 @@ member_profiles = Table(
     Column("probability_alive", Float),
     Column("refreshed_at", UtcDateTime, nullable=False),
     Index("ix_profiles_tenant_segment", "tenant_id", "rfm_segment"),
+)
+
+# --- referrals ----------------------------------------------------------------------------
+
+referral_settings = Table(
+    "referral_settings",
+    metadata,
+    Column("tenant_id", ForeignKey("tenants.id"), primary_key=True),
+    Column("settings", JSON, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+referral_codes = Table(
+    "referral_codes",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", Id, nullable=False),
+    Column("member_id", Id, nullable=False),
+    Column("code", String(40), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("tenant_id", "member_id", name="uq_referral_codes_member"),
+    UniqueConstraint("tenant_id", "code", name="uq_referral_codes_code"),
+)
+
+referrals = Table(
+    "referrals",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", Id, nullable=False),
+    Column("referrer_id", Id, nullable=False),
+    Column("referee_id", Id, nullable=False),
+    Column("code", String(40), nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reason", String(200)),
+    Column("findings", JSON, nullable=False),
+    Column("attributed_at", UtcDateTime, nullable=False),
+    Column("first_order_id", String(200)),
+    Column("first_order_at", UtcDateTime),
+    Column("qualifies_at", UtcDateTime),
+    Column("qualified_at", UtcDateTime),
+    Column("welcome_code", String(64)),
+    Column("welcome_cancelled", Boolean, nullable=False),
+    Column("referrer_points", Integer),
+    Column("reward_lot_id", Id),
+    Column("reward_entry_id", Id),
+    Column("rewarded_at", UtcDateTime),
+    Column("closed_at", UtcDateTime),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("tenant_id", "welcome_code", name="uq_referrals_welcome_code"),
+    Index("ix_referrals_referee", "tenant_id", "referee_id"),
+    # A referee has at most one referral that is not rejected: the backstop for the rule.
+    Index(
+        "uq_referrals_live_referee",
+        "tenant_id",
+        "referee_id",
+        unique=True,
+        sqlite_where=text("status <> 'rejected'"),
+        postgresql_where=text("status <> 'rejected'"),
+    ),
+    Index("ix_referrals_first_order", "tenant_id", "first_order_id"),
+    Index("ix_referrals_referrer", "tenant_id", "referrer_id", "attributed_at"),
+    Index("ix_referrals_status", "tenant_id", "status", "id"),
+    Index(
+        "ix_referrals_due",
+        "qualifies_at",
+        postgresql_where=text("status = 'pending' AND qualifies_at IS NOT NULL"),
+        sqlite_where=text("status = 'pending' AND qualifies_at IS NOT NULL"),
+    ),
+)
+
+# What the store told us about a member that the self-referral checks compare: hashed device
+# ids and IPs as the store sent them, and normalised shipping addresses (never raw ones).
+member_signals = Table(
+    "member_signals",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", Id, nullable=False),
+    Column("member_id", Id, nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("value", String(300), nullable=False),
+    Column("seen_at", UtcDateTime, nullable=False),
+    UniqueConstraint("tenant_id", "member_id", "kind", "value", name="uq_member_signals_value"),
+    Index("ix_member_signals_value", "tenant_id", "kind", "value"),
 )

@@ -24,6 +24,7 @@ from loyalty.store.members import MemberRepository
 from loyalty.store.orders import OrderRepository
 from loyalty.store.outbox import OutboxRepository
 from loyalty.store.programs import ProgramRepository
+from loyalty.store.referrals import ReferralRepository
 from loyalty.store.tables import audit_log
 
 T = TypeVar("T")
@@ -44,6 +45,7 @@ class UnitOfWork:
         self.idempotency = IdempotencyRepository(conn, tenant_id)
         self.programs = ProgramRepository(conn, tenant_id)
         self.outbox = OutboxRepository(raw, tenant_id)
+        self.referrals = ReferralRepository(conn, tenant_id)
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
