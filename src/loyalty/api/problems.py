@@ -28,6 +28,7 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.TRANSFERS_DISABLED: 409,
     ErrorCode.ORDER_NOT_PAID: 409,
     ErrorCode.BATCH_TOO_LARGE: 413,
+    ErrorCode.MEMBERSHIP_TRANSITION: 409,
     ErrorCode.IDEMPOTENCY_CONFLICT: 422,
 }
 

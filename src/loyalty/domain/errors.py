@@ -35,6 +35,7 @@ class ErrorCode(StrEnum):
     INVALID_SETTINGS = "invalid_settings"
     INVALID_CURSOR = "invalid_cursor"
     BATCH_TOO_LARGE = "batch_too_large"
+    MEMBERSHIP_TRANSITION = "membership_transition"
 
 
 class DomainError(Exception):
@@ -129,3 +130,9 @@ class InvalidCursor(DomainError):
 
 class BatchTooLarge(DomainError):
     code = ErrorCode.BATCH_TOO_LARGE
+
+
+class MembershipTransition(DomainError):
+    """A membership change its state does not allow (renewing an expired one)."""
+
+    code = ErrorCode.MEMBERSHIP_TRANSITION

@@ -1,12 +1,8 @@
-"""Errors the tier and paid-membership domain raises.
-
-They reuse existing ``ErrorCode`` values so the API maps them without changes; dedicated codes
-(``invalid_tier``, ``membership_transition``) can replace them later in ``domain/errors.py``.
-"""
+"""Errors the tier and paid-membership domain raises."""
 
 from __future__ import annotations
 
-from loyalty.domain.errors import DomainError, ErrorCode, ValidationFailed
+from loyalty.domain.errors import MembershipTransition, ValidationFailed
 
 
 class InvalidTierSettings(ValidationFailed):
@@ -20,10 +16,8 @@ class UnknownTier(ValidationFailed):
     """A tier id the ladder does not have; ``data`` carries ``tier``."""
 
 
-class IllegalMembershipTransition(DomainError):
+class IllegalMembershipTransition(MembershipTransition):
     """A membership event that the membership's state does not allow (409).
 
-    ``data`` carries ``status`` (the state before, or ``None``) and ``event`` (its type).
+    ``data`` carries ``status`` (the state before) and ``event`` (its type).
     """
-
-    code = ErrorCode.EVENT_CONFLICT
