@@ -63,6 +63,8 @@ def test_jobs_run_reports_counts(cli_env: str) -> None:
         "expired_inactive",
         "debts_settled",
         "expiry_notices",
+        "tier_changes",
+        "memberships_expired",
     }
 
 

@@ -43,7 +43,7 @@ from loyalty.domain.orders import (
     refund_by_lines,
 )
 from loyalty.domain.program import Program
-from loyalty.services import ledger
+from loyalty.services import ledger, tiers
 from loyalty.services.context import TenantContext
 from loyalty.services.ledger import Effect
 from loyalty.services.lookup import ensure_member
@@ -103,6 +103,8 @@ def _dispatch(
         member, effects, note = _order_cancelled(uow, ctx, event_pk, payload, now)
     else:  # pragma: no cover - the API only builds the payloads above
         raise ValidationFailed(f"unsupported event type {event.type}", field="type")
+    if not isinstance(payload, CustomerChanged):  # orders move the tier metric
+        tiers.refresh_member(uow, ctx, member["id"], member["external_id"], now)
     balances = uow.members.latest.get(member["id"], member)
     effect_dicts = [e.to_dict() for e in effects]
     body = event_body(event, member["external_id"], effect_dicts, balances, note)

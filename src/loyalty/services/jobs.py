@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from loyalty.domain.program import ExpiryKind, Program
-from loyalty.services import ledger
+from loyalty.services import ledger, memberships, tiers
 from loyalty.store import jobs as job_sql
 from loyalty.store.uow import Database
 
@@ -19,6 +19,8 @@ class JobReport:
     expired_inactive: int
     debts_settled: int
     expiry_notices: int = 0
+    tier_changes: int = 0
+    memberships_expired: int = 0
 
     def to_dict(self) -> dict[str, int]:
         return {
@@ -27,6 +29,8 @@ class JobReport:
             "expired_inactive": self.expired_inactive,
             "debts_settled": self.debts_settled,
             "expiry_notices": self.expiry_notices,
+            "tier_changes": self.tier_changes,
+            "memberships_expired": self.memberships_expired,
         }
 
 
@@ -75,9 +79,13 @@ def notify_expiring(db: Database, now: datetime, tenant_id: int | None = None) -
 
 
 def run_due_jobs(db: Database, now: datetime, tenant_id: int | None = None) -> JobReport:
-    """Release first, so that points whose window closed can expire or be spent in order."""
+    """Release first, so that points whose window closed can expire or be spent in order.
+    Memberships lapse before tier reviews (benefits are read from both)."""
     released, settled = release_due(db, now, tenant_id)
+    lapsed = memberships.expire_lapsed(db, now, tenant_id)
     return JobReport(
+        tier_changes=tiers.review_due(db, now, tenant_id),
+        memberships_expired=lapsed,
         released=released,
         expired=expire_due(db, now, tenant_id),
         expired_inactive=expire_inactive(db, now, tenant_id),
