@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from loyalty.domain.errors import NotFound, ValidationFailed
+from loyalty.domain.events import InboundEvent, MembershipChanged
 from loyalty.domain.tiers.membership import (
     Membership,
     MembershipEvent,
@@ -21,7 +22,8 @@ from loyalty.domain.tiers.membership import (
     start,
 )
 from loyalty.services.context import TenantContext
-from loyalty.services.lookup import require_member
+from loyalty.services.lookup import ensure_member, require_member
+from loyalty.services.members import profile_fields
 from loyalty.services.outbox import emit
 from loyalty.store.memberships import MembershipRepository, tenants_with_lapsed
 from loyalty.store.uow import Database, UnitOfWork
@@ -292,3 +294,47 @@ def _expire_row(uow: UnitOfWork, row: Mapping[Any, Any], now: datetime) -> None:
         before.ends_at,
         now,
     )
+
+
+def apply_event(
+    uow: UnitOfWork, ctx: TenantContext, event: InboundEvent, data: MembershipChanged, now: datetime
+) -> tuple[Mapping[Any, Any], str]:
+    """A billing event from the store: the member it concerns and a note for the response.
+
+    Runs inside the events inbox, so a retried event id changes nothing twice.
+    """
+    at = min(event.occurred_at, now)
+    kind = MembershipEvent(event.type)
+    if kind is MembershipEvent.STARTED:
+        assert event.member is not None and data.plan_id is not None
+        fields = profile_fields(dict(event.member.profile), {}, now)
+        member, _ = ensure_member(uow, event.member.external_id, fields, now)
+        view = start_membership(
+            uow,
+            ctx,
+            member["external_id"],
+            data.plan_id,
+            data.membership_id,
+            at,
+            now,
+            source=f"event:{event.event_id}",
+        )
+    else:
+        row = _repo(uow).get(data.membership_id)
+        if row is None:
+            raise NotFound(f"no membership '{data.membership_id}'", field="data.membership_id")
+        found = uow.members.get_by_id(row["member_id"])
+        assert found is not None
+        member = found
+        view = change_membership(
+            uow,
+            ctx,
+            data.membership_id,
+            kind,
+            at,
+            now,
+            source=f"event:{event.event_id}",
+            immediately=data.immediately,
+            member_external_id=None if event.member is None else event.member.external_id,
+        )
+    return member, f"membership {view['id']} is {view['status']} until {view['ends_at']}"

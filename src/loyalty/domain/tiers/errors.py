@@ -19,5 +19,5 @@ class UnknownTier(ValidationFailed):
 class IllegalMembershipTransition(MembershipTransition):
     """A membership event that the membership's state does not allow (409).
 
-    ``data`` carries ``status`` (the state before) and ``event`` (its type).
+    ``data`` carries ``membership_status`` (the state before) and ``event`` (its type).
     """

@@ -174,6 +174,6 @@ def _refuse_expired(membership: Membership, event: MembershipEvent) -> None:
         raise IllegalMembershipTransition(
             f"membership '{membership.id}' has expired; start a new one",
             field="membership_id",
-            status=membership.status.value,
+            membership_status=membership.status.value,
             event=event.value,
         )
