@@ -13,6 +13,7 @@ from loyalty.domain.errors import InvalidSettings, NotFound
 from loyalty.domain.tiers.errors import InvalidTierSettings
 from loyalty.services import bulk, events, jobs, members, memberships, tiers
 from loyalty.store import tables
+from loyalty.store.tiers import TierRepository
 from tests.builders import cancel, order_paid, refund
 from tests.conftest import NOW, Shop
 
@@ -319,3 +320,26 @@ def test_expiry_job_ends_lapsed_memberships_once(shop: Shop) -> None:
     assert [h["event"] for h in items[0]["history"]] == ["membership.started", "membership.expired"]
     # one month on the Warsaw wall clock: 13:00 CET on 2 March -> 13:00 CEST on 2 April
     assert items[0]["history"][1]["occurred_at"] == "2026-04-02T11:00:00+00:00"
+
+
+def test_grace_period_is_checked_again_only_when_it_ends(shop: Shop) -> None:
+    # given: gold in 2026 with 14 days' grace; 2027 holds nothing
+    with_tiers(shop, ladder(review={"grace_days": 14}))
+    buy(shop, 1, "600")
+    grace_end = NEW_YEAR_2028 + timedelta(days=14)
+
+    # when: the job runs during the grace period
+    during = tiers.review_due(shop.db, NEW_YEAR_2028 + timedelta(days=2), shop.tenant_id)
+
+    # then: still gold, looked at again when the grace ends, and dropped then
+    states, _, _ = stored(shop)
+    assert during == 0 and states[0].tier == "gold" and states[0].check_at == grace_end
+    with shop.db.read(shop.tenant_id) as uow:
+        assert TierRepository(uow.conn, shop.tenant_id).due(grace_end, 0, 10) != []
+        assert (
+            TierRepository(uow.conn, shop.tenant_id).due(grace_end - timedelta(seconds=1), 0, 10)
+            == []
+        )
+    assert tiers.review_due(shop.db, grace_end + timedelta(hours=1), shop.tenant_id) == 1
+    states, history, _ = stored(shop)
+    assert states[0].tier == "silver" and history[-1].effective_at == grace_end

@@ -163,9 +163,11 @@ def _measured(
     external_id: str,
     now: datetime,
     tz: ZoneInfo,
+    *,
+    lock: bool = True,
 ) -> tuple[TierStatus, Mapping[Any, Any] | None, list[Contribution]]:
     repo = _repo(uow)
-    row = repo.state(member_id, lock=True)
+    row = repo.state(member_id, lock=lock)
     status = _status(external_id, row)
     return status, row, _facts(repo, ladder, member_id, _since(ladder, status, now, tz))
 
@@ -205,9 +207,12 @@ def _store(
     decision: TierDecision,
     now: datetime,
 ) -> None:
-    status = decision.status
-    if status == _status(status.member_id, row) and not decision.changes:
+    status, check_at = decision.status, _check_at(decision)
+    unchanged = row is not None and row["check_at"] == check_at
+    if status == _status(status.member_id, row) and unchanged and not decision.changes:
         return
+    if row is None and status == TierStatus(status.member_id):
+        return  # no tier and nothing to look at: keep no row
     manual = status.manual
     _repo(uow).save_state(
         member_id,
@@ -215,6 +220,7 @@ def _store(
             "tier": status.tier,
             "since": status.since,
             "review_at": status.review_at,
+            "check_at": check_at,
             "manual_tier": None if manual is None else manual.tier,
             "manual_until": None if manual is None else manual.until,
             "manual_set_at": None if manual is None else manual.set_at,
@@ -245,6 +251,17 @@ def _store(
         emit(uow, change.type, status.member_id, payload, now)
 
 
+def _check_at(decision: TierDecision) -> datetime | None:
+    """When the review job must decide again: the review, the end of a grace period (the
+    pending drop) or the end of a manual floor, whichever comes first."""
+    status = decision.status
+    moments = [decision.pending.at if decision.pending else status.review_at]
+    if status.manual is not None:
+        moments.append(status.manual.until)
+    known = [moment for moment in moments if moment is not None]
+    return min(known) if known else None
+
+
 def member_tier(
     uow: UnitOfWork, ctx: TenantContext, external_id: str, now: datetime
 ) -> dict[str, Any]:
@@ -254,7 +271,9 @@ def member_tier(
     if ladder is None:
         raise _no_tiers()
     member = require_member(uow, external_id, lock=False)
-    status, _row, facts = _measured(uow, ladder, member["id"], external_id, now, ctx.timezone)
+    status, _row, facts = _measured(
+        uow, ladder, member["id"], external_id, now, ctx.timezone, lock=False
+    )
     decided = decide(ladder, status, facts, now, ctx.timezone).status
     level = None if decided.tier is None else ladder.level(decided.tier)
     view = progress(ladder, decided, facts, now, ctx.timezone)

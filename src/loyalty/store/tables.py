@@ -401,6 +401,7 @@ member_tiers = Table(
     Column("tier", String(64)),
     Column("since", UtcDateTime),
     Column("review_at", UtcDateTime),
+    Column("check_at", UtcDateTime),  # when the review job must look again (review, grace, floor)
     Column("manual_tier", String(64)),
     Column("manual_until", UtcDateTime),
     Column("manual_set_at", UtcDateTime),
@@ -410,11 +411,11 @@ member_tiers = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     Index("ix_member_tiers_tenant_tier", "tenant_id", "tier"),
     Index(
-        "ix_member_tiers_review",
+        "ix_member_tiers_check",
         "tenant_id",
-        "review_at",
-        sqlite_where=text("review_at IS NOT NULL"),
-        postgresql_where=text("review_at IS NOT NULL"),
+        "check_at",
+        sqlite_where=text("check_at IS NOT NULL"),
+        postgresql_where=text("check_at IS NOT NULL"),
     ),
 )
 

@@ -87,13 +87,13 @@ class TierRepository:
             )
 
     def due(self, now: datetime, after: int, limit: int) -> list[int]:
-        """Members whose review or manual floor has come due, by member id after ``after``."""
+        """Members whose review, grace period or manual floor has come due, by member id."""
         stmt = (
             select(member_tiers.c.member_id)
             .where(
                 member_tiers.c.tenant_id == self.tenant_id,
+                member_tiers.c.check_at <= now,
                 member_tiers.c.member_id > after,
-                or_(member_tiers.c.review_at <= now, member_tiers.c.manual_until <= now),
             )
             .order_by(member_tiers.c.member_id)
             .limit(limit)

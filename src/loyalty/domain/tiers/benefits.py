@@ -2,8 +2,8 @@
 
 ``merge_benefits`` combines the member's tier with every active paid membership:
 
-- earn multipliers multiply (Gold 1.5 x Plus plan 1.2 = 1.8); the product is what the rules
-  engine receives as the tier multiplier (``TierFacts.multiplier``), applied once to the base;
+- earn multipliers multiply (Gold 1.5 x Plus plan 1.2 = 1.8); the product is the one tier
+  multiplier the rules engine applies to the base (read it with ``services.tiers.benefits_for``);
 - flags (free shipping, exclusive rewards) are OR-ed: any source that grants one grants it;
 - the early-access window is the longest any source offers;
 - birthday gifts are all kept: each source gives its own (a plan's gift is part of what the

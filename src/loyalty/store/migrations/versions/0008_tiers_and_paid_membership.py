@@ -2,7 +2,7 @@
 
 Revision ID: 0008
 Revises: 0005
-Create Date: 2026-11-23 13:01:21.658866
+Create Date: 2026-11-23 13:15:16.635690
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column("tier", sa.String(length=64), nullable=True),
         sa.Column("since", loyalty.store.types.UtcDateTime(timezone=True), nullable=True),
         sa.Column("review_at", loyalty.store.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("check_at", loyalty.store.types.UtcDateTime(timezone=True), nullable=True),
         sa.Column("manual_tier", sa.String(length=64), nullable=True),
         sa.Column("manual_until", loyalty.store.types.UtcDateTime(timezone=True), nullable=True),
         sa.Column("manual_set_at", loyalty.store.types.UtcDateTime(timezone=True), nullable=True),
@@ -42,11 +43,11 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("member_tiers", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_member_tiers_review",
-            ["tenant_id", "review_at"],
+            "ix_member_tiers_check",
+            ["tenant_id", "check_at"],
             unique=False,
-            sqlite_where=sa.text("review_at IS NOT NULL"),
-            postgresql_where=sa.text("review_at IS NOT NULL"),
+            sqlite_where=sa.text("check_at IS NOT NULL"),
+            postgresql_where=sa.text("check_at IS NOT NULL"),
         )
         batch_op.create_index("ix_member_tiers_tenant_tier", ["tenant_id", "tier"], unique=False)
 
@@ -207,9 +208,9 @@ def downgrade() -> None:
     with op.batch_alter_table("member_tiers", schema=None) as batch_op:
         batch_op.drop_index("ix_member_tiers_tenant_tier")
         batch_op.drop_index(
-            "ix_member_tiers_review",
-            sqlite_where=sa.text("review_at IS NOT NULL"),
-            postgresql_where=sa.text("review_at IS NOT NULL"),
+            "ix_member_tiers_check",
+            sqlite_where=sa.text("check_at IS NOT NULL"),
+            postgresql_where=sa.text("check_at IS NOT NULL"),
         )
 
     op.drop_table("member_tiers")
