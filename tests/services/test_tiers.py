@@ -335,9 +335,11 @@ def test_grace_period_is_checked_again_only_when_it_ends(shop: Shop) -> None:
     states, _, _ = stored(shop)
     assert during == 0 and states[0].tier == "gold" and states[0].check_at == grace_end
     with shop.db.read(shop.tenant_id) as uow:
-        assert TierRepository(uow.conn, shop.tenant_id).due(grace_end, 0, 10) != []
+        assert TierRepository(uow.conn, shop.tenant_id, uow.raw).due(grace_end, 0, 10) != []
         assert (
-            TierRepository(uow.conn, shop.tenant_id).due(grace_end - timedelta(seconds=1), 0, 10)
+            TierRepository(uow.conn, shop.tenant_id, uow.raw).due(
+                grace_end - timedelta(seconds=1), 0, 10
+            )
             == []
         )
     assert tiers.review_due(shop.db, grace_end + timedelta(hours=1), shop.tenant_id) == 1

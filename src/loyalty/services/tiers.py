@@ -34,7 +34,7 @@ HISTORY_SHOWN = 20
 
 
 def _repo(uow: UnitOfWork) -> TierRepository:
-    return TierRepository(uow.conn, uow.tenant_id)
+    return TierRepository(uow.conn, uow.tenant_id, uow.raw)
 
 
 def _no_tiers() -> NotFound:
@@ -44,13 +44,24 @@ def _no_tiers() -> NotFound:
 # --- the ladder -------------------------------------------------------------------------
 
 
+# Parsed ladders by (database, tenant, version). Safe to share: a version is never edited
+# (an edit writes the next one), so this only saves re-reading the same settings.
+_PARSED: dict[tuple[str, int, int], TierLadder] = {}
+
+
 def load_ladder(uow: UnitOfWork) -> TierLadder | None:
     """The ladder in force, or None when the programme has no tiers."""
     stored = _repo(uow).ladder()
     if stored is None:
         return None
     settings, version = stored
-    return TierLadder.from_dict({**settings, "version": version})
+    key = (str(uow.conn.engine.url), uow.tenant_id, version)
+    ladder = _PARSED.get(key)
+    if ladder is None:
+        if len(_PARSED) > 1000:
+            _PARSED.clear()
+        ladder = _PARSED[key] = TierLadder.from_dict({**settings, "version": version})
+    return ladder
 
 
 def get_tiers(uow: UnitOfWork) -> dict[str, Any]:
@@ -182,7 +193,6 @@ def refresh_member(
     ladder = load_ladder(uow)
     if ladder is None:
         return None
-    uow.members.get_by_id(member_id, lock=True)  # one decision per member at a time
     status, row, facts = _measured(uow, ladder, member_id, external_id, now, ctx.timezone)
     decision = decide(ladder, status, facts, now, ctx.timezone)
     _store(uow, ctx, ladder, member_id, row, decision, now)
@@ -343,10 +353,11 @@ def put_member_tier(
 
 
 def review_due(db: Database, now: datetime, tenant_id: int | None = None, chunk: int = 200) -> int:
-    """Apply reviews and manual floors that came due; one short transaction per member.
+    """Apply reviews, ends of grace periods and ends of manual floors that came due; returns
+    the number of tier changes. One short transaction per chunk of members.
 
-    Catch-up safe and idempotent: a member's state moves its next review forward, so a second
-    run finds nothing; members in a grace period are looked at again until it ends.
+    Catch-up safe and idempotent: deciding moves a member's ``check_at`` forward, so a second
+    run finds nothing, and a review missed while the job was down is dated when it was due.
     """
     with db.engine.connect() as conn:
         tenants = tenants_with_ladders(conn, tenant_id)
@@ -359,18 +370,15 @@ def review_due(db: Database, now: datetime, tenant_id: int | None = None, chunk:
 def _review_tenant(db: Database, tenant_id: int, now: datetime, chunk: int) -> int:
     changes, after = 0, 0
     while True:
-        with db.read(tenant_id) as uow:
+        with db.transaction(tenant_id) as uow:
             due = _repo(uow).due(now, after, chunk)
-        for member_id in due:
-            with db.transaction(tenant_id) as uow:
-                ctx = load_context(uow, actor="tier-review")
-                ref = _repo(uow).member_ref(member_id)
-                if ref is not None:
-                    decision = refresh_member(uow, ctx, member_id, ref[1], now)
-                    changes += 0 if decision is None else len(decision.changes)
+            ctx = load_context(uow, actor="tier-review")
+            for member_id, external_id in due:
+                decision = refresh_member(uow, ctx, member_id, external_id, now)
+                changes += 0 if decision is None else len(decision.changes)
         if len(due) < chunk:
             return changes
-        after = due[-1]
+        after = due[-1][0]
 
 
 # --- benefits -----------------------------------------------------------------------------
