@@ -345,3 +345,22 @@ def test_grace_period_is_checked_again_only_when_it_ends(shop: Shop) -> None:
     assert tiers.review_due(shop.db, grace_end + timedelta(hours=1), shop.tenant_id) == 1
     states, history, _ = stored(shop)
     assert states[0].tier == "silver" and history[-1].effective_at == grace_end
+
+
+def test_lowering_a_threshold_raises_holders_at_the_next_job_run(shop: Shop) -> None:
+    # given: silver on 300 points
+    with_tiers(shop)
+    buy(shop, 1, "300")
+
+    # when: gold now needs 250
+    with shop.db.transaction(shop.tenant_id) as uow:
+        levels = tiers.get_tiers(uow)["levels"]
+        levels[1]["threshold"] = 250
+        tiers.update_tiers(uow, shop.ctx, {"levels": levels}, NOW)
+    changed = tiers.review_due(shop.db, NOW + timedelta(minutes=1), shop.tenant_id)
+
+    # then
+    states, history, _ = stored(shop)
+    assert changed == 1 and states[0].tier == "gold"
+    assert history[-1].ladder_version == 2
+    assert tiers.review_due(shop.db, NOW + timedelta(minutes=2), shop.tenant_id) == 0

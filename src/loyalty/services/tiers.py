@@ -83,12 +83,15 @@ def create_tiers(
 def update_tiers(
     uow: UnitOfWork, ctx: TenantContext, changes: Mapping[Any, Any], now: datetime
 ) -> dict[str, Any]:
-    """The next version: the given top-level fields replace the current ones."""
+    """The next version: the given top-level fields replace the current ones. Members holding
+    a tier are decided again under it by the next job run (a lower threshold raises them)."""
     current = load_ladder(uow)
     if current is None:
         raise _no_tiers()
     data = {**current.to_dict(), **changes, "version": current.version + 1}
-    return _save(uow, ctx, data, now, previous=current)
+    saved = _save(uow, ctx, data, now, previous=current)
+    _repo(uow).recheck_all(now)
+    return saved
 
 
 def _save(

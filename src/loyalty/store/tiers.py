@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.engine import Connection, RowMapping
 
 from loyalty.store._raw import RawRunner, RawStatement
@@ -144,6 +144,14 @@ class TierRepository:
             value = values[key]
             params[key] = self.raw.time(value) if isinstance(value, datetime) else value
         self.raw.execute(_UPDATE_STATE if exists else _INSERT_STATE, params)
+
+    def recheck_all(self, now: datetime) -> None:
+        """Make every member with a tier row due for the review job (after a ladder edit)."""
+        self.conn.execute(
+            update(member_tiers)
+            .where(member_tiers.c.tenant_id == self.tenant_id)
+            .values(check_at=now)
+        )
 
     def due(self, now: datetime, after: int, limit: int) -> list[tuple[int, str]]:
         """Members (id, external id) whose review, grace period or manual floor has come due,
