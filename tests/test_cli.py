@@ -64,6 +64,8 @@ def test_jobs_run_reports_counts(cli_env: str) -> None:
         "debts_settled",
         "expiry_notices",
         "referrals_qualified",
+        "tier_changes",
+        "memberships_expired",
     }
 
 

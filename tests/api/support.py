@@ -32,6 +32,12 @@ _TENANT_TABLES = (
     tables.inbox_events,
     tables.idempotency_keys,
     tables.audit_log,
+    tables.tier_ladders,
+    tables.member_tiers,
+    tables.tier_history,
+    tables.membership_plans,
+    tables.memberships,
+    tables.membership_history,
 )
 
 

@@ -79,6 +79,12 @@ def test_openapi_documents_every_endpoint(api: Api) -> None:
         "/v1/referrals": {"get", "post"},
         "/v1/referrals/stats": {"get"},
         "/v1/referrals/settings": {"get", "put"},
+        "/v1/tiers": {"get", "post", "patch"},
+        "/v1/members/{external_id}/tier": {"get", "put"},
+        "/v1/membership-plans": {"get", "post"},
+        "/v1/membership-plans/{plan_id}": {"get", "patch"},
+        "/v1/members/{external_id}/memberships": {"get", "post"},
+        "/v1/members/{external_id}/memberships/{membership_id}/cancel": {"post"},
     }
     assert {path: set(ops) for path, ops in paths.items()} == expected
 

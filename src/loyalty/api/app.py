@@ -13,8 +13,10 @@ from loyalty.api.routes import (
     health,
     imports,
     members,
+    memberships,
     program,
     referrals,
+    tiers,
     webhooks,
 )
 from loyalty.config import Settings
@@ -43,6 +45,8 @@ def create_app(db: Database, clock: Clock | None = None, secret_key: str | None 
         connectors,
         analytics,
         referrals,
+        tiers,
+        memberships,
     ):
         app.include_router(module.router)
     return app

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from loyalty.domain.errors import DomainError, ErrorCode
-from loyalty.domain.events import EVENT_TYPES
+from loyalty.domain.events import EVENT_TYPES, MEMBERSHIP_EVENT_TYPES
 
 STATUS: dict[ErrorCode, int] = {
     ErrorCode.MALFORMED_JSON: 400,
@@ -28,6 +28,7 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.TRANSFERS_DISABLED: 409,
     ErrorCode.ORDER_NOT_PAID: 409,
     ErrorCode.BATCH_TOO_LARGE: 413,
+    ErrorCode.MEMBERSHIP_TRANSITION: 409,
     ErrorCode.IDEMPOTENCY_CONFLICT: 422,
 }
 
@@ -72,7 +73,9 @@ def respond(body: dict[str, Any], headers: dict[str, str] | None = None) -> JSON
 
 def _location(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
-    if parts and parts[0] in EVENT_TYPES:  # the tag pydantic puts first for a tagged union
+    if (
+        parts and parts[0] in EVENT_TYPES + MEMBERSHIP_EVENT_TYPES
+    ):  # the tag pydantic puts first for a tagged union
         parts = parts[1:]
     return ".".join(parts) or "body"
 

@@ -16,6 +16,7 @@ from loyalty.domain.events import (
     CustomerChanged,
     InboundEvent,
     MemberRef,
+    MembershipChanged,
     OrderCancelled,
     OrderPaid,
     OrderRefunded,
@@ -219,8 +220,43 @@ class OrderCancelledEvent(_Envelope):
     data: OrderCancelledData
 
 
+class MembershipStartedData(Strict):
+    membership_id: ExternalId
+    plan_id: int = Field(ge=1)
+
+
+class MembershipChangedData(Strict):
+    membership_id: ExternalId
+
+
+class MembershipCancelledData(MembershipChangedData):
+    immediately: bool = False
+
+
+class MembershipStartedEvent(_Envelope):
+    type: Literal["membership.started"]
+    member: MemberRefIn
+    data: MembershipStartedData
+
+
+class MembershipChangedEvent(_Envelope):
+    type: Literal["membership.renewed", "membership.expired"]
+    data: MembershipChangedData
+
+
+class MembershipCancelledEvent(_Envelope):
+    type: Literal["membership.cancelled"]
+    data: MembershipCancelledData
+
+
 EventIn = Annotated[
-    CustomerEvent | OrderPaidEvent | OrderRefundedEvent | OrderCancelledEvent,
+    CustomerEvent
+    | OrderPaidEvent
+    | OrderRefundedEvent
+    | OrderCancelledEvent
+    | MembershipStartedEvent
+    | MembershipChangedEvent
+    | MembershipCancelledEvent,
     Field(discriminator="type"),
 ]
 
@@ -267,6 +303,12 @@ def to_domain(event: Any, source: str = "api") -> InboundEvent:
     elif isinstance(event, OrderRefundedEvent):
         lines = tuple((line.sku, line.quantity) for line in data.lines) if data.lines else None
         payload = OrderRefunded(data.order_id, data.refund_id, lines, data.amount)
+    elif isinstance(event, MembershipStartedEvent):
+        payload = MembershipChanged(data.membership_id, plan_id=data.plan_id)
+    elif isinstance(event, MembershipCancelledEvent):
+        payload = MembershipChanged(data.membership_id, immediately=data.immediately)
+    elif isinstance(event, MembershipChangedEvent):
+        payload = MembershipChanged(data.membership_id)
     else:
         payload = OrderCancelled(data.order_id)
     return InboundEvent(

@@ -37,6 +37,7 @@ class ErrorCode(StrEnum):
     BATCH_TOO_LARGE = "batch_too_large"
     UNKNOWN_REFERRAL_CODE = "unknown_referral_code"
     REFERRAL_NOT_ALLOWED = "referral_not_allowed"
+    MEMBERSHIP_TRANSITION = "membership_transition"
 
 
 class DomainError(Exception):
@@ -139,3 +140,9 @@ class UnknownReferralCode(DomainError):
 
 class ReferralNotAllowed(DomainError):
     code = ErrorCode.REFERRAL_NOT_ALLOWED
+
+
+class MembershipTransition(DomainError):
+    """A membership change its state does not allow (renewing an expired one)."""
+
+    code = ErrorCode.MEMBERSHIP_TRANSITION

@@ -17,6 +17,13 @@ EVENT_TYPES = (
     "order.refunded",
     "order.cancelled",
 )
+# Paid membership billing events (POST /v1/events only; store connectors do not send them).
+MEMBERSHIP_EVENT_TYPES = (
+    "membership.started",
+    "membership.renewed",
+    "membership.cancelled",
+    "membership.expired",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +71,14 @@ class OrderCancelled:
     order_id: str
 
 
-Payload = CustomerChanged | OrderPaid | OrderRefunded | OrderCancelled
+@dataclass(frozen=True, slots=True)
+class MembershipChanged:
+    membership_id: str  # the store's subscription id
+    plan_id: int | None = None  # membership.started only
+    immediately: bool = False  # membership.cancelled: end the benefits now, not at term end
+
+
+Payload = CustomerChanged | OrderPaid | OrderRefunded | OrderCancelled | MembershipChanged
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from loyalty.domain.errors import DomainError, EventConflict
 from loyalty.domain.events import InboundEvent, OrderPaid
 from loyalty.domain.ledger import EntryKind, LotStatus
 from loyalty.domain.members import MemberStatus
-from loyalty.services import events
+from loyalty.services import events, tiers
 from loyalty.services.context import TenantContext
 from loyalty.services.events import EventResult
 from loyalty.services.ledger import Effect, lot_dates, lot_view
@@ -150,6 +150,8 @@ def _write_group(
             results[i] = _one_by_one(uow, ctx, batch[i], now)
     if plain:
         _write_orders(uow, ctx, writer, batch, plain, members, results, now, history)
+        ordered = {_member_id(batch[i]) for i in plain}
+        tiers.refresh_members(uow, ctx, {members[x]["id"]: x for x in ordered}, now)
 
 
 def _member_id(event: InboundEvent) -> str:

@@ -28,6 +28,7 @@ from loyalty.domain.errors import (
 from loyalty.domain.events import (
     CustomerChanged,
     InboundEvent,
+    MembershipChanged,
     OrderCancelled,
     OrderPaid,
     OrderRefunded,
@@ -43,7 +44,7 @@ from loyalty.domain.orders import (
     refund_by_lines,
 )
 from loyalty.domain.program import Program
-from loyalty.services import ledger, referrals
+from loyalty.services import ledger, memberships, referrals, tiers
 from loyalty.services.context import TenantContext
 from loyalty.services.ledger import Effect
 from loyalty.services.lookup import ensure_member
@@ -101,9 +102,13 @@ def _dispatch(
         member, effects, note = _order_refunded(uow, ctx, event, event_pk, payload, now)
     elif isinstance(payload, OrderCancelled):
         member, effects, note = _order_cancelled(uow, ctx, event_pk, payload, now)
+    elif isinstance(payload, MembershipChanged):
+        member, note = memberships.apply_event(uow, ctx, event, payload, now)
     else:  # pragma: no cover - the API only builds the payloads above
         raise ValidationFailed(f"unsupported event type {event.type}", field="type")
     referral = referrals.after_event(uow, ctx, event, member, now)
+    if isinstance(payload, OrderPaid | OrderRefunded | OrderCancelled):  # the tier metric moved
+        tiers.refresh_member(uow, ctx, member["id"], member["external_id"], now)
     balances = uow.members.latest.get(member["id"], member)
     effect_dicts = [e.to_dict() for e in effects]
     body = event_body(event, member["external_id"], effect_dicts, balances, note)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from loyalty.domain.program import ExpiryKind, Program
-from loyalty.services import ledger, referrals
+from loyalty.services import ledger, memberships, referrals, tiers
 from loyalty.services.program import load_context
 from loyalty.store import jobs as job_sql
 from loyalty.store.referrals import due_referrals
@@ -22,6 +22,8 @@ class JobReport:
     debts_settled: int
     expiry_notices: int = 0
     referrals_qualified: int = 0
+    tier_changes: int = 0
+    memberships_expired: int = 0
 
     def to_dict(self) -> dict[str, int]:
         return {
@@ -31,6 +33,8 @@ class JobReport:
             "debts_settled": self.debts_settled,
             "expiry_notices": self.expiry_notices,
             "referrals_qualified": self.referrals_qualified,
+            "tier_changes": self.tier_changes,
+            "memberships_expired": self.memberships_expired,
         }
 
 
@@ -95,9 +99,13 @@ def qualify_referrals(db: Database, now: datetime, tenant_id: int | None = None)
 
 def run_due_jobs(db: Database, now: datetime, tenant_id: int | None = None) -> JobReport:
     """Release first, so that points whose window closed can expire or be spent in order.
-    Referrals last: the referrer's points are dated when they were due and start available."""
+    Referrals last: the referrer's points are dated when they were due and start available.
+    Memberships lapse before tier reviews (benefits are read from both)."""
     released, settled = release_due(db, now, tenant_id)
+    lapsed = memberships.expire_lapsed(db, now, tenant_id)
     return JobReport(
+        tier_changes=tiers.review_due(db, now, tenant_id),
+        memberships_expired=lapsed,
         released=released,
         expired=expire_due(db, now, tenant_id),
         expired_inactive=expire_inactive(db, now, tenant_id),

@@ -10,7 +10,7 @@ from sqlalchemy.engine import RowMapping
 from loyalty.domain.errors import MemberBlocked, MemberExists, ValidationFailed
 from loyalty.domain.ledger import EntryKind
 from loyalty.domain.members import MemberStatus, normalise_email, normalise_locale, normalise_phone
-from loyalty.services import ledger
+from loyalty.services import ledger, tiers
 from loyalty.services.context import TenantContext
 from loyalty.services.lookup import require_member
 from loyalty.services.outbox import emit, emit_effects
@@ -188,6 +188,7 @@ def adjust(
             actor=ctx.actor,
         )
     uow.audit(ctx.actor, "points.adjusted", external_id, {"points": points, "reason": reason}, now)
+    tiers.refresh_member(uow, ctx, member["id"], external_id, now)  # credits count as earned
     member = require_member(uow, external_id, lock=False)
     view = balances(uow, ctx, member, now)
     emit_effects(uow, external_id, [effect.to_dict()], view, now)

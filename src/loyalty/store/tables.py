@@ -466,3 +466,108 @@ member_signals = Table(
     UniqueConstraint("tenant_id", "member_id", "kind", "value", name="uq_member_signals_value"),
     Index("ix_member_signals_value", "tenant_id", "kind", "value"),
 )
+
+# --- tiers and paid membership (C4) --------------------------------------------------------
+
+tier_ladders = Table(  # append-only: each edit is a new version; the highest one is in force
+    "tier_ladders",
+    metadata,
+    Column("tenant_id", ForeignKey("tenants.id"), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("settings", JSON, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+member_tiers = Table(
+    "member_tiers",
+    metadata,
+    Column("member_id", Id, primary_key=True),
+    Column("tenant_id", Id, nullable=False),
+    Column("tier", String(64)),
+    Column("since", UtcDateTime),
+    Column("review_at", UtcDateTime),
+    Column("check_at", UtcDateTime),  # when the review job must look again (review, grace, floor)
+    Column("manual_tier", String(64)),
+    Column("manual_until", UtcDateTime),
+    Column("manual_set_at", UtcDateTime),
+    Column("manual_set_by", String(200)),
+    Column("manual_note", String(500)),
+    Column("ladder_version", Integer, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_member_tiers_tenant_tier", "tenant_id", "tier"),
+    Index(
+        "ix_member_tiers_check",
+        "tenant_id",
+        "check_at",
+        sqlite_where=text("check_at IS NOT NULL"),
+        postgresql_where=text("check_at IS NOT NULL"),
+    ),
+)
+
+tier_history = Table(  # append-only, like the ledger
+    "tier_history",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", Id, nullable=False),
+    Column("member_id", Id, nullable=False),
+    Column("from_tier", String(64)),
+    Column("to_tier", String(64)),
+    Column("reason", String(16), nullable=False),
+    Column("effective_at", UtcDateTime, nullable=False),
+    Column("ladder_version", Integer, nullable=False),
+    Column("actor", String(200)),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_tier_history_member", "tenant_id", "member_id", "id"),
+)
+
+membership_plans = Table(
+    "membership_plans",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", ForeignKey("tenants.id"), nullable=False),
+    Column("settings", JSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_membership_plans_tenant", "tenant_id", "id"),
+)
+
+memberships = Table(
+    "memberships",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", Id, nullable=False),
+    Column("membership_id", String(200), nullable=False),
+    Column("member_id", Id, nullable=False),
+    Column("plan_id", Id, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("ends_at", UtcDateTime, nullable=False),
+    Column("cancelled_at", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("tenant_id", "membership_id", name="uq_memberships_tenant_membership"),
+    Index("ix_memberships_member", "tenant_id", "member_id"),
+    Index(
+        "ix_memberships_due",
+        "ends_at",
+        sqlite_where=text("status <> 'expired'"),
+        postgresql_where=text("status <> 'expired'"),
+    ),
+)
+
+membership_history = Table(  # append-only
+    "membership_history",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", Id, nullable=False),
+    Column("membership_pk", Id, nullable=False),
+    Column("event", String(32), nullable=False),
+    Column("from_status", String(16)),
+    Column("to_status", String(16), nullable=False),
+    Column("ends_at", UtcDateTime, nullable=False),
+    Column("source", String(200), nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_membership_history_membership", "tenant_id", "membership_pk", "id"),
+)
