@@ -48,6 +48,7 @@ class ErrorCode(StrEnum):
     COUPON_NOT_FOUND = "coupon_not_found"
     COUPON_NOT_USABLE = "coupon_not_usable"
     COUPON_BATCH_NOT_FOUND = "coupon_batch_not_found"
+    COUPON_BATCH_EXISTS = "coupon_batch_exists"
     FULFILMENT_CONFLICT = "fulfilment_conflict"
 
 

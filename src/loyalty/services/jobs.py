@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from loyalty.domain.program import ExpiryKind, Program
 from loyalty.services import ledger
+from loyalty.services.coupons import expire_due_coupons
 from loyalty.store import jobs as job_sql
 from loyalty.store.uow import Database
 
@@ -19,9 +20,11 @@ class JobReport:
     expired_inactive: int
     debts_settled: int
     expiry_notices: int = 0
+    coupons_expired: int = 0
 
     def to_dict(self) -> dict[str, int]:
         return {
+            "coupons_expired": self.coupons_expired,
             "released": self.released,
             "expired": self.expired,
             "expired_inactive": self.expired_inactive,
@@ -83,4 +86,5 @@ def run_due_jobs(db: Database, now: datetime, tenant_id: int | None = None) -> J
         expired_inactive=expire_inactive(db, now, tenant_id),
         debts_settled=settled,
         expiry_notices=notify_expiring(db, now, tenant_id),
+        coupons_expired=expire_due_coupons(db, now, tenant_id),
     )

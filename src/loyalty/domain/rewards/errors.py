@@ -15,6 +15,7 @@ from loyalty.domain.errors import (
     DomainError,
     ErrorCode,
     InsufficientPoints,
+    NotFound,
     ValidationFailed,
 )
 
@@ -148,3 +149,40 @@ class CouponUsedByMember(IllegalCouponTransition):
 class IllegalFulfilmentTransition(ReasonedError, ValidationFailed):
     code = ErrorCode.FULFILMENT_CONFLICT
     reason = "illegal_fulfilment_transition"
+
+
+# --- catalogue and redemption records -------------------------------------------------------
+
+
+class RewardNotFound(NotFound):
+    code = ErrorCode.REWARD_NOT_FOUND
+
+
+class RewardExists(DomainError):
+    code = ErrorCode.REWARD_EXISTS
+
+
+class RedemptionNotFound(NotFound):
+    code = ErrorCode.REDEMPTION_NOT_FOUND
+
+
+class RedemptionNotCancellable(DomainError):
+    """The redemption cannot be undone; ``data["reason"]`` says why (e.g. ``coupon_used``)."""
+
+    code = ErrorCode.REDEMPTION_NOT_CANCELLABLE
+
+
+class StoreCreditUnavailable(DomainError):
+    code = ErrorCode.STORE_CREDIT_UNAVAILABLE
+
+
+class CouponNotFound(NotFound):
+    code = ErrorCode.COUPON_NOT_FOUND
+
+
+class CouponBatchNotFound(NotFound):
+    code = ErrorCode.COUPON_BATCH_NOT_FOUND
+
+
+class CouponBatchExists(DomainError):
+    code = ErrorCode.COUPON_BATCH_EXISTS
