@@ -238,3 +238,21 @@ def to_domain(event: Any, source: str = "api") -> InboundEvent:
         payload=payload,
         body_hash=canonical_hash(event.model_dump(mode="json", exclude_unset=True)),
     )
+
+
+# --- rewards and coupons ---------------------------------------------------------------------
+
+
+class RedemptionCreate(Strict):
+    reward_id: str = Field(min_length=1, max_length=100)
+
+
+class FulfilmentUpdate(Strict):
+    status: Literal["shipped", "delivered"]
+    carrier: str | None = Field(None, max_length=100)
+    tracking: str | None = Field(None, max_length=200)
+
+
+class CouponUse(Strict):
+    order_id: str = Field(min_length=1, max_length=200)
+    member: ExternalId | None = None
