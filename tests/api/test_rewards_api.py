@@ -332,3 +332,16 @@ def test_the_clock_is_the_apps(api: Api) -> None:
     reward(api, code_valid_days=2)
     body = redeem(api, "m1").json()
     assert body["created_at"] == NOW.isoformat()
+
+
+def test_listing_for_a_member_keeps_what_the_member_may_redeem_now(api: Api) -> None:
+    member(api, "m1")
+    reward(api)
+    reward(api, id="off", enabled=False)
+    reward(api, id="gold-only", visibility={"tiers": ["gold"]})
+    reward(api, id="later", active_from="2030-01-01T00:00:00+00:00")
+    listed = api.client.get("/v1/rewards", params={"member": "m1"}).json()
+    assert [r["id"] for r in listed["items"]] == ["ten-off"]
+    assert len(api.client.get("/v1/rewards").json()["items"]) == 4
+    unknown = api.client.get("/v1/rewards", params={"member": "ghost"})
+    assert_problem(unknown, 404, "member_not_found", "member")

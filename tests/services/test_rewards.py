@@ -18,9 +18,10 @@ from loyalty.domain.rewards import (
     RewardOutOfStock,
     StoreCreditUnavailable,
 )
-from loyalty.services import coupons, jobs, members, rewards
+from loyalty.services import coupons, events, jobs, members, rewards
 from loyalty.services.checks import check_ledger
 from loyalty.store import tables
+from tests.builders import order_paid, refund
 from tests.conftest import NOW, Shop
 
 DAY = timedelta(days=1)
@@ -258,3 +259,21 @@ def test_expired_codes_are_expired_by_the_job(shop: Shop) -> None:
     assert jobs.run_due_jobs(shop.db, NOW + 3 * DAY, shop.tenant_id).coupons_expired == 0
     with shop.db.read(shop.tenant_id) as uow:
         assert coupons.get_coupon(uow, code)["status"] == "expired"
+
+
+def test_points_given_back_first_repay_a_negative_balance(make_shop: Callable[..., Shop]) -> None:
+    # given points spent on a reward, then the order that earned them refunded
+    shop = make_shop(pending_days=0, clawback="negative_balance")
+    events.ingest(shop.db, shop.ctx, order_paid("e1", "m1", "o1", [("a", 1, "100")], NOW), NOW)
+    add_reward(shop)
+    view = redeem(shop, "m1")
+    events.ingest(shop.db, shop.ctx, refund("e2", "o1", "r1", NOW, amount="100"), NOW)
+    with shop.db.read(shop.tenant_id) as uow:
+        assert uow.members.get("m1")["debt"] == 100  # type: ignore[index]
+    # when the redemption is cancelled
+    cancel(shop, view["id"])
+    # then the returned points settle the debt
+    with shop.db.read(shop.tenant_id) as uow:
+        row = uow.members.get("m1")
+        assert row is not None and (row["available"], row["debt"]) == (0, 0)
+    assert_clean(shop)

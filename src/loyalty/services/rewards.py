@@ -38,6 +38,7 @@ from loyalty.domain.rewards import (
     cancel_fulfilment,
     deliver,
     generate_code,
+    is_visible,
     period_window,
     redeem,
     reward_coupon,
@@ -100,11 +101,28 @@ def get_reward_model(uow: UnitOfWork, reward_id: str) -> Reward:
 
 
 def list_rewards(
-    uow: UnitOfWork, after: int | None, limit: int, type_: str | None
+    uow: UnitOfWork,
+    after: int | None,
+    limit: int,
+    type_: str | None,
+    *,
+    member: str | None = None,
+    now: datetime | None = None,
 ) -> tuple[list[dict[str, Any]], int | None]:
+    """A page of the catalogue; with ``member``, only what that member may redeem at ``now``
+    (enabled, in its window, visible to the member's tier and segments)."""
     rows = uow.rewards.page(after, limit, type_)
     last = rows[-1]["id"] if len(rows) == limit else None
+    if member is not None:
+        assert now is not None
+        found = require_member(uow, member, lock=False, field="member")
+        audience = member_audience(uow.conn, uow.tenant_id, found["id"])
+        rows = [r for r in rows if _offered(Reward.from_dict(r["data"]), audience, now)]
     return [reward_view(r) for r in rows], last
+
+
+def _offered(reward: Reward, audience: tuple[str | None, frozenset[str]], now: datetime) -> bool:
+    return reward.is_active(now) and is_visible(reward, *audience)
 
 
 def reward_view(row: RowMapping) -> dict[str, Any]:

@@ -65,12 +65,17 @@ def create_reward(
 def list_rewards(
     principal: Reader,
     db: DbDep,
+    clock: ClockDep,
     after: str | None = None,
     limit: Limit = 50,
     type: RewardType | None = None,
+    member: str | None = None,
 ) -> dict[str, Any]:
+    """The catalogue; ``member=<external_id>`` keeps only what that member may redeem now."""
     with db.read(principal.context.tenant_id) as uow:
-        items, last = reward_service.list_rewards(uow, decode_cursor(after), limit, type)
+        items, last = reward_service.list_rewards(
+            uow, decode_cursor(after), limit, type, member=member, now=clock.now()
+        )
     return {"items": items, "next": encode_cursor(last)}
 
 

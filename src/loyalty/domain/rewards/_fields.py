@@ -1,7 +1,6 @@
 """Typed reading of JSON-like dicts, with the field path in every error.
 
-Shared by rewards, coupon batches and the referral programme; each passes the error class its
-faults are reported as.
+Shared by rewards and coupon batches; each passes the error class its faults are reported as.
 """
 
 from __future__ import annotations
