@@ -179,3 +179,9 @@ def test_batch_refusals(api: Api) -> None:
             403,
             "forbidden",
         )
+
+
+def test_a_batch_cannot_hand_out_a_reward_that_is_not_a_checkout_coupon(api: Api) -> None:
+    reward(api, id="mug", benefit={"type": "physical_gift", "sku": "MUG"})
+    response = api.client.post("/v1/coupon-batches", json={"count": 1, "reward_id": "mug"})
+    assert_problem(response, 422, "validation_failed", "reward_id")

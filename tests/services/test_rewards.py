@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from loyalty.domain.errors import ErrorCode, InsufficientPoints
 from loyalty.domain.rewards import (
+    IllegalCouponTransition,
     RedemptionLimitReached,
     RedemptionNotCancellable,
     RewardNotVisible,
@@ -277,3 +278,34 @@ def test_points_given_back_first_repay_a_negative_balance(make_shop: Callable[..
         row = uow.members.get("m1")
         assert row is not None and (row["available"], row["debt"]) == (0, 0)
     assert_clean(shop)
+
+
+def test_two_orders_racing_for_a_single_use_code_exactly_one_wins(shop: Shop) -> None:
+    give(shop, "m1", 100)
+    add_reward(shop)
+    code = redeem(shop, "m1")["coupon"]["code"]
+    barrier = threading.Barrier(4)
+    outcomes: dict[str, Any] = {}
+
+    def attempt(order_id: str) -> None:
+        barrier.wait()
+        try:
+            outcomes[order_id] = shop.db.run(
+                shop.tenant_id, lambda uow: coupons.use_coupon(uow, code, order_id, "m1", NOW)
+            )[0]
+        except IllegalCouponTransition as exc:
+            outcomes[order_id] = exc.reason
+
+    threads = [threading.Thread(target=attempt, args=(f"o{n}",)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(map(str, outcomes.values())) == [
+        "201",
+        "coupon_used",
+        "coupon_used",
+        "coupon_used",
+    ]
+    with shop.db.read(shop.tenant_id) as uow:
+        assert coupons.get_coupon(uow, code)["uses"] == 1

@@ -18,6 +18,7 @@ from loyalty.domain.rewards import (
     CouponBatchNotFound,
     CouponNotFound,
     CouponReserved,
+    InvalidCouponBatch,
     coupon_promotion_id,
     csv_rows,
     expire,
@@ -141,6 +142,11 @@ def create_batch(uow: UnitOfWork, data: dict[str, Any], now: datetime) -> dict[s
     promotion_id = batch.promotion_id
     if batch.reward_id is not None:
         promotion_id = coupon_promotion_id(get_reward_model(uow, batch.reward_id))
+        if promotion_id is None:
+            raise InvalidCouponBatch(
+                "batch codes can hand out only rewards that are checkout coupons",
+                field="reward_id",
+            )
     pk = uow.coupons.add_batch(batch.id, batch.to_dict(), batch.count, now)
     if pk is None:
         raise CouponBatchExists(f"a coupon batch with id '{batch.id}' exists", field="id")
