@@ -139,6 +139,7 @@ def test_list_rewards_pages_and_filters_by_type(api: Api) -> None:
     first = api.client.get("/v1/rewards", params={"limit": 2}).json()
     second = api.client.get("/v1/rewards", params={"limit": 2, "after": first["next"]}).json()
     assert [r["id"] for r in first["items"] + second["items"]] == ["r0", "r1", "r2", "mug"]
+    assert second["next"] is None
     gifts = api.client.get("/v1/rewards", params={"type": "physical_gift"}).json()
     assert [r["id"] for r in gifts["items"]] == ["mug"]
     assert_problem(api.client.get("/v1/rewards", params={"after": "nope"}), 400, "invalid_cursor")
@@ -166,6 +167,13 @@ def test_patch_makes_a_new_version_and_keeps_the_units_taken(api: Api) -> None:
     )
     redemptions = api.client.get("/v1/members/m1/redemptions").json()["items"]
     assert redemptions[0]["reward_version"] == 1 and redemptions[0]["points"] == 100
+    assert redeem(api, "m1").json()["points"] == 150
+    page = api.client.get("/v1/members/m1/redemptions", params={"limit": 1}).json()
+    rest = api.client.get(
+        "/v1/members/m1/redemptions", params={"limit": 1, "after": page["next"]}
+    ).json()
+    assert [r["points"] for r in page["items"] + rest["items"]] == [150, 100]
+    assert rest["next"] is None
 
 
 def test_patch_refusals(api: Api) -> None:
@@ -208,7 +216,7 @@ def test_redeeming_spends_points_issues_a_code_and_emits_events(api: Api) -> Non
     coupon = api.client.get(f"/v1/coupons/{code}").json()
     assert (coupon["status"], coupon["member"], coupon["reward_id"]) == ("issued", "m1", "ten-off")
     listed = api.client.get("/v1/members/m1/redemptions").json()
-    assert [r["id"] for r in listed["items"]] == [body["id"]]
+    assert [r["id"] for r in listed["items"]] == [body["id"]] and listed["next"] is None
     assert api.client.get(f"/v1/redemptions/{body['id']}").json() == body
     api.assert_ledger_clean()
 

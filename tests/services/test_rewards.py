@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import random
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -309,3 +311,32 @@ def test_two_orders_racing_for_a_single_use_code_exactly_one_wins(shop: Shop) ->
     ]
     with shop.db.read(shop.tenant_id) as uow:
         assert coupons.get_coupon(uow, code)["uses"] == 1
+
+
+def test_random_redeem_cancel_and_expiry_keep_every_ledger_invariant(
+    make_shop: Callable[..., Shop],
+) -> None:
+    # given lots with many expiry dates, redemptions and cancellations in a seeded random order
+    shop = make_shop(pending_days=0, expiry={"kind": "days_after_earn", "days": 30})
+    rng = random.Random(20261123)
+    add_reward(shop, cost_points=70)
+    now = NOW
+    redeemed: list[int] = []
+    done = {"redeemed": 0, "cancelled": 0}
+    for _ in range(40):
+        now += timedelta(days=rng.randint(0, 4))
+        action = rng.random()
+        if action < 0.35:
+            give(shop, "m1", rng.randint(10, 90), now)
+        elif action < 0.7:
+            with contextlib.suppress(InsufficientPoints):
+                redeemed.append(redeem(shop, "m1", now=now)["id"])
+                done["redeemed"] += 1
+        elif action < 0.9 and redeemed:
+            cancel(shop, redeemed.pop(rng.randrange(len(redeemed))), now)
+            done["cancelled"] += 1
+        else:
+            jobs.run_due_jobs(shop.db, now, shop.tenant_id)
+        # then after every step
+        assert_clean(shop)
+    assert done["redeemed"] >= 5 and done["cancelled"] >= 3, done

@@ -181,8 +181,9 @@ def _unused_codes(uow: UnitOfWork, batch: CouponBatch) -> list[str]:
 def list_batches(
     uow: UnitOfWork, after: int | None, limit: int
 ) -> tuple[list[dict[str, Any]], int | None]:
-    rows = uow.coupons.batches(after, limit)
-    last = rows[-1]["id"] if len(rows) == limit else None
+    rows = uow.coupons.batches(after, limit + 1)
+    last = rows[limit - 1]["id"] if len(rows) > limit else None
+    rows = rows[:limit]
     return [batch_view(r) for r in rows], last
 
 

@@ -111,8 +111,9 @@ def list_rewards(
 ) -> tuple[list[dict[str, Any]], int | None]:
     """A page of the catalogue; with ``member``, only what that member may redeem at ``now``
     (enabled, in its window, visible to the member's tier and segments)."""
-    rows = uow.rewards.page(after, limit, type_)
-    last = rows[-1]["id"] if len(rows) == limit else None
+    rows = uow.rewards.page(after, limit + 1, type_)
+    last = rows[limit - 1]["id"] if len(rows) > limit else None
+    rows = rows[:limit]
     if member is not None:
         assert now is not None
         found = require_member(uow, member, lock=False, field="member")
@@ -281,8 +282,9 @@ def list_redemptions(
     uow: UnitOfWork, external_id: str, before: int | None, limit: int
 ) -> tuple[list[dict[str, Any]], int | None]:
     member = require_member(uow, external_id, lock=False)
-    rows = uow.redemptions.of_member(member["id"], before, limit)
-    last = rows[-1]["id"] if len(rows) == limit else None
+    rows = uow.redemptions.of_member(member["id"], before, limit + 1)
+    last = rows[limit - 1]["id"] if len(rows) > limit else None
+    rows = rows[:limit]
     return [_redemption_view(uow, r["id"], r) for r in rows], last
 
 
