@@ -340,3 +340,39 @@ def test_random_redeem_cancel_and_expiry_keep_every_ledger_invariant(
         # then after every step
         assert_clean(shop)
     assert done["redeemed"] >= 5 and done["cancelled"] >= 3, done
+
+
+def test_a_checkout_reserves_a_code_then_commits_or_lapses(shop: Shop) -> None:
+    give(shop, "m1", 200)
+    add_reward(shop, code_valid_days=1)
+    first = redeem(shop, "m1")["coupon"]["code"]
+    second = redeem(shop, "m1")["coupon"]["code"]
+    until = NOW + timedelta(minutes=15)
+
+    def run(work: Callable[[Any], Any]) -> Any:
+        return shop.db.run(shop.tenant_id, work)
+
+    # when a checkout reserves the first code
+    held = run(lambda uow: coupons.reserve_coupon(uow, first, "c1", until, "m1", NOW))
+    assert held["status"] == "reserved"
+    with pytest.raises(IllegalCouponTransition) as caught:
+        run(lambda uow: coupons.reserve_coupon(uow, first, "c2", until, "m1", NOW))
+    assert caught.value.reason == "coupon_reserved"
+    # then the order of that checkout commits it, even after the code's own expiry
+    late = NOW + timedelta(days=1, minutes=1)
+    run(lambda uow: coupons.reserve_coupon(uow, first, "c1", late + DAY, "m1", NOW))
+    status, used = run(
+        lambda uow: coupons.use_coupon(uow, first, "o1", "m1", late, checkout_id="c1")
+    )
+    assert (status, used["status"]) == (201, "used")
+    # and a lapsed hold is dropped by the job, released explicitly otherwise
+    run(lambda uow: coupons.reserve_coupon(uow, second, "c3", until, "m1", NOW))
+    assert jobs.run_due_jobs(shop.db, until, shop.tenant_id).coupons_expired == 0
+    with shop.db.read(shop.tenant_id) as uow:
+        assert coupons.get_coupon(uow, second)["status"] == "issued"
+    run(lambda uow: coupons.reserve_coupon(uow, second, "c4", until + DAY, "m1", until))
+    released = run(lambda uow: coupons.release_coupon(uow, second, "c4", until))
+    assert released["status"] == "issued"
+    with shop.db.read(shop.tenant_id) as uow:
+        actions = [h["action"] for h in coupons.get_coupon(uow, second)["history"]]
+    assert actions == ["reserve", "release", "reserve", "release"]

@@ -256,3 +256,4 @@ class FulfilmentUpdate(Strict):
 class CouponUse(Strict):
     order_id: str = Field(min_length=1, max_length=200)
     member: ExternalId | None = None
+    checkout_id: str | None = Field(None, min_length=1, max_length=200)

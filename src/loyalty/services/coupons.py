@@ -23,11 +23,14 @@ from loyalty.domain.rewards import (
     csv_rows,
     expire,
     generate_codes,
+    release,
+    release_lapsed,
+    reserve,
     use,
 )
 from loyalty.services.outbox import emit
 from loyalty.services.rewards import get_reward_model
-from loyalty.store.coupons import CouponRepository, due_for_expiry, to_coupon
+from loyalty.store.coupons import CouponRepository, due_for_expiry, lapsed_holds, to_coupon
 from loyalty.store.uow import Database, UnitOfWork
 
 EXPIRY_CHUNK = 500
@@ -50,29 +53,68 @@ def get_coupon(uow: UnitOfWork, code: str) -> dict[str, Any]:
 
 
 def use_coupon(
-    uow: UnitOfWork, code: str, order_id: str, member: str | None, now: datetime
+    uow: UnitOfWork,
+    code: str,
+    order_id: str,
+    member: str | None,
+    now: datetime,
+    *,
+    checkout_id: str | None = None,
 ) -> tuple[int, dict[str, Any]]:
     """Spend one use of a code for ``order_id``; the same order again changes nothing.
 
-    Returns (201, view) on first use and (200, view) when the order had used it already.
+    With ``checkout_id`` the use that checkout reserved is committed (honoured even if the
+    code expired meanwhile). Returns (201, view) on first use and (200, view) when the order
+    had used it already.
     """
     row = _require(uow, code, lock=True)
     if uow.coupons.use_for_order(row["id"], order_id) is not None:
         return 200, {**coupon_view(uow, row), "order_id": order_id}
-    member_pk = None
-    if member is not None:
-        found = uow.members.get(member)
-        if found is None:
-            raise MemberNotFound(f"no member with external id '{member}'", field="member")
-        member_pk = found["id"]
+    member_pk = _member_pk(uow, member)
     coupon = to_coupon(row, _batch_id(uow, row))
     member_uses = uow.coupons.member_uses(row, member_pk) if member_pk is not None else 0
-    used = use(coupon, None, now, member_id=member, member_uses=member_uses)
+    used = use(coupon, checkout_id, now, member_id=member, member_uses=member_uses)
     uow.coupons.save(row, used, "use", now, order_id=order_id)
     uow.coupons.add_use(row, member_pk, order_id, now)
     view = {**coupon_view(uow, _require(uow, code)), "order_id": order_id}
     emit(uow, "coupon.used", view["member"] or member, {"coupon": view}, now)
     return 201, view
+
+
+def reserve_coupon(
+    uow: UnitOfWork,
+    code: str,
+    checkout_id: str,
+    until: datetime,
+    member: str | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """Hold one use of a code for a checkout until ``until`` (the same checkout again extends
+    its hold); the last free use held makes the coupon ``reserved``."""
+    row = _require(uow, code, lock=True)
+    member_pk = _member_pk(uow, member)
+    member_uses = uow.coupons.member_uses(row, member_pk) if member_pk is not None else 0
+    coupon = to_coupon(row, _batch_id(uow, row))
+    held = reserve(coupon, checkout_id, until, now, member_id=member, member_uses=member_uses)
+    uow.coupons.save(row, held, "reserve", now, checkout_id=checkout_id)
+    return coupon_view(uow, _require(uow, code))
+
+
+def release_coupon(uow: UnitOfWork, code: str, checkout_id: str, now: datetime) -> dict[str, Any]:
+    """Give back the use a checkout held (abandoned or cancelled checkout)."""
+    row = _require(uow, code, lock=True)
+    released = release(to_coupon(row, _batch_id(uow, row)), checkout_id, now)
+    uow.coupons.save(row, released, "release", now, checkout_id=checkout_id)
+    return coupon_view(uow, _require(uow, code))
+
+
+def _member_pk(uow: UnitOfWork, member: str | None) -> int | None:
+    if member is None:
+        return None
+    found = uow.members.get(member)
+    if found is None:
+        raise MemberNotFound(f"no member with external id '{member}'", field="member")
+    return int(found["id"])
 
 
 def coupon_view(uow: UnitOfWork, row: RowMapping) -> dict[str, Any]:
@@ -112,8 +154,10 @@ def _batch_id(uow: UnitOfWork, row: RowMapping) -> str | None:
 def expire_due_coupons(db: Database, now: datetime, tenant_id: int | None = None) -> int:
     """Mark every coupon past its expiry date as expired; a live checkout hold defers one.
 
-    Idempotent and catch-up safe: a run finds what is due by status and date.
+    Holds whose checkout lapsed are dropped first, so a lapsed reservation never blocks a
+    code. Idempotent and catch-up safe: a run finds what is due by status and date.
     """
+    _drop_lapsed_holds(db, now, tenant_id)
     expired = 0
     after = 0
     while True:
@@ -130,6 +174,23 @@ def expire_due_coupons(db: Database, now: datetime, tenant_id: int | None = None
                 expired += 1
         if len(rows) < EXPIRY_CHUNK:
             return expired
+        after = rows[-1]["id"]
+
+
+def _drop_lapsed_holds(db: Database, now: datetime, tenant_id: int | None) -> None:
+    after = 0
+    while True:
+        with db.begin() as conn:
+            rows = lapsed_holds(conn, after, EXPIRY_CHUNK)
+            for row in rows:
+                if tenant_id is not None and row["tenant_id"] != tenant_id:
+                    continue
+                coupon = to_coupon(row)
+                settled = release_lapsed(coupon, now)
+                if settled != coupon:
+                    CouponRepository(conn, row["tenant_id"]).save(row, settled, "release", now)
+        if len(rows) < EXPIRY_CHUNK:
+            return
         after = rows[-1]["id"]
 
 

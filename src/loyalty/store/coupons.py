@@ -252,3 +252,15 @@ def due_for_expiry(conn: Connection, now: datetime, after: int, limit: int) -> l
         .limit(limit)
     )
     return list(conn.execute(stmt).mappings())
+
+
+def lapsed_holds(conn: Connection, after: int, limit: int) -> list[RowMapping]:
+    """Reserved coupons of any tenant (few: a checkout holds a code for minutes)."""
+    stmt = (
+        select(*_COUPON_COLUMNS)
+        .outerjoin(members, members.c.id == coupons.c.member_id)
+        .where(coupons.c.status == CouponStatus.RESERVED.value, coupons.c.id > after)
+        .order_by(coupons.c.id)
+        .limit(limit)
+    )
+    return list(conn.execute(stmt).mappings())

@@ -55,7 +55,9 @@ def use_coupon(
     result = run_write(
         db,
         principal.context.tenant_id,
-        lambda uow: coupon_service.use_coupon(uow, code, body.order_id, body.member, now),
+        lambda uow: coupon_service.use_coupon(
+            uow, code, body.order_id, body.member, now, checkout_id=body.checkout_id
+        ),
         key=key,
         request_hash=canonical_hash(["use coupon", code, body.model_dump(mode="json")]),
         now=now,
