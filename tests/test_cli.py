@@ -66,6 +66,7 @@ def test_jobs_run_reports_counts(cli_env: str) -> None:
         "referrals_qualified",
         "tier_changes",
         "memberships_expired",
+        "coupons_expired",
     }
 
 

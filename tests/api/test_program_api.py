@@ -85,6 +85,17 @@ def test_openapi_documents_every_endpoint(api: Api) -> None:
         "/v1/membership-plans/{plan_id}": {"get", "patch"},
         "/v1/members/{external_id}/memberships": {"get", "post"},
         "/v1/members/{external_id}/memberships/{membership_id}/cancel": {"post"},
+        "/v1/rewards": {"get", "post"},
+        "/v1/rewards/{reward_id}": {"get", "patch"},
+        "/v1/members/{external_id}/redemptions": {"get", "post"},
+        "/v1/redemptions/{redemption_id}": {"get"},
+        "/v1/redemptions/{redemption_id}/cancel": {"post"},
+        "/v1/redemptions/{redemption_id}/fulfilment": {"post"},
+        "/v1/coupons/{code}": {"get"},
+        "/v1/coupons/{code}/use": {"post"},
+        "/v1/coupon-batches": {"get", "post"},
+        "/v1/coupon-batches/{batch_id}": {"get"},
+        "/v1/coupon-batches/{batch_id}/codes.csv": {"get"},
     }
     assert {path: set(ops) for path, ops in paths.items()} == expected
 

@@ -9,6 +9,7 @@ from loyalty.api import problems
 from loyalty.api.routes import (
     analytics,
     connectors,
+    coupons,
     events,
     health,
     imports,
@@ -16,6 +17,7 @@ from loyalty.api.routes import (
     memberships,
     program,
     referrals,
+    rewards,
     tiers,
     webhooks,
 )
@@ -47,6 +49,8 @@ def create_app(db: Database, clock: Clock | None = None, secret_key: str | None 
         referrals,
         tiers,
         memberships,
+        rewards,
+        coupons,
     ):
         app.include_router(module.router)
     return app

@@ -334,3 +334,22 @@ class ReferralCreate(ReferralFields):
 
     def referee_profile(self) -> dict[str, Any]:
         return {"external_id": self.referee.external_id, **_profile(self.referee)}
+
+
+# --- rewards and coupons ---------------------------------------------------------------------
+
+
+class RedemptionCreate(Strict):
+    reward_id: str = Field(min_length=1, max_length=100)
+
+
+class FulfilmentUpdate(Strict):
+    status: Literal["shipped", "delivered"]
+    carrier: str | None = Field(None, max_length=100)
+    tracking: str | None = Field(None, max_length=200)
+
+
+class CouponUse(Strict):
+    order_id: str = Field(min_length=1, max_length=200)
+    member: ExternalId | None = None
+    checkout_id: str | None = Field(None, min_length=1, max_length=200)

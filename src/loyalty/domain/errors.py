@@ -38,6 +38,21 @@ class ErrorCode(StrEnum):
     UNKNOWN_REFERRAL_CODE = "unknown_referral_code"
     REFERRAL_NOT_ALLOWED = "referral_not_allowed"
     MEMBERSHIP_TRANSITION = "membership_transition"
+    # rewards and coupons
+    REWARD_NOT_FOUND = "reward_not_found"
+    REWARD_EXISTS = "reward_exists"
+    REWARD_INACTIVE = "reward_inactive"
+    REWARD_NOT_VISIBLE = "reward_not_visible"
+    REWARD_OUT_OF_STOCK = "reward_out_of_stock"
+    REDEMPTION_LIMIT_REACHED = "redemption_limit_reached"
+    REDEMPTION_NOT_FOUND = "redemption_not_found"
+    REDEMPTION_NOT_CANCELLABLE = "redemption_not_cancellable"
+    STORE_CREDIT_UNAVAILABLE = "store_credit_unavailable"
+    COUPON_NOT_FOUND = "coupon_not_found"
+    COUPON_NOT_USABLE = "coupon_not_usable"
+    COUPON_BATCH_NOT_FOUND = "coupon_batch_not_found"
+    COUPON_BATCH_EXISTS = "coupon_batch_exists"
+    FULFILMENT_CONFLICT = "fulfilment_conflict"
 
 
 class DomainError(Exception):

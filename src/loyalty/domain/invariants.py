@@ -14,7 +14,7 @@ class LotSummary:
     lot_id: int
     amount: int
     remaining: int
-    allocated: int  # sum of allocation rows that drew from this lot
+    allocated: int  # allocation rows that drew from this lot, less points returned to it
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +30,7 @@ class MemberLedgerSummary:
     entries_lifetime: int
     entries_credited: int  # points that entered the member's lots (earn, adjust +, transfer in)
     entries_debited: int  # points that left (spends, expiry, reversals; release excluded)
-    allocated: int  # sum of all allocation rows of the member's entries
+    allocated: int  # allocation rows of the member's entries, less points returned to lots
     available_lots_remaining: int
     pending_lots_remaining: int
     lots_amount: int

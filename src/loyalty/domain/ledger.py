@@ -25,6 +25,7 @@ class EntryKind(StrEnum):
     ADJUST = "adjust"
     TRANSFER_IN = "transfer_in"
     TRANSFER_OUT = "transfer_out"
+    RESTORE = "restore"  # a cancelled spend gives its points back to the lots it drew from
 
 
 class LotStatus(StrEnum):

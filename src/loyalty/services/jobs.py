@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from loyalty.domain.program import ExpiryKind, Program
 from loyalty.services import ledger, memberships, referrals, tiers
+from loyalty.services.coupons import expire_due_coupons
 from loyalty.services.program import load_context
 from loyalty.store import jobs as job_sql
 from loyalty.store.referrals import due_referrals
@@ -24,9 +25,11 @@ class JobReport:
     referrals_qualified: int = 0
     tier_changes: int = 0
     memberships_expired: int = 0
+    coupons_expired: int = 0
 
     def to_dict(self) -> dict[str, int]:
         return {
+            "coupons_expired": self.coupons_expired,
             "released": self.released,
             "expired": self.expired,
             "expired_inactive": self.expired_inactive,
@@ -112,4 +115,5 @@ def run_due_jobs(db: Database, now: datetime, tenant_id: int | None = None) -> J
         debts_settled=settled,
         expiry_notices=notify_expiring(db, now, tenant_id),
         referrals_qualified=qualify_referrals(db, now, tenant_id),
+        coupons_expired=expire_due_coupons(db, now, tenant_id),
     )

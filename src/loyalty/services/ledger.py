@@ -314,3 +314,76 @@ def transfer(
         meta={"from": sender_external_id, "entries": received},
     )
     return out_effect, in_effect
+
+
+def restore(
+    uow: UnitOfWork,
+    member_id: int,
+    spend_entry_id: int,
+    *,
+    reason: str,
+    now: datetime,
+    note: dict[str, Any] | None = None,
+    **entry: Any,
+) -> list[Effect]:
+    """Give back exactly what a spend took, to the lots it drew from, with their expiry dates.
+
+    Points whose lot has expired since the spend come back and expire again at once (they
+    would have expired had they not been spent), each with its own ``expire`` entry.
+    """
+    if uow.ledger.was_returned(spend_entry_id):
+        raise RuntimeError(f"ledger entry {spend_entry_id} was already given back")
+    drawn = uow.ledger.drawn_by(spend_entry_id)
+    points = sum(d.points for d, _ in drawn)
+    if points <= 0:
+        raise RuntimeError(f"ledger entry {spend_entry_id} drew no points")
+    meta = {
+        **(note or {}),
+        "restores_entry": spend_entry_id,
+        "returned_to": [
+            {"lot_id": d.lot_id, "points": d.points, "expires_at": _iso(d.expires_at)}
+            for d, _ in drawn
+        ],
+    }
+    entry_id = uow.ledger.add_entry(
+        member_id=member_id,
+        kind=EntryKind.RESTORE,
+        points=points,
+        available_delta=points,
+        pending_delta=0,
+        reason=reason,
+        meta=meta,
+        occurred_at=now,
+        created_at=now,
+        **entry,
+    )
+    uow.ledger.give_back(entry_id, spend_entry_id, [d for d, _ in drawn])
+    effects = [Effect(entry_id, EntryKind.RESTORE, points, reason, points, 0, meta=meta)]
+    expired = [d for d, status in drawn if status == LotStatus.EXPIRED]
+    for d in expired:
+        effects.append(_expire_returned(uow, member_id, d, now))
+    balances = uow.members.apply_deltas(
+        member_id, available=points - sum(d.points for d in expired), activity_at=now
+    )
+    if balances is None:
+        raise RuntimeError("restore would break the balance invariant")
+    if balances["debt"] > 0:
+        settle_debt(uow, member_id)
+    return effects
+
+
+def _expire_returned(uow: UnitOfWork, member_id: int, draw: Draw, now: datetime) -> Effect:
+    reason = "points expired"
+    entry_id = uow.ledger.add_entry(
+        member_id=member_id,
+        kind=EntryKind.EXPIRE,
+        points=-draw.points,
+        available_delta=-draw.points,
+        pending_delta=0,
+        lot_id=draw.lot_id,
+        reason=reason,
+        occurred_at=draw.expires_at if draw.expires_at and draw.expires_at <= now else now,
+        created_at=now,
+    )
+    uow.ledger.draw(entry_id, [draw])
+    return Effect(entry_id, EntryKind.EXPIRE, -draw.points, reason, -draw.points, 0)

@@ -17,6 +17,7 @@ EVENT_TYPES = (
     "points.spent",
     "points.expired",
     "points.reversed",
+    "points.restored",
     "points.expiring_soon",
     "member.created",
     "member.updated",
@@ -38,6 +39,7 @@ _BY_KIND = {
     "transfer_out": "points.spent",
     "reverse": "points.reversed",
     "expire": "points.expired",
+    "restore": "points.restored",
 }
 
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 
-from sqlalchemy import Engine, case, func, select
+from sqlalchemy import Engine, case, func, select, union_all
 
 from loyalty.domain.invariants import LotSummary, MemberLedgerSummary
-from loyalty.store.tables import allocations, ledger_entries, lots, members
+from loyalty.store.tables import allocations, ledger_entries, lot_returns, lots, members
 
 _CREDIT_KINDS = ("earn", "adjust", "transfer_in")
 _DEBIT_KINDS = ("redeem", "expire", "reverse", "adjust", "transfer_out")
+# A restore gives a spend's points back to its lots: it undoes a debit, and its lot_returns
+# rows undo the spend's allocations, so "allocated" below is always net of returns.
+_RESTORE = "restore"
 
 
 def member_summaries(
@@ -48,7 +51,11 @@ def _summaries(conn, rows, ids):  # type: ignore[no-untyped-def]
                     case((ledger_entries.c.kind.in_(_CREDIT_KINDS) & (delta > 0), delta), else_=0)
                 ).label("credited"),
                 func.sum(
-                    case((ledger_entries.c.kind.in_(_DEBIT_KINDS) & (delta < 0), -delta), else_=0)
+                    case(
+                        (ledger_entries.c.kind.in_(_DEBIT_KINDS) & (delta < 0), -delta),
+                        (ledger_entries.c.kind == _RESTORE, -delta),
+                        else_=0,
+                    )
                 ).label("debited"),
             )
             .where(ledger_entries.c.member_id.in_(ids))
@@ -91,12 +98,29 @@ def _summaries(conn, rows, ids):  # type: ignore[no-untyped-def]
             ).group_by(per_entry.c.member_id)
         )
     }
+    member_lots = select(lots.c.id).where(lots.c.member_id.in_(ids))
+    moves = union_all(
+        select(allocations.c.lot_id, allocations.c.points).where(
+            allocations.c.lot_id.in_(member_lots)
+        ),
+        select(lot_returns.c.lot_id, -lot_returns.c.points).where(
+            lot_returns.c.lot_id.in_(member_lots)
+        ),
+    ).subquery()
     lot_alloc = (
-        select(allocations.c.lot_id, func.sum(allocations.c.points).label("allocated"))
-        .where(allocations.c.lot_id.in_(select(lots.c.id).where(lots.c.member_id.in_(ids))))
-        .group_by(allocations.c.lot_id)
+        select(moves.c.lot_id, func.sum(moves.c.points).label("allocated"))
+        .group_by(moves.c.lot_id)
         .subquery()
     )
+    returned = {
+        r.member_id: int(r.points)
+        for r in conn.execute(
+            select(lots.c.member_id, func.sum(lot_returns.c.points).label("points"))
+            .join(lots, lots.c.id == lot_returns.c.lot_id)
+            .where(lots.c.member_id.in_(ids))
+            .group_by(lots.c.member_id)
+        )
+    }
     lots_by_member: dict[int, list[LotSummary]] = defaultdict(list)
     lot_totals: dict[int, dict[str, int]] = defaultdict(
         lambda: {"available": 0, "pending": 0, "amount": 0}
@@ -134,7 +158,7 @@ def _summaries(conn, rows, ids):  # type: ignore[no-untyped-def]
             entries_lifetime=int(e.lifetime) if e else 0,
             entries_credited=int(e.credited) if e else 0,
             entries_debited=int(e.debited) if e else 0,
-            allocated=int(a.allocated) if a else 0,
+            allocated=(int(a.allocated) if a else 0) - returned.get(m["id"], 0),
             available_lots_remaining=t["available"],
             pending_lots_remaining=t["pending"],
             lots_amount=t["amount"],

@@ -10,12 +10,12 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import Connection, RowMapping
 
 from loyalty.domain.ledger import Draw, LotStatus, OpenLot
 from loyalty.store._raw import RawRunner, RawStatement
-from loyalty.store.tables import allocations, ledger_entries, lots, orders
+from loyalty.store.tables import allocations, ledger_entries, lot_returns, lots, orders
 
 _ENTRY_FIELDS = (
     "tenant_id",
@@ -153,6 +153,47 @@ class LedgerRepository:
             )
         for row in rows:
             self.raw.execute(_INSERT_ALLOCATION, row)
+
+    def drawn_by(self, entry_id: int) -> list[tuple[Draw, str]]:
+        """What a spend entry drew, lot by lot, with each lot's current status."""
+        stmt = (
+            select(allocations.c.lot_id, allocations.c.points, lots.c.expires_at, lots.c.status)
+            .join(lots, lots.c.id == allocations.c.lot_id)
+            .where(allocations.c.tenant_id == self.tenant_id, allocations.c.entry_id == entry_id)
+            .order_by(allocations.c.id)
+        )
+        return [(Draw(r.lot_id, r.points, r.expires_at), r.status) for r in self.conn.execute(stmt)]
+
+    def was_returned(self, spend_entry_id: int) -> bool:
+        stmt = select(lot_returns.c.id).where(
+            lot_returns.c.tenant_id == self.tenant_id,
+            lot_returns.c.spend_entry_id == spend_entry_id,
+        )
+        return self.conn.execute(stmt.limit(1)).first() is not None
+
+    def give_back(self, entry_id: int, spend_entry_id: int, draws: Iterable[Draw]) -> None:
+        """Put drawn points back into their lots and record it (the opposite of ``draw``)."""
+        for d in draws:
+            done = self.conn.execute(
+                update(lots)
+                .where(
+                    lots.c.tenant_id == self.tenant_id,
+                    lots.c.id == d.lot_id,
+                    lots.c.remaining + d.points <= lots.c.amount,
+                )
+                .values(remaining=lots.c.remaining + d.points)
+            ).rowcount
+            if done != 1:
+                raise RuntimeError(f"lot {d.lot_id} cannot take back {d.points} points")
+            self.conn.execute(
+                lot_returns.insert().values(
+                    tenant_id=self.tenant_id,
+                    entry_id=entry_id,
+                    spend_entry_id=spend_entry_id,
+                    lot_id=d.lot_id,
+                    points=d.points,
+                )
+            )
 
     def entries_with_unsettled_debt(self, member_id: int) -> list[tuple[int, int]]:
         """Reverse entries whose allocations do not yet cover what they took, oldest first."""

@@ -571,3 +571,127 @@ membership_history = Table(  # append-only
     Column("created_at", UtcDateTime, nullable=False),
     Index("ix_membership_history_membership", "tenant_id", "membership_pk", "id"),
 )
+
+# --- rewards catalogue, redemptions, coupons ----------------------------------------------
+
+rewards = Table(
+    "rewards",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", ForeignKey("tenants.id"), nullable=False),
+    Column("reward_id", String(100), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("data", JSON, nullable=False),  # Reward.to_dict() of the current version
+    Column("stock", Integer),  # units that may ever be redeemed; NULL: unlimited
+    Column("stock_left", Integer),  # decremented atomically by each redemption
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("tenant_id", "reward_id", name="uq_rewards_tenant_reward"),
+    CheckConstraint("stock_left >= 0 AND stock_left <= stock", name="stock_left_in_bounds"),
+)
+
+redemptions = Table(
+    "redemptions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", ForeignKey("tenants.id"), nullable=False),
+    Column("member_id", ForeignKey("members.id"), nullable=False),
+    Column("reward_id", String(100), nullable=False),
+    Column("reward_version", Integer, nullable=False),
+    Column("reward", JSON, nullable=False),  # the reward as it was when redeemed
+    Column("points", Integer, nullable=False),
+    Column("status", String(16), nullable=False),  # completed | cancelled
+    Column("entry_id", Id),  # the ledger entry that spent the points
+    Column("restore_entry_id", Id),  # the ledger entry that gave them back
+    Column("coupon_code", String(64)),
+    Column("fulfilment", JSON),  # physical gifts: Fulfilment as a dict
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("cancelled_at", UtcDateTime),
+    Index("ix_redemptions_member", "tenant_id", "member_id", "reward_id", "created_at"),
+)
+
+coupon_batches = Table(
+    "coupon_batches",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", ForeignKey("tenants.id"), nullable=False),
+    Column("batch_id", String(100), nullable=False),
+    Column("data", JSON, nullable=False),  # CouponBatch.to_dict()
+    Column("count", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("tenant_id", "batch_id", name="uq_coupon_batches_tenant_batch"),
+)
+
+coupons = Table(
+    "coupons",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", ForeignKey("tenants.id"), nullable=False),
+    Column("code", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("member_id", Id),  # owner; NULL: anyone holding the code
+    Column("reward_id", String(100)),
+    Column("redemption_id", Id),
+    Column("batch_pk", Id),
+    Column("promotion_id", String(200)),
+    Column("max_uses", Integer, nullable=False),
+    Column("uses", Integer, nullable=False),
+    Column("once_per_member", Integer, nullable=False),
+    Column("holds", JSON, nullable=False),  # checkout reservations: [{checkout_id, until}]
+    Column("issued_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("tenant_id", "code", name="uq_coupons_tenant_code"),
+    CheckConstraint("uses >= 0 AND uses <= max_uses", name="uses_in_bounds"),
+    Index("ix_coupons_batch", "tenant_id", "batch_pk", "id"),
+    Index(
+        "ix_coupons_due_expiry",
+        "expires_at",
+        sqlite_where=text("status IN ('issued', 'reserved') AND expires_at IS NOT NULL"),
+        postgresql_where=text("status IN ('issued', 'reserved') AND expires_at IS NOT NULL"),
+    ),
+)
+
+coupon_uses = Table(
+    "coupon_uses",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", ForeignKey("tenants.id"), nullable=False),
+    Column("coupon_id", Id, nullable=False),
+    Column("batch_pk", Id),
+    Column("member_id", Id),
+    Column("order_id", String(200), nullable=False),
+    Column("used_at", UtcDateTime, nullable=False),
+    UniqueConstraint("tenant_id", "coupon_id", "order_id", name="uq_coupon_uses_order"),
+    Index("ix_coupon_uses_member", "tenant_id", "member_id", "batch_pk"),
+)
+
+coupon_status_history = Table(
+    "coupon_status_history",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", ForeignKey("tenants.id"), nullable=False),
+    Column("coupon_id", Id, nullable=False),
+    Column("from_status", String(16)),  # NULL: issued
+    Column("to_status", String(16), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("detail", JSON),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_coupon_history_coupon", "tenant_id", "coupon_id", "id"),
+)
+
+# Points a cancelled spend gave back to the very lots it drew from (the opposite of an
+# allocation row; rows are only inserted).
+lot_returns = Table(
+    "lot_returns",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", Id, nullable=False),
+    Column("entry_id", Id, nullable=False, index=True),  # the restore entry
+    Column("spend_entry_id", Id, nullable=False),
+    Column("lot_id", Id, nullable=False, index=True),
+    Column("points", Integer, nullable=False),
+    UniqueConstraint("spend_entry_id", "lot_id", name="uq_lot_returns_spend_lot"),
+    CheckConstraint("points > 0", name="points_positive"),
+)
