@@ -29,6 +29,13 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.ORDER_NOT_PAID: 409,
     ErrorCode.BATCH_TOO_LARGE: 413,
     ErrorCode.IDEMPOTENCY_CONFLICT: 422,
+    ErrorCode.SEGMENT_NOT_FOUND: 404,
+    ErrorCode.SEGMENT_EXISTS: 409,
+    ErrorCode.SEGMENT_READ_ONLY: 409,
+    ErrorCode.SURVEY_NOT_FOUND: 404,
+    ErrorCode.SURVEY_INACTIVE: 409,
+    ErrorCode.ALREADY_ANSWERED: 409,
+    ErrorCode.RESPONSE_CONFLICT: 409,
 }
 
 TITLES: dict[ErrorCode, str] = {

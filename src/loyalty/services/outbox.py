@@ -25,6 +25,9 @@ EVENT_TYPES = (
     "coupon.issued",
     "coupon.used",
     "referral.completed",
+    "segment.entered",
+    "segment.left",
+    "survey.answered",
 )
 
 _BY_KIND = {
