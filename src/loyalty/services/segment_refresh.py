@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from loyalty.domain.errors import SegmentNotFound
 from loyalty.domain.segments.fields import rule_values
 from loyalty.domain.segments.rules import RuleEvaluationError, compile_rule
 from loyalty.services.segments import BUILTINS, RULE, STATIC, Segment, apply_changes, find, repo
@@ -36,47 +37,90 @@ class RefreshReport:
         return report
 
 
-def _rule_targets(uow: UnitOfWork, segment: Segment, now: datetime) -> tuple[set[int], int, str]:
+@dataclass(frozen=True, slots=True)
+class Targets:
+    """Who should be in a segment, computed from a read snapshot."""
+
+    rule: str | None  # the rule they were computed with
+    members: frozenset[int]
+    undecided: int = 0
+    error: str | None = None
+
+
+def targets(uow: UnitOfWork, segment: Segment, now: datetime) -> Targets | None:
+    """The members a rule or built-in segment should have now; None for a static one."""
+    if segment.kind == STATIC:
+        return None
+    if segment.kind != RULE:
+        assert segment.column is not None and segment.value is not None
+        return Targets(None, frozenset(repo(uow).profiled(segment.column, segment.value)))
     rule = compile_rule(segment.rule or "")
-    targets: set[int] = set()
-    undecided, first_error = 0, ""
+    found: set[int] = set()
+    undecided, first_error = 0, None
     for row in repo(uow).facts():
         try:
             if rule.matches(rule_values(row, rule.fields), now):
-                targets.add(row["member_id"])
+                found.add(row["member_id"])
         except RuleEvaluationError as error:
             undecided += 1
             first_error = first_error or f"member '{row['external_id']}': {error}"
-    return targets, undecided, first_error
+    return Targets(segment.rule, frozenset(found), undecided, first_error)
 
 
-def materialise(uow: UnitOfWork, segment: Segment, now: datetime) -> RefreshReport:
-    """Bring one segment's memberships up to date inside ``uow``."""
+def apply_targets(
+    uow: UnitOfWork, segment: Segment, planned: Targets | None, now: datetime
+) -> RefreshReport:
+    """Diff the planned members against the stored ones and write only the changes."""
     store = repo(uow)
     store.lock(segment.key)
     current = store.member_ids(segment.key)
-    if segment.kind == STATIC:
+    if planned is None:
         return RefreshReport(segment.key, 0, 0, len(current))
-    undecided, error = 0, ""
-    if segment.kind == RULE:
-        targets, undecided, error = _rule_targets(uow, segment, now)
-    else:
-        assert segment.column is not None and segment.value is not None
-        targets = store.profiled(segment.column, segment.value)
-    entered, left = targets - current, current - targets
-    apply_changes(uow, segment, entered, left, now)
+    entered, left = planned.members - current, current - planned.members
+    apply_changes(uow, segment, set(entered), left, now)
     return RefreshReport(
-        segment.key, len(entered), len(left), len(targets), undecided, error or None
+        segment.key,
+        len(entered),
+        len(left),
+        len(planned.members),
+        planned.undecided,
+        planned.error,
     )
 
 
+def materialise(uow: UnitOfWork, segment: Segment, now: datetime) -> RefreshReport:
+    """Bring one segment's memberships up to date inside ``uow`` (computed and written in
+    the same transaction)."""
+    return apply_targets(uow, segment, targets(uow, segment, now), now)
+
+
+def plan(db: Database, tenant_id: int, segment: Segment, now: datetime) -> Targets | None:
+    """``targets`` in a read transaction, so writers are not held up while rules run."""
+    with db.read(tenant_id) as uow:
+        return targets(uow, segment, now)
+
+
 def refresh_segment(db: Database, tenant_id: int, key: str, now: datetime) -> RefreshReport:
+    """Compute from a read snapshot, then write the difference in a short transaction (again
+    in it, should the rule have changed in between)."""
+    with db.read(tenant_id) as uow:
+        segment = find(uow, key)
+        planned = targets(uow, segment, now)
     with db.transaction(tenant_id) as uow:
-        return materialise(uow, find(uow, key), now)
+        segment = find(uow, key)
+        if planned is not None and segment.kind == RULE and planned.rule != segment.rule:
+            planned = targets(uow, segment, now)
+        return apply_targets(uow, segment, planned, now)
 
 
 def refresh_segments(db: Database, tenant_id: int, now: datetime) -> list[RefreshReport]:
-    """Every rule and built-in segment of the tenant, one transaction each."""
+    """Every rule and built-in segment of the tenant, one write transaction each."""
     with db.read(tenant_id) as uow:
         keys = [row["key"] for row in repo(uow).all() if row["kind"] == RULE]
-    return [refresh_segment(db, tenant_id, key, now) for key in [*keys, *BUILTINS]]
+    reports = []
+    for key in [*keys, *BUILTINS]:
+        try:
+            reports.append(refresh_segment(db, tenant_id, key, now))
+        except SegmentNotFound:
+            continue  # deleted meanwhile
+    return reports

@@ -104,28 +104,40 @@ def view(segment: Segment, members: int) -> dict[str, Any]:
     }
 
 
-def create_segment(uow: UnitOfWork, data: dict[str, Any], now: datetime) -> Segment:
-    """Store a rule or static segment; the caller materialises a rule segment next."""
+def define_segment(data: dict[str, Any]) -> Segment:
+    """A checked definition of a new rule or static segment (not stored yet)."""
     kind = data["kind"]
     key = check_key(data.get("id") or slug(data["name"]))
+    rule = (data.get("rule") or "").strip() or None
     if kind == RULE:
-        if not data.get("rule"):
+        if rule is None:
             raise ValidationFailed("a rule segment needs a rule", field="rule")
-        compile_rule(data["rule"])
-    elif data.get("rule"):
+        compile_rule(rule)
+    elif rule is not None:
         raise ValidationFailed("only rule segments have a rule", field="rule")
+    return Segment(key, data["name"], kind, data.get("description"), rule)
+
+
+def add_segment(uow: UnitOfWork, segment: Segment, now: datetime) -> Segment:
     values = {
-        "key": key,
-        "name": data["name"],
-        "description": data.get("description"),
-        "kind": kind,
-        "rule": data["rule"].strip() if kind == RULE else None,
+        "key": segment.key,
+        "name": segment.name,
+        "description": segment.description,
+        "kind": segment.kind,
+        "rule": segment.rule,
     }
     row = repo(uow).add(values, now)
     if row is None:
-        raise SegmentExists(f"a segment with id '{key}' exists; choose another id", field="id")
-    uow.audit("api", "segment.created", key, values, now)
+        raise SegmentExists(
+            f"a segment with id '{segment.key}' exists; choose another id", field="id"
+        )
+    uow.audit("api", "segment.created", segment.key, values, now)
     return _from_row(row)
+
+
+def create_segment(uow: UnitOfWork, data: dict[str, Any], now: datetime) -> Segment:
+    """Store a rule or static segment; the caller materialises a rule segment next."""
+    return add_segment(uow, define_segment(data), now)
 
 
 def list_segments(uow: UnitOfWork) -> list[dict[str, Any]]:

@@ -26,7 +26,12 @@ from loyalty.api.routes._write import write_response
 from loyalty.api.schemas import ExternalId, Strict, canonical_hash
 from loyalty.services import segments as service
 from loyalty.services.idempotency import run_write
-from loyalty.services.segment_refresh import materialise, refresh_segment, refresh_segments
+from loyalty.services.segment_refresh import (
+    apply_targets,
+    plan,
+    refresh_segment,
+    refresh_segments,
+)
 from loyalty.store.uow import Database
 
 router = APIRouter(prefix="/v1", tags=["segments"])
@@ -60,15 +65,18 @@ def create_segment(
 ) -> JSONResponse:
     """A rule segment is materialised at once, so its members can be read straight away."""
     now = clock.now()
+    tenant_id = principal.context.tenant_id
+    definition = service.define_segment(body.model_dump())
+    planned = plan(db, tenant_id, definition, now)
 
     def work(uow: Any) -> tuple[int, Any]:
-        segment = service.create_segment(uow, body.model_dump(), now)
-        members = materialise(uow, segment, now).members
+        segment = service.add_segment(uow, definition, now)
+        members = apply_targets(uow, segment, planned, now).members
         return 201, service.view(segment, members)
 
     result = run_write(
         db,
-        principal.context.tenant_id,
+        tenant_id,
         work,
         key=key,
         request_hash=canonical_hash(["POST /v1/segments", body.model_dump(mode="json")]),
@@ -106,14 +114,14 @@ def update_segment(
     """A new rule is materialised at once (members who no longer match leave)."""
     now = clock.now()
     data = body.model_dump(exclude_unset=True)
-
-    def work(uow: Any) -> dict[str, Any]:
-        segment, rule_changed = service.update_segment(uow, segment_id, data, now)
-        if rule_changed:
-            materialise(uow, segment, now)
+    tenant_id = principal.context.tenant_id
+    _, rule_changed = db.run(
+        tenant_id, lambda uow: service.update_segment(uow, segment_id, data, now)
+    )
+    if rule_changed:
+        refresh_segment(db, tenant_id, segment_id, now)
+    with db.read(tenant_id) as uow:
         return service.get_segment(uow, segment_id)
-
-    return db.run(principal.context.tenant_id, work)
 
 
 @router.delete("/segments/{segment_id}", status_code=204)
