@@ -53,8 +53,9 @@ def test_create_list_get_and_switch_off(api: Api) -> None:
         True,
         None,
     )
-    csat = survey(api, kind="csat", trigger="order", question="How was your order?")
+    csat = survey(api, kind="csat", trigger="order", delay_days=3, question="How was it?")
     assert (csat["min_score"], csat["max_score"], csat["trigger"]) == (1, 5, "order")
+    assert (csat["delay_days"], nps["delay_days"]) == (3, None)
     custom = survey(api, kind="custom", min_score=1, max_score=7, active=False)
     assert (custom["min_score"], custom["max_score"]) == (1, 7)
     items = api.client.get("/v1/surveys").json()["items"]
@@ -74,6 +75,8 @@ def test_survey_errors(api: Api) -> None:
         ({"kind": "custom", "min_score": 5, "max_score": 5}, "min_score"),
         ({"kind": "custom", "min_score": 1}, "min_score"),
         ({"kind": "nps", "trigger": "signup"}, "trigger"),
+        ({"kind": "nps", "delay_days": 3}, "delay_days"),
+        ({"kind": "nps", "trigger": "order", "delay_days": -1}, "delay_days"),
     ]
     for body, field in cases:
         response = api.client.post("/v1/surveys", json={"question": "Q", **body})

@@ -28,6 +28,7 @@ EVENT_TYPES = (
     "segment.entered",
     "segment.left",
     "survey.answered",
+    "survey.requested",
 )
 
 _BY_KIND = {

@@ -51,6 +51,7 @@ def _view(row: Any) -> dict[str, Any]:
         "min_score": row["min_score"],
         "max_score": row["max_score"],
         "trigger": "order" if row["after_order"] else None,
+        "delay_days": row["delay_days"],
         "created_at": row["created_at"].isoformat(),
         "updated_at": row["updated_at"].isoformat(),
     }
@@ -66,13 +67,17 @@ def _require(uow: UnitOfWork, survey_id: int) -> Any:
 def create_survey(uow: UnitOfWork, data: dict[str, Any], now: datetime) -> dict[str, Any]:
     kind = SurveyKind(data["kind"])
     low, high = scale_for(kind, data.get("min_score"), data.get("max_score"))
+    after_order = data.get("trigger") == "order"
+    if data.get("delay_days") is not None and not after_order:
+        raise ValidationFailed("delay_days needs trigger 'order'", field="delay_days")
     values = {
         "kind": kind.value,
         "question": data["question"],
         "active": int(data.get("active", True)),
         "min_score": low,
         "max_score": high,
-        "after_order": int(data.get("trigger") == "order"),
+        "after_order": int(after_order),
+        "delay_days": (data.get("delay_days") or 0) if after_order else None,
     }
     row = _repo(uow).add(values, now)
     uow.audit("api", "survey.created", str(row["id"]), values, now)

@@ -5,11 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, text, update
 from sqlalchemy.engine import Connection, RowMapping
 
 from loyalty.store._upsert import insert_row_if_absent
-from loyalty.store.tables import members, segment_memberships, survey_responses, surveys
+from loyalty.store.tables import (
+    members,
+    orders,
+    segment_memberships,
+    survey_invitations,
+    survey_responses,
+    surveys,
+)
 
 _r = survey_responses
 
@@ -87,3 +94,59 @@ class SurveyRepository:
             members.c.tenant_id == self.tenant_id, members.c.id == member_id
         )
         return self.conn.execute(stmt).scalar()
+
+
+def invitation_surveys(conn: Connection, tenant_id: int | None) -> list[RowMapping]:
+    """Active post-purchase surveys of every tenant (or one)."""
+    stmt = select(surveys).where(surveys.c.active == 1, surveys.c.after_order == 1)
+    if tenant_id is not None:
+        stmt = stmt.where(surveys.c.tenant_id == tenant_id)
+    return list(conn.execute(stmt.order_by(surveys.c.id)).mappings())
+
+
+def lock_survey(conn: Connection, survey_id: int) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": 7_260_000_000 + survey_id})
+
+
+def orders_to_invite(
+    conn: Connection, survey: RowMapping, until: datetime, limit: int
+) -> list[RowMapping]:
+    """Orders paid since the survey began and at least its delay ago, not cancelled, neither
+    invited nor answered yet."""
+    o, i = orders, survey_invitations
+    invited = select(i.c.id).where(
+        i.c.tenant_id == o.c.tenant_id, i.c.survey_id == survey["id"], i.c.order_pk == o.c.id
+    )
+    answered = select(_r.c.id).where(
+        _r.c.tenant_id == o.c.tenant_id,
+        _r.c.survey_id == survey["id"],
+        _r.c.member_id == o.c.member_id,
+        _r.c.order_key == o.c.order_id,
+    )
+    stmt = (
+        select(
+            o.c.id.label("order_pk"),
+            o.c.member_id,
+            o.c.order_id,
+            o.c.paid_at,
+            members.c.external_id,
+        )
+        .join(members, members.c.id == o.c.member_id)
+        .where(
+            o.c.tenant_id == survey["tenant_id"],
+            o.c.status != "cancelled",
+            o.c.paid_at >= survey["created_at"],
+            o.c.paid_at <= until,
+            ~exists(invited),
+            ~exists(answered),
+        )
+        .order_by(o.c.id)
+        .limit(limit)
+    )
+    return list(conn.execute(stmt).mappings())
+
+
+def add_invitations(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(survey_invitations.insert(), rows)

@@ -434,6 +434,7 @@ surveys = Table(
     Column("min_score", Integer, nullable=False),
     Column("max_score", Integer, nullable=False),
     Column("after_order", Integer, nullable=False),  # post-purchase: responses name an order
+    Column("delay_days", Integer),  # post-purchase: invite this many days after payment
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     Index("ix_surveys_tenant", "tenant_id", "id"),
@@ -457,4 +458,16 @@ survey_responses = Table(
         "tenant_id", "survey_id", "member_id", "order_key", name="uq_responses_member_order"
     ),
     Index("ix_responses_survey_time", "tenant_id", "survey_id", "answered_at"),
+)
+
+survey_invitations = Table(
+    "survey_invitations",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", Id, nullable=False),
+    Column("survey_id", Id, nullable=False),
+    Column("member_id", Id, nullable=False),
+    Column("order_pk", Id, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("tenant_id", "survey_id", "order_pk", name="uq_invitations_survey_order"),
 )

@@ -23,6 +23,7 @@ class SurveyCreate(Strict):
     question: str = Field(min_length=1, max_length=1000)
     active: bool = True
     trigger: Literal["order"] | None = None
+    delay_days: int | None = Field(None, ge=0, le=365)
     min_score: int | None = None
     max_score: int | None = None
 
@@ -43,7 +44,8 @@ class ResponseIn(Strict):
 
 @router.post("", status_code=201)
 def create_survey(body: SurveyCreate, principal: Writer, db: DbDep, clock: ClockDep) -> Any:
-    """``trigger: "order"`` makes it a post-purchase survey: each response names an order."""
+    """``trigger: "order"`` makes it a post-purchase survey: each response names an order, and
+    ``delay_days`` after each payment a ``survey.requested`` event asks the customer."""
     now = clock.now()
     return db.run(
         principal.context.tenant_id,

@@ -2,7 +2,7 @@
 
 Revision ID: 0007
 Revises: 0005
-Create Date: 2026-11-23 12:57:58.786734
+Create Date: 2026-11-23 13:13:06.163674
 """
 
 from __future__ import annotations
@@ -62,6 +62,30 @@ def upgrade() -> None:
     with op.batch_alter_table("segment_memberships", schema=None) as batch_op:
         batch_op.create_index("ix_memberships_member", ["tenant_id", "member_id"], unique=False)
 
+    op.create_table(
+        "survey_invitations",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column(
+            "tenant_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "survey_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "member_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("order_pk", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("created_at", loyalty.store.types.UtcDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_survey_invitations")),
+        sa.UniqueConstraint(
+            "tenant_id", "survey_id", "order_pk", name="uq_invitations_survey_order"
+        ),
+    )
     op.create_table(
         "survey_responses",
         sa.Column(
@@ -139,6 +163,7 @@ def upgrade() -> None:
         sa.Column("min_score", sa.Integer(), nullable=False),
         sa.Column("max_score", sa.Integer(), nullable=False),
         sa.Column("after_order", sa.Integer(), nullable=False),
+        sa.Column("delay_days", sa.Integer(), nullable=True),
         sa.Column("created_at", loyalty.store.types.UtcDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", loyalty.store.types.UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
@@ -163,6 +188,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_responses_survey_time")
 
     op.drop_table("survey_responses")
+    op.drop_table("survey_invitations")
     with op.batch_alter_table("segment_memberships", schema=None) as batch_op:
         batch_op.drop_index("ix_memberships_member")
 
