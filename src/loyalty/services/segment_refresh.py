@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from loyalty.domain.errors import SegmentNotFound
-from loyalty.domain.segments.fields import rule_values
+from loyalty.domain.segments.fields import rule_values, source_columns
 from loyalty.domain.segments.rules import RuleEvaluationError, compile_rule
 from loyalty.services.segments import BUILTINS, RULE, STATIC, Segment, apply_changes, find, repo
 from loyalty.store.uow import Database, UnitOfWork
@@ -57,7 +57,7 @@ def targets(uow: UnitOfWork, segment: Segment, now: datetime) -> Targets | None:
     rule = compile_rule(segment.rule or "")
     found: set[int] = set()
     undecided, first_error = 0, None
-    for row in repo(uow).facts():
+    for row in repo(uow).facts(source_columns(rule.fields)):
         try:
             if rule.matches(rule_values(row, rule.fields), now):
                 found.add(row["member_id"])

@@ -203,12 +203,9 @@ def apply_changes(
     repo(uow).apply(segment.key, entered_ids, left_ids, now)
     external = repo(uow).external_ids([*entered_ids, *left_ids])
     about = {"id": segment.key, "name": segment.name, "kind": segment.kind}
+    at = now.isoformat()
     events: list[tuple[str, str | None, dict[str, Any]]] = [
-        (
-            type_,
-            external[m],
-            {"segment": about, "member": external[m], "at": now.isoformat()},
-        )
+        (type_, external[m], {"segment": about, "member": external[m], "at": at})
         for type_, ids in (("segment.entered", entered_ids), ("segment.left", left_ids))
         for m in ids
     ]

@@ -178,22 +178,18 @@ class SegmentRepository:
         )
         return set(self.conn.execute(stmt).scalars())
 
-    def facts(self) -> Iterator[RowMapping]:
-        """Every member with their profile (None columns when there is none yet)."""
+    def facts(self, columns: Iterable[str]) -> Iterator[RowMapping]:
+        """Every member with the named member and profile columns (None where the member has
+        no profile yet), plus ``member_id``."""
         p = member_profiles
+        wanted = set(columns)
+        selected = [members.c.id.label("member_id")]
+        selected += [c for c in members.c if c.name in wanted and c.name != "id"]
+        selected += [
+            c for c in p.c if c.name in wanted and c.name not in ("member_id", "tenant_id")
+        ]
         stmt = (
-            select(
-                members.c.id.label("member_id"),
-                members.c.external_id,
-                members.c.status,
-                members.c.locale,
-                members.c.email,
-                members.c.birthday,
-                members.c.created_at,
-                members.c.available,
-                members.c.lifetime_earned,
-                *(c for c in p.c if c.name not in ("member_id", "tenant_id", "refreshed_at")),
-            )
+            select(*selected)
             .select_from(members.outerjoin(p, p.c.member_id == members.c.id))
             .where(members.c.tenant_id == self.tenant_id)
             .order_by(members.c.id)

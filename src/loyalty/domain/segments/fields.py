@@ -105,3 +105,22 @@ _NO_ORDERS_YET: dict[str, Any] = {
     "aov": 0.0,
     "category_shares": {},
 }
+
+
+_SOURCES: dict[str, tuple[str, ...]] = {
+    "email_domain": ("email",),
+    "birthday_month": ("birthday",),
+    "joined_at": ("created_at",),
+    "available_points": ("available",),
+    "lifetime_points": ("lifetime_earned",),
+}
+
+
+def source_columns(names: Iterable[str]) -> frozenset[str]:
+    """The member and profile columns ``rule_values`` needs for these fields."""
+    columns: set[str] = {"external_id"}
+    for name in names:
+        columns.update(_SOURCES.get(name, (name,)))
+        if name in _NO_ORDERS_YET:
+            columns.add("orders")
+    return frozenset(columns)
