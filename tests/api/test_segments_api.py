@@ -334,3 +334,25 @@ def test_member_segments(api: Api) -> None:
     names = {s["id"]: s["name"] for s in body["segments"]}
     assert names["cat-people"] == "Cat people"
     assert_problem(api.client.get("/v1/members/ghost/segments"), 404, "member_not_found")
+
+
+def test_csv_cells_that_look_like_formulas_are_quoted(api: Api) -> None:
+    member = {"external_id": "eve", "first_name": "=HYPERLINK(1)", "last_name": "@x"}
+    assert api.client.post("/v1/members", json=member).status_code == 201
+    create(api, id="vip", name="VIP", kind="static")
+    api.client.post("/v1/segments/vip/members", json={"members": ["eve"]})
+    rows = list(
+        csv.DictReader(io.StringIO(api.client.get("/v1/segments/vip/members?format=csv").text))
+    )
+    assert (rows[0]["first_name"], rows[0]["last_name"]) == ("'=HYPERLINK(1)", "'@x")
+
+
+def test_segments_belong_to_one_shop(make_api: Any) -> None:
+    mine, theirs = make_api(pending_days=0), make_api(pending_days=0)
+    assert mine.client.post("/v1/members", json={"external_id": "ann"}).status_code == 201
+    assert theirs.client.post("/v1/members", json={"external_id": "ann"}).status_code == 201
+    create(mine, id="vip", name="VIP", kind="static")
+    mine.client.post("/v1/segments/vip/members", json={"members": ["ann"]})
+    assert_problem(theirs.client.get("/v1/segments/vip"), 404, "segment_not_found")
+    assert theirs.client.get("/v1/members/ann/segments").json()["segments"] == []
+    assert create(theirs, id="vip", name="Their VIP", kind="static")["members"] == 0

@@ -81,12 +81,21 @@ def test_survey_errors(api: Api) -> None:
     for body, field in cases:
         response = api.client.post("/v1/surveys", json={"question": "Q", **body})
         assert_problem(response, 422, "validation_failed", field)
-    assert api.client.get("/v1/surveys").json()["items"] == []
+    assert api.client.get("/v1/surveys").json()["items"] == []  # nothing was stored
     assert_problem(api.client.get("/v1/surveys/99999"), 404, "survey_not_found", "id")
     assert_problem(
         api.client.patch("/v1/surveys/99999", json={"active": False}), 404, "survey_not_found"
     )
     assert_problem(api.client.get("/v1/surveys/abc"), 422, "validation_failed", "survey_id")
+    sid = survey(api, kind="nps")["id"]
+    empty = api.client.patch(f"/v1/surveys/{sid}", json={"question": ""})
+    assert_problem(empty, 422, "validation_failed", "question")
+    assert_problem(
+        api.client.patch(f"/v1/surveys/{sid}", json={"kind": "csat"}),
+        422,
+        "validation_failed",
+        "kind",
+    )
     reader = bearer(api.key("read"))
     response = api.client.post("/v1/surveys", json={"kind": "nps", "question": "Q"}, headers=reader)
     assert_problem(response, 403, "forbidden")

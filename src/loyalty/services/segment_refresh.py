@@ -55,16 +55,32 @@ def targets(uow: UnitOfWork, segment: Segment, now: datetime) -> Targets | None:
         assert segment.column is not None and segment.value is not None
         return Targets(None, frozenset(repo(uow).profiled(segment.column, segment.value)))
     rule = compile_rule(segment.rule or "")
+    names = sorted(rule.fields)
     found: set[int] = set()
     undecided, first_error = 0, None
-    for row in repo(uow).facts(source_columns(rule.fields)):
-        try:
-            if rule.matches(rule_values(row, rule.fields), now):
-                found.add(row["member_id"])
-        except RuleEvaluationError as error:
+    # Members with the same values get the same answer: a rule over a few fields is run once
+    # per distinct combination, not once per member.
+    decided: dict[tuple[Any, ...], bool | str] = {}
+    for row in repo(uow).facts(source_columns(names)):
+        values = rule_values(row, names)
+        key = tuple(_hashable(values[n]) for n in names)
+        answer = decided.get(key)
+        if answer is None:
+            try:
+                answer = rule.matches(values, now)
+            except RuleEvaluationError as error:
+                answer = str(error)
+            decided[key] = answer
+        if answer is True:
+            found.add(row["member_id"])
+        elif answer is not False:
             undecided += 1
-            first_error = first_error or f"member '{row['external_id']}': {error}"
+            first_error = first_error or f"member '{row['external_id']}': {answer}"
     return Targets(segment.rule, frozenset(found), undecided, first_error)
+
+
+def _hashable(value: Any) -> Any:
+    return tuple(sorted(value.items())) if isinstance(value, dict) else value
 
 
 def apply_targets(

@@ -7,9 +7,10 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select, text, update
+from sqlalchemy import and_, delete, func, select, text, update
 from sqlalchemy.engine import Connection, RowMapping
 
+from loyalty.store._raw import RawRunner, RawStatement
 from loyalty.store._upsert import insert_row_if_absent
 from loyalty.store.tables import (
     member_profiles,
@@ -21,6 +22,14 @@ from loyalty.store.tables import (
 
 _CHUNK = 1_000
 _m = segment_memberships
+_ENTER = RawStatement(
+    """INSERT INTO segment_memberships (tenant_id, segment_key, member_id, entered_at)
+    VALUES (:t, :k, :m, :at)"""
+)
+_HISTORY = RawStatement(
+    """INSERT INTO segment_history (tenant_id, segment_key, member_id, change, at)
+    VALUES (:t, :k, :m, :c, :at)"""
+)
 
 
 class SegmentRepository:
@@ -29,6 +38,7 @@ class SegmentRepository:
     def __init__(self, conn: Connection, tenant_id: int) -> None:
         self.conn = conn
         self.tenant_id = tenant_id
+        self.raw = RawRunner(conn)
 
     # --- definitions ----------------------------------------------------------------------
 
@@ -93,26 +103,16 @@ class SegmentRepository:
         for start in range(0, len(left), _CHUNK):
             chunk = left[start : start + _CHUNK]
             self.conn.execute(delete(_m).where(self._scope(key), _m.c.member_id.in_(chunk)))
-        if entered:
-            rows = [
-                {"tenant_id": self.tenant_id, "segment_key": key, "member_id": m, "entered_at": now}
-                for m in entered
-            ]
-            for start in range(0, len(rows), _CHUNK):
-                self.conn.execute(insert(_m), rows[start : start + _CHUNK])
-        history = [(m, "entered") for m in entered] + [(m, "left") for m in left]
-        rows = [
-            {
-                "tenant_id": self.tenant_id,
-                "segment_key": key,
-                "member_id": m,
-                "change": change,
-                "at": now,
-            }
-            for m, change in history
-        ]
-        for start in range(0, len(rows), _CHUNK):
-            self.conn.execute(insert(segment_history), rows[start : start + _CHUNK])
+        at = self.raw.time(now)
+        self.raw.executemany(
+            _ENTER,
+            [{"t": self.tenant_id, "k": key, "m": m, "at": at} for m in entered],
+        )
+        changes = [(m, "entered") for m in entered] + [(m, "left") for m in left]
+        self.raw.executemany(
+            _HISTORY,
+            [{"t": self.tenant_id, "k": key, "m": m, "c": c, "at": at} for m, c in changes],
+        )
 
     def members_page(self, key: str, after: int | None, limit: int) -> list[RowMapping]:
         conditions = [self._scope(key)]

@@ -172,12 +172,19 @@ def _csv_rows(db: Database, tenant_id: int, segment_id: str) -> Iterator[str]:
     while True:
         with db.read(tenant_id) as uow:
             items, after = service.members_page(uow, segment_id, after, _CSV_CHUNK)
-        writer.writerows([item[c] or "" for c in _CSV_COLUMNS] for item in items)
+        writer.writerows([_cell(item[c]) for c in _CSV_COLUMNS] for item in items)
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
         if after is None:
             return
+
+
+def _cell(value: str | None) -> str:
+    """Text a spreadsheet would run as a formula is quoted (CSV injection)."""
+    if not value:
+        return ""
+    return "'" + value if value[0] in "=+-@\t\r" else value
 
 
 def _change_members(
