@@ -79,6 +79,7 @@ def test_openapi_documents_every_endpoint(api: Api) -> None:
         "/v1/segments/refresh": {"post"},
         "/v1/segments/{segment_id}": {"get", "patch", "delete"},
         "/v1/segments/{segment_id}/refresh": {"post"},
+        "/v1/segments/{segment_id}/history": {"get"},
         "/v1/segments/{segment_id}/members": {"get", "post", "delete"},
         "/v1/members/{external_id}/segments": {"get"},
         "/v1/surveys": {"get", "post"},

@@ -356,3 +356,29 @@ def test_segments_belong_to_one_shop(make_api: Any) -> None:
     assert_problem(theirs.client.get("/v1/segments/vip"), 404, "segment_not_found")
     assert theirs.client.get("/v1/members/ann/segments").json()["segments"] == []
     assert create(theirs, id="vip", name="Their VIP", kind="static")["members"] == 0
+
+
+# --- GET /v1/segments/{id}/history --------------------------------------------------------
+
+
+def test_history_lists_entries_and_exits_in_order(api: Api) -> None:
+    shop_with_cat_people(api)
+    create(api, id="pets", name="Pets", kind="rule", rule=CATS)
+    api.client.patch("/v1/segments/pets", json={"rule": 'member.favourite_category == "dogs"'})
+    body = api.client.get("/v1/segments/pets/history").json()
+    changes = [(i["member"], i["change"]) for i in body["items"]]
+    assert changes == [
+        ("alice", "entered"),
+        ("carol", "entered"),
+        ("bob", "entered"),
+        ("alice", "left"),
+        ("carol", "left"),
+    ]
+    assert body["items"][0]["at"] == NOW.isoformat() and body["next"] is None
+    first = api.client.get("/v1/segments/pets/history?limit=2").json()
+    rest = api.client.get(f"/v1/segments/pets/history?after={first['next']}").json()
+    assert [i["member"] for i in first["items"] + rest["items"]] == [m for m, _ in changes]
+    assert_problem(api.client.get("/v1/segments/nope/history"), 404, "segment_not_found")
+    assert_problem(
+        api.client.get("/v1/segments/pets/history?after=%%%"), 400, "invalid_cursor", "after"
+    )

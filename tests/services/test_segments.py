@@ -41,8 +41,7 @@ def members_of(shop: Shop, key: str) -> set[str]:
 def history(shop: Shop, key: str) -> list[tuple[str, str]]:
     with shop.db.read(shop.tenant_id) as uow:
         rows = service.repo(uow).history(key)
-        names = service.repo(uow).external_ids(r["member_id"] for r in rows)
-    return [(names[r["member_id"]], r["change"]) for r in rows]
+    return [(r["external_id"], r["change"]) for r in rows]
 
 
 def outbox(shop: Shop, segment: str) -> list[tuple[str, str]]:

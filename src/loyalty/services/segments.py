@@ -262,6 +262,19 @@ def members_page(
     return items, rows[limit - 1]["member_id"] if len(rows) > limit else None
 
 
+def history_page(
+    uow: UnitOfWork, key: str, after: int | None, limit: int
+) -> tuple[list[dict[str, Any]], int | None]:
+    """Who entered and left the segment, and when, oldest first."""
+    find(uow, key)
+    rows = repo(uow).history(key, after, limit + 1)
+    items = [
+        {"member": r["external_id"], "change": r["change"], "at": r["at"].isoformat()}
+        for r in rows[:limit]
+    ]
+    return items, rows[limit - 1]["id"] if len(rows) > limit else None
+
+
 def member_row(row: Any) -> dict[str, Any]:
     return {
         "external_id": row["external_id"],

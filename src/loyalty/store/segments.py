@@ -143,13 +143,18 @@ class SegmentRepository:
         )
         return list(self.conn.execute(stmt).mappings())
 
-    def history(self, key: str) -> list[RowMapping]:
+    def history(self, key: str, after: int | None = None, limit: int = 1_000) -> list[RowMapping]:
+        """Entered/left rows of a segment, oldest first, with the member's external id."""
+        h = segment_history
+        conditions = [h.c.tenant_id == self.tenant_id, h.c.segment_key == key]
+        if after:
+            conditions.append(h.c.id > after)
         stmt = (
-            select(segment_history)
-            .where(
-                segment_history.c.tenant_id == self.tenant_id, segment_history.c.segment_key == key
-            )
-            .order_by(segment_history.c.id)
+            select(h.c.id, h.c.member_id, h.c.change, h.c.at, members.c.external_id)
+            .join(members, members.c.id == h.c.member_id)
+            .where(*conditions)
+            .order_by(h.c.id)
+            .limit(limit)
         )
         return list(self.conn.execute(stmt).mappings())
 

@@ -164,6 +164,16 @@ def segment_members(
     return {"items": items, "next": encode_cursor(last)}
 
 
+@router.get("/segments/{segment_id}/history")
+def segment_history(
+    segment_id: str, principal: Reader, db: DbDep, after: str | None = None, limit: Limit = 50
+) -> dict[str, Any]:
+    """Who entered and left the segment, and when, oldest first."""
+    with db.read(principal.context.tenant_id) as uow:
+        items, last = service.history_page(uow, segment_id, decode_cursor(after), limit)
+    return {"items": items, "next": encode_cursor(last)}
+
+
 def _csv_rows(db: Database, tenant_id: int, segment_id: str) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
