@@ -96,6 +96,17 @@ def test_openapi_documents_every_endpoint(api: Api) -> None:
         "/v1/coupon-batches": {"get", "post"},
         "/v1/coupon-batches/{batch_id}": {"get"},
         "/v1/coupon-batches/{batch_id}/codes.csv": {"get"},
+        "/v1/segments": {"get", "post"},
+        "/v1/segments/refresh": {"post"},
+        "/v1/segments/{segment_id}": {"get", "patch", "delete"},
+        "/v1/segments/{segment_id}/refresh": {"post"},
+        "/v1/segments/{segment_id}/history": {"get"},
+        "/v1/segments/{segment_id}/members": {"get", "post", "delete"},
+        "/v1/members/{external_id}/segments": {"get"},
+        "/v1/surveys": {"get", "post"},
+        "/v1/surveys/{survey_id}": {"get", "patch"},
+        "/v1/surveys/{survey_id}/responses": {"post"},
+        "/v1/surveys/{survey_id}/results": {"get"},
     }
     assert {path: set(ops) for path, ops in paths.items()} == expected
 

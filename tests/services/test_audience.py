@@ -1,30 +1,48 @@
-"""Reward visibility reads a member's tier and segments only where those tables exist."""
+"""Reward visibility reads the tier the ladder decided and the segments last materialised."""
 
 from __future__ import annotations
 
-from sqlalchemy import create_engine, text
-
+from loyalty.services import members
 from loyalty.store.audience import member_audience
+from loyalty.store.tables import member_tiers, segment_memberships
+from tests.conftest import NOW, Shop
 
 
-def test_no_tables_means_no_tier_and_no_segments() -> None:
-    engine = create_engine("sqlite://")
-    with engine.connect() as conn:
-        assert member_audience(conn, 1, 7) == (None, frozenset())
-
-
-def test_the_tier_and_segments_tables_are_read_per_tenant_and_member() -> None:
-    # given the tables the tiers and segments features are expected to provide
-    engine = create_engine("sqlite://")
-    with engine.begin() as conn:
-        conn.execute(text("CREATE TABLE member_tiers (tenant_id INT, member_id INT, tier TEXT)"))
+def test_tier_and_segments_are_read_for_this_tenant_and_member(shop: Shop, make_shop) -> None:  # type: ignore[no-untyped-def]
+    other = make_shop()
+    with shop.db.transaction(shop.tenant_id) as uow:
+        members.create_member(uow, shop.ctx, "alice", {}, NOW)
+        members.create_member(uow, shop.ctx, "bob", {}, NOW)
+        alice, bob = (uow.members.get(x)["id"] for x in ("alice", "bob"))  # type: ignore[index]
+    # given alice is gold and in two segments, and another shop has rows for the same id
+    with shop.db.begin() as conn:
         conn.execute(
-            text("CREATE TABLE segment_members (tenant_id INT, member_id INT, segment TEXT)")
+            member_tiers.insert(),
+            [
+                {
+                    "member_id": alice,
+                    "tenant_id": shop.tenant_id,
+                    "tier": "gold",
+                    "ladder_version": 1,
+                    "updated_at": NOW,
+                },
+            ],
         )
-        conn.execute(text("INSERT INTO member_tiers VALUES (1, 7, 'gold'), (2, 7, 'bronze')"))
         conn.execute(
-            text("INSERT INTO segment_members VALUES (1, 7, 'vip'), (1, 7, 'b2b'), (1, 8, 'x')")
+            segment_memberships.insert(),
+            [
+                {"tenant_id": t, "segment_key": key, "member_id": alice, "entered_at": NOW}
+                for t, key in (
+                    (shop.tenant_id, "vip"),
+                    (shop.tenant_id, "rfm:champions"),
+                    (other.tenant_id, "b2b"),
+                )
+            ],
         )
-        # when / then
-        assert member_audience(conn, 1, 7) == ("gold", frozenset({"vip", "b2b"}))
-        assert member_audience(conn, 1, 9) == (None, frozenset())
+    # then each member's audience is theirs alone
+    with shop.db.read(shop.tenant_id) as uow:
+        assert member_audience(uow.conn, shop.tenant_id, alice) == (
+            "gold",
+            frozenset({"vip", "rfm:champions"}),
+        )
+        assert member_audience(uow.conn, shop.tenant_id, bob) == (None, frozenset())

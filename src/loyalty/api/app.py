@@ -18,6 +18,8 @@ from loyalty.api.routes import (
     program,
     referrals,
     rewards,
+    segments,
+    surveys,
     tiers,
     webhooks,
 )
@@ -51,6 +53,8 @@ def create_app(db: Database, clock: Clock | None = None, secret_key: str | None 
         memberships,
         rewards,
         coupons,
+        segments,
+        surveys,
     ):
         app.include_router(module.router)
     return app

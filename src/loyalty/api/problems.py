@@ -44,6 +44,13 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.COUPON_NOT_USABLE: 409,
     ErrorCode.FULFILMENT_CONFLICT: 409,
     ErrorCode.IDEMPOTENCY_CONFLICT: 422,
+    ErrorCode.SEGMENT_NOT_FOUND: 404,
+    ErrorCode.SEGMENT_EXISTS: 409,
+    ErrorCode.SEGMENT_READ_ONLY: 409,
+    ErrorCode.SURVEY_NOT_FOUND: 404,
+    ErrorCode.SURVEY_INACTIVE: 409,
+    ErrorCode.ALREADY_ANSWERED: 409,
+    ErrorCode.RESPONSE_CONFLICT: 409,
 }
 
 TITLES: dict[ErrorCode, str] = {

@@ -53,6 +53,16 @@ class ErrorCode(StrEnum):
     COUPON_BATCH_NOT_FOUND = "coupon_batch_not_found"
     COUPON_BATCH_EXISTS = "coupon_batch_exists"
     FULFILMENT_CONFLICT = "fulfilment_conflict"
+    INVALID_SEGMENT_RULE = "invalid_segment_rule"
+    UNKNOWN_SEGMENT_FIELD = "unknown_segment_field"
+    SEGMENT_NOT_FOUND = "segment_not_found"
+    SEGMENT_EXISTS = "segment_exists"
+    SEGMENT_READ_ONLY = "segment_read_only"
+    SURVEY_NOT_FOUND = "survey_not_found"
+    SURVEY_INACTIVE = "survey_inactive"
+    SCORE_OUT_OF_RANGE = "score_out_of_range"
+    ALREADY_ANSWERED = "already_answered"
+    RESPONSE_CONFLICT = "response_conflict"
 
 
 class DomainError(Exception):
@@ -161,3 +171,54 @@ class MembershipTransition(DomainError):
     """A membership change its state does not allow (renewing an expired one)."""
 
     code = ErrorCode.MEMBERSHIP_TRANSITION
+
+
+# --- segments and feedback ----------------------------------------------------------------
+
+
+class InvalidSegmentRule(DomainError):
+    """A rule that does not parse, or that can never give true or false."""
+
+    code = ErrorCode.INVALID_SEGMENT_RULE
+
+
+class UnknownSegmentField(DomainError):
+    code = ErrorCode.UNKNOWN_SEGMENT_FIELD
+
+
+class SegmentNotFound(NotFound):
+    code = ErrorCode.SEGMENT_NOT_FOUND
+
+
+class SegmentExists(DomainError):
+    code = ErrorCode.SEGMENT_EXISTS
+
+
+class SegmentReadOnly(DomainError):
+    """Built-in segments cannot be changed; rule segments get their members from the rule."""
+
+    code = ErrorCode.SEGMENT_READ_ONLY
+
+
+class SurveyNotFound(NotFound):
+    code = ErrorCode.SURVEY_NOT_FOUND
+
+
+class SurveyInactive(DomainError):
+    code = ErrorCode.SURVEY_INACTIVE
+
+
+class ScoreOutOfRange(DomainError):
+    code = ErrorCode.SCORE_OUT_OF_RANGE
+
+
+class AlreadyAnswered(DomainError):
+    """One response per member, survey and order."""
+
+    code = ErrorCode.ALREADY_ANSWERED
+
+
+class ResponseConflict(DomainError):
+    """The same response id was sent again with a different body."""
+
+    code = ErrorCode.RESPONSE_CONFLICT

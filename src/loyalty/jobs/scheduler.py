@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from loyalty.services import profiles
+from loyalty.services import profiles, survey_invitations
 from loyalty.services.context import Clock
 from loyalty.services.jobs import run_due_jobs
 from loyalty.store.uow import Database
@@ -41,4 +41,9 @@ class Scheduler:
                     log.info("profiles refreshed for %d tenants", refreshed)
             except Exception:
                 log.exception("profile refresh failed")
+            try:
+                if invited := survey_invitations.invite_due(self.db, self.clock.now()):
+                    log.info("survey invitations: %d", invited)
+            except Exception:
+                log.exception("survey invitations failed")
             self._stop.wait(self.interval)

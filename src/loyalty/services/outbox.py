@@ -30,6 +30,10 @@ EVENT_TYPES = (
     "coupon.issued",
     "coupon.used",
     "referral.completed",
+    "segment.entered",
+    "segment.left",
+    "survey.answered",
+    "survey.requested",
 )
 
 _BY_KIND = {

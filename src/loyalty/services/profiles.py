@@ -32,6 +32,7 @@ from loyalty.domain.errors import NotFound
 from loyalty.domain.money import quantum
 from loyalty.services.context import TenantContext
 from loyalty.services.program import load_context
+from loyalty.services.segment_refresh import RefreshReport, refresh_segments
 from loyalty.store import analytics as store
 from loyalty.store.uow import Database, UnitOfWork
 
@@ -43,12 +44,14 @@ class ProfileRefresh:
     members: int
     predictions: bool
     lifecycle_thresholds: dict[str, int]
+    segments: tuple[RefreshReport, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "members": self.members,
             "predictions": self.predictions,
             "lifecycle_thresholds": self.lifecycle_thresholds,
+            "segments": [report.to_dict() for report in self.segments],
         }
 
 
@@ -63,7 +66,8 @@ def refresh_profiles(
     rows, predicted, thresholds = _profiles(history, today, ctx, now)
     with db.begin() as conn:
         store.replace_profiles(conn, ctx.tenant_id, rows)
-    return ProfileRefresh(len(rows), predicted, thresholds)
+    segments = refresh_segments(db, ctx.tenant_id, now)  # they read the new profiles
+    return ProfileRefresh(len(rows), predicted, thresholds, tuple(segments))
 
 
 def refresh_daily(db: Database, now: datetime, tenant_id: int | None = None) -> int:

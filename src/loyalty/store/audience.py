@@ -1,38 +1,31 @@
 """A member's tier and segments, for rewards that only some members may see.
 
-Tiers and segments are stored by their own features. Until they exist in this schema a member
-has no tier and no segments, so a reward limited to tiers or segments is offered to nobody
-(closed, never open). The two statements below are the whole contract: a table
-``member_tiers`` (tenant_id, member_id, tier) with at most one row per member, and a table
-``segment_members`` (tenant_id, member_id, segment). Point them at the real tables when those
-features land; nothing else reads tiers or segments for rewards.
+The tier is the one the tier ladder decided (``member_tiers.tier``, manual floors included);
+the segments are those last materialised (``segment_memberships``: rule, static and built-in
+``rfm:*`` / ``lifecycle:*`` segments). A member with neither sees only rewards open to all.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import inspect, text
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-TIER_TABLE = "member_tiers"
-SEGMENT_TABLE = "segment_members"
-_TIER = text(
-    f"SELECT tier FROM {TIER_TABLE} WHERE tenant_id = :tenant_id AND member_id = :member_id"
-)
-_SEGMENTS = text(
-    f"SELECT segment FROM {SEGMENT_TABLE} WHERE tenant_id = :tenant_id AND member_id = :member_id"
-)
+from loyalty.store.tables import member_tiers, segment_memberships
 
 
 def member_audience(
     conn: Connection, tenant_id: int, member_id: int
 ) -> tuple[str | None, frozenset[str]]:
-    """(tier, segments) of a member; (None, empty) where the tables are not there."""
-    tables = set(inspect(conn).get_table_names())
-    params = {"tenant_id": tenant_id, "member_id": member_id}
-    tier = conn.execute(_TIER, params).scalar() if TIER_TABLE in tables else None
-    segments = (
-        frozenset(str(s) for s in conn.execute(_SEGMENTS, params).scalars())
-        if SEGMENT_TABLE in tables
-        else frozenset()
-    )
-    return (None if tier is None else str(tier)), segments
+    """(tier, segment ids) of a member."""
+    tier = conn.execute(
+        select(member_tiers.c.tier).where(
+            member_tiers.c.tenant_id == tenant_id, member_tiers.c.member_id == member_id
+        )
+    ).scalar()
+    segments = conn.execute(
+        select(segment_memberships.c.segment_key).where(
+            segment_memberships.c.tenant_id == tenant_id,
+            segment_memberships.c.member_id == member_id,
+        )
+    ).scalars()
+    return (None if tier is None else str(tier)), frozenset(str(s) for s in segments)

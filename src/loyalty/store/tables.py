@@ -695,3 +695,94 @@ lot_returns = Table(
     UniqueConstraint("spend_entry_id", "lot_id", name="uq_lot_returns_spend_lot"),
     CheckConstraint("points > 0", name="points_positive"),
 )
+
+# --- segments (rule, static and built-in; materialised by a job) --------------------------
+
+segments = Table(
+    "segments",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", ForeignKey("tenants.id"), nullable=False),
+    Column("key", String(64), nullable=False),  # the id callers use: "cat-lovers"
+    Column("name", String(200), nullable=False),
+    Column("description", String(1000)),
+    Column("kind", String(16), nullable=False),
+    Column("rule", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("tenant_id", "key", name="uq_segments_tenant_key"),
+)
+
+segment_memberships = Table(
+    "segment_memberships",
+    metadata,
+    Column("tenant_id", Id, primary_key=True),
+    Column("segment_key", String(64), primary_key=True),
+    Column("member_id", Id, primary_key=True),
+    Column("entered_at", UtcDateTime, nullable=False),
+    Index("ix_segment_memberships_member", "tenant_id", "member_id"),
+)
+
+segment_history = Table(
+    "segment_history",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", Id, nullable=False),
+    Column("segment_key", String(64), nullable=False),
+    Column("member_id", Id, nullable=False),
+    Column("change", String(8), nullable=False),  # entered | left
+    Column("at", UtcDateTime, nullable=False),
+    Index("ix_segment_history_segment", "tenant_id", "segment_key", "id"),
+    Index("ix_segment_history_member", "tenant_id", "member_id"),
+)
+
+# --- feedback: surveys and their responses -------------------------------------------------
+
+surveys = Table(
+    "surveys",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", ForeignKey("tenants.id"), nullable=False),
+    Column("kind", String(16), nullable=False),  # nps | csat | custom
+    Column("question", String(1000), nullable=False),
+    Column("active", Integer, nullable=False),
+    Column("min_score", Integer, nullable=False),
+    Column("max_score", Integer, nullable=False),
+    Column("after_order", Integer, nullable=False),  # post-purchase: responses name an order
+    Column("delay_days", Integer),  # post-purchase: invite this many days after payment
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_surveys_tenant", "tenant_id", "id"),
+)
+
+survey_responses = Table(
+    "survey_responses",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", Id, nullable=False),
+    Column("survey_id", Id, nullable=False),
+    Column("response_id", String(200), nullable=False),  # the caller's id, for idempotency
+    Column("member_id", Id, nullable=False),
+    Column("order_key", String(200), nullable=False),  # order id, or "" when not per order
+    Column("score", Integer, nullable=False),
+    Column("comment", Text),
+    Column("request_hash", String(64), nullable=False),
+    Column("answered_at", UtcDateTime, nullable=False),
+    UniqueConstraint("tenant_id", "survey_id", "response_id", name="uq_responses_response_id"),
+    UniqueConstraint(
+        "tenant_id", "survey_id", "member_id", "order_key", name="uq_responses_member_order"
+    ),
+    Index("ix_responses_survey_time", "tenant_id", "survey_id", "answered_at"),
+)
+
+survey_invitations = Table(
+    "survey_invitations",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", Id, nullable=False),
+    Column("survey_id", Id, nullable=False),
+    Column("member_id", Id, nullable=False),
+    Column("order_pk", Id, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("tenant_id", "survey_id", "order_pk", name="uq_invitations_survey_order"),
+)
