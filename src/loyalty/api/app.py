@@ -14,6 +14,7 @@ from loyalty.api.routes import (
     imports,
     members,
     program,
+    program_analytics,
     webhooks,
 )
 from loyalty.config import Settings
@@ -32,6 +33,16 @@ def create_app(db: Database, clock: Clock | None = None, secret_key: str | None 
     app.state.clock = clock or SystemClock()
     app.state.secret_box = SecretBox(secret_key or Settings().secret_key)
     problems.install(app)
-    for module in (health, program, members, events, imports, webhooks, connectors, analytics):
+    for module in (
+        health,
+        program,
+        members,
+        events,
+        imports,
+        webhooks,
+        connectors,
+        analytics,
+        program_analytics,
+    ):
         app.include_router(module.router)
     return app
