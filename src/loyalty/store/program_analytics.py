@@ -18,49 +18,54 @@ from sqlalchemy.sql import ColumnElement, Select
 
 from loyalty.store.tables import guest_orders, ledger_entries, lots, members, orders, tenants
 
+# Kinds of ledger entries that move points in or out of the programme, coded as 0..3.
 FLOW_KINDS = ("earn", "reverse", "redeem", "expire")
-
-ORDERS_SCHEMA = {
-    "id": pl.Int64,
-    "member_id": pl.Int64,
-    "paid_at": pl.Int64,
-    "net": pl.Int64,
-    "earned": pl.Int64,
-}
-MEMBERS_SCHEMA = {"member_id": pl.Int64, "joined_at": pl.Int64}
-LEDGER_SCHEMA = {"id": pl.Int64, "kind": pl.String, "points": pl.Int64, "occurred_at": pl.Int64}
 
 
 def order_frame(conn: Connection, tenant_id: int, scale: int) -> pl.DataFrame:
-    """Every order that is not cancelled: member, when paid, value after refunds."""
+    """Every order that is not cancelled: ``member_id``, ``paid_at`` (epoch seconds), ``net``
+    (value after refunds, minor units) and ``earned`` (1 if it earned points)."""
     net = _minor(conn, orders.c.total, scale) - _minor(conn, orders.c.refunded_amount, scale)
+    earned = case((orders.c.points_earned > 0, 1), else_=0)
     stmt = select(
-        orders.c.id,
         orders.c.member_id,
-        _epoch(conn, orders.c.paid_at).label("paid_at"),
-        net.label("net"),
-        case((orders.c.points_earned > 0, 1), else_=0).label("earned"),
+        _epoch(conn, orders.c.paid_at) * 2 + earned,  # packed: fewer values to fetch
+        net,
     ).where(orders.c.tenant_id == tenant_id, orders.c.status != "cancelled")
-    return _frame(conn, stmt, ORDERS_SCHEMA)
+    frame = _frame(conn, stmt, ["member_id", "packed", "net"])
+    return frame.select(
+        "member_id",
+        (pl.col("packed") // 2).alias("paid_at"),
+        "net",
+        (pl.col("packed") % 2).alias("earned"),
+    )
 
 
 def member_frame(conn: Connection, tenant_id: int) -> pl.DataFrame:
     """Every member and when they joined the programme (the member row's creation)."""
-    stmt = select(
-        members.c.id.label("member_id"), _epoch(conn, members.c.created_at).label("joined_at")
-    ).where(members.c.tenant_id == tenant_id)
-    return _frame(conn, stmt, MEMBERS_SCHEMA)
+    stmt = select(members.c.id, _epoch(conn, members.c.created_at)).where(
+        members.c.tenant_id == tenant_id
+    )
+    return _frame(conn, stmt, ["member_id", "joined_at"])
 
 
 def ledger_frame(conn: Connection, tenant_id: int) -> pl.DataFrame:
-    """Ledger entries that issue, take back, redeem or expire points."""
+    """Ledger entries that issue, take back, redeem or expire points: ``kind``, ``points``,
+    ``occurred_at`` (epoch seconds)."""
+    code = case(*((ledger_entries.c.kind == kind, n) for n, kind in enumerate(FLOW_KINDS)), else_=0)
     stmt = select(
-        ledger_entries.c.id,
-        ledger_entries.c.kind,
-        ledger_entries.c.points,
-        _epoch(conn, ledger_entries.c.occurred_at).label("occurred_at"),
+        _epoch(conn, ledger_entries.c.occurred_at) * 4 + code, ledger_entries.c.points
     ).where(ledger_entries.c.tenant_id == tenant_id, ledger_entries.c.kind.in_(FLOW_KINDS))
-    return _frame(conn, stmt, LEDGER_SCHEMA)
+    frame = _frame(conn, stmt, ["packed", "points"])
+    kinds = pl.Series(FLOW_KINDS)
+    return frame.select(
+        pl.col("packed")
+        .mod(4)
+        .replace_strict(list(range(4)), kinds, return_dtype=pl.String)
+        .alias("kind"),
+        "points",
+        (pl.col("packed") // 4).alias("occurred_at"),
+    )
 
 
 def tenant_created_at(conn: Connection, tenant_id: int) -> datetime:
@@ -102,8 +107,9 @@ def _minor(conn: Connection, column: Any, scale: int) -> ColumnElement[Any]:
     return cast(func.round(cast(column, Numeric) * scale), BigInteger)
 
 
-def _frame(conn: Connection, stmt: Select[Any], schema: dict[str, Any]) -> pl.DataFrame:
-    """Run on the raw DBAPI cursor in chunks: no per-row SQLAlchemy processing."""
+def _frame(conn: Connection, stmt: Select[Any], names: list[str]) -> pl.DataFrame:
+    """Integer columns, read on the raw DBAPI cursor in chunks (no per-row SQLAlchemy work)."""
+    schema = {name: pl.Int64 for name in names}
     sql = str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
     cursor = conn.connection.cursor()
     try:
