@@ -229,9 +229,3 @@ def points_over_time(
 
 def _flow_sum(kind: str) -> pl.Expr:
     return pl.col("points").filter(pl.col("kind") == kind).abs().sum().cast(pl.Int64)
-
-
-def point_totals(points: pl.DataFrame) -> dict[str, int]:
-    """All-time points issued, reversed, redeemed and expired."""
-    sums = points.select(_flow_sum(kind).alias(flow) for kind, flow in POINT_FLOWS.items())
-    return {flow: int(sums[flow].item() or 0) for flow in POINT_FLOWS.values()}

@@ -315,7 +315,7 @@ def liability(data: Dataset, period: Period, query: FigureQuery) -> Report:
     """Outstanding points now, their money value and the IFRS 15 style liability."""
     held = store.outstanding_points(data.conn, data.ctx.tenant_id)
     outstanding = held["pending"] + held["available"]
-    totals = kpis.point_totals(data.points)
+    totals = store.point_flow_totals(data.conn, data.ctx.tenant_id)
     settled = totals["redeemed"] + totals["expired"]
     estimated = Decimal(totals["expired"]) / settled if settled else Decimal(0)
     program = data.ctx.program
@@ -371,6 +371,11 @@ def figure(
         )
     with db.read(ctx.tenant_id) as uow:
         data = Dataset(uow.conn, ctx)
+        if name in AS_OF_NOW:
+            today = now.astimezone(ctx.timezone).date()
+            report = FIGURES[name](data, Period(today, today), query)
+            report.meta = {**_meta(data, None, query, name), **report.meta}
+            return report
         period = period_of(data, query, now)
         report = FIGURES[name](data, period, query)
         report.meta = {**_meta(data, period, query, name), **report.meta}
@@ -387,13 +392,13 @@ def all_figures(
         return [compute(data, period, query) for compute in FIGURES.values()]
 
 
-def _meta(data: Dataset, period: Period, query: FigureQuery, name: str) -> dict[str, Any]:
-    meta: dict[str, Any] = {
-        "currency": data.ctx.program.currency,
-        "timezone": data.timezone,
-        "from": period.first.isoformat(),
-        "to": period.last.isoformat(),
-    }
+AS_OF_NOW = {"liability"}  # figures of the present moment: no period
+
+
+def _meta(data: Dataset, period: Period | None, query: FigureQuery, name: str) -> dict[str, Any]:
+    meta: dict[str, Any] = {"currency": data.ctx.program.currency, "timezone": data.timezone}
+    if period is not None:
+        meta |= {"from": period.first.isoformat(), "to": period.last.isoformat()}
     if name in ("members", "revenue", "points"):
         meta["granularity"] = query.granularity.value
     return meta

@@ -93,6 +93,18 @@ def outstanding_points(conn: Connection, tenant_id: int) -> dict[str, int]:
     return {"pending": found.get("pending", 0), "available": found.get("available", 0)}
 
 
+def point_flow_totals(conn: Connection, tenant_id: int) -> dict[str, int]:
+    """All-time points issued, reversed, redeemed and expired (as positive numbers)."""
+    stmt = (
+        select(ledger_entries.c.kind, func.sum(func.abs(ledger_entries.c.points)))
+        .where(ledger_entries.c.tenant_id == tenant_id, ledger_entries.c.kind.in_(FLOW_KINDS))
+        .group_by(ledger_entries.c.kind)
+    )
+    found = {kind: int(total) for kind, total in conn.execute(stmt)}
+    names = {"earn": "issued", "reverse": "reversed", "redeem": "redeemed", "expire": "expired"}
+    return {name: found.get(kind, 0) for kind, name in names.items()}
+
+
 def _epoch(conn: Connection, column: Any) -> ColumnElement[Any]:
     if conn.dialect.name == "sqlite":
         if sqlite3.sqlite_version_info >= (3, 38):
