@@ -107,6 +107,14 @@ def test_openapi_documents_every_endpoint(api: Api) -> None:
         "/v1/surveys/{survey_id}": {"get", "patch"},
         "/v1/surveys/{survey_id}/responses": {"post"},
         "/v1/surveys/{survey_id}/results": {"get"},
+        "/v1/analytics/members": {"get"},
+        "/v1/analytics/repeat-purchase": {"get"},
+        "/v1/analytics/cohorts": {"get"},
+        "/v1/analytics/customer-value": {"get"},
+        "/v1/analytics/launch": {"get"},
+        "/v1/analytics/revenue": {"get"},
+        "/v1/analytics/points": {"get"},
+        "/v1/analytics/liability": {"get"},
     }
     assert {path: set(ops) for path, ops in paths.items()} == expected
 
@@ -133,6 +141,9 @@ def test_get_program_shows_the_settings_version_and_time_zone(api: Api) -> None:
         "clawback": "negative_balance",
         "transfers_enabled": False,
         "expiring_soon_days": 30,
+        "launched_at": None,
+        "point_value": None,
+        "expected_breakage": None,
         "version": 1,
         "timezone": "Europe/Warsaw",
     }

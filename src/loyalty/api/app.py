@@ -16,6 +16,7 @@ from loyalty.api.routes import (
     members,
     memberships,
     program,
+    program_analytics,
     referrals,
     rewards,
     segments,
@@ -55,6 +56,7 @@ def create_app(db: Database, clock: Clock | None = None, secret_key: str | None 
         coupons,
         segments,
         surveys,
+        program_analytics,
     ):
         app.include_router(module.router)
     return app

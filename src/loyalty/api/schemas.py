@@ -8,7 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from loyalty.domain.errors import UnknownCurrency
@@ -104,6 +104,9 @@ class ProgramUpdate(Strict):
     clawback: Literal["negative_balance", "other_points", "write_off"] | None = None
     transfers_enabled: bool | None = None
     expiring_soon_days: int | None = Field(None, ge=1, le=365)
+    launched_at: AwareDatetime | None = None
+    point_value: Annotated[Decimal, Field(ge=0, le=1_000_000, allow_inf_nan=False)] | None = None
+    expected_breakage: Annotated[Decimal, Field(ge=0, lt=1, allow_inf_nan=False)] | None = None
 
 
 # --- events -------------------------------------------------------------------------------

@@ -110,9 +110,22 @@ class Program:
     clawback: Clawback = Clawback.NEGATIVE_BALANCE
     transfers_enabled: bool = False
     expiring_soon_days: int = 30
+    # Analytics: when the programme started (None = when the tenant was created), what one
+    # point is worth in money, and the expected breakage rate (None = estimated from history).
+    launched_at: datetime | None = None
+    point_value: Decimal | None = None
+    expected_breakage: Decimal | None = None
 
     def __post_init__(self) -> None:
         check_currency(self.currency)
+        if self.launched_at is not None and self.launched_at.utcoffset() is None:
+            raise InvalidSettings("launched_at needs a time zone offset", field="launched_at")
+        if self.point_value is not None and not 0 <= self.point_value <= 1_000_000:
+            raise InvalidSettings("point_value must be 0..1000000", field="point_value")
+        if self.expected_breakage is not None and not 0 <= self.expected_breakage < 1:
+            raise InvalidSettings(
+                "expected_breakage must be >= 0 and < 1", field="expected_breakage"
+            )
         if self.points_per_unit < 0:
             raise InvalidSettings("points_per_unit must be >= 0", field="points_per_unit")
         if not 0 <= self.pending_days <= 365:
@@ -147,6 +160,9 @@ class Program:
             "clawback": self.clawback.value,
             "transfers_enabled": self.transfers_enabled,
             "expiring_soon_days": self.expiring_soon_days,
+            "launched_at": None if self.launched_at is None else self.launched_at.isoformat(),
+            "point_value": _optional_str(self.point_value),
+            "expected_breakage": _optional_str(self.expected_breakage),
         }
 
     @classmethod
@@ -168,9 +184,26 @@ class Program:
                 clawback=Clawback(data.get("clawback", "negative_balance")),
                 transfers_enabled=bool(data.get("transfers_enabled", False)),
                 expiring_soon_days=int(data.get("expiring_soon_days", 30)),
+                launched_at=_optional_datetime(data.get("launched_at")),
+                point_value=_optional_decimal(data.get("point_value")),
+                expected_breakage=_optional_decimal(data.get("expected_breakage")),
             )
-        except (KeyError, ValueError, InvalidOperation) as exc:
+        except (KeyError, ValueError, TypeError, InvalidOperation) as exc:
             raise InvalidSettings(f"invalid programme settings: {exc}") from exc
 
     def updated(self, **changes: Any) -> Program:
         return replace(self, **changes)
+
+
+def _optional_str(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _optional_decimal(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+def _optional_datetime(value: Any) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))
