@@ -8,12 +8,14 @@ from loyalty import __version__
 from loyalty.api import problems
 from loyalty.api.routes import (
     analytics,
+    carts,
     connectors,
     events,
     health,
     imports,
     members,
     program,
+    promotions,
     webhooks,
 )
 from loyalty.config import Settings
@@ -32,6 +34,17 @@ def create_app(db: Database, clock: Clock | None = None, secret_key: str | None 
     app.state.clock = clock or SystemClock()
     app.state.secret_box = SecretBox(secret_key or Settings().secret_key)
     problems.install(app)
-    for module in (health, program, members, events, imports, webhooks, connectors, analytics):
+    for module in (
+        health,
+        program,
+        members,
+        events,
+        imports,
+        webhooks,
+        connectors,
+        analytics,
+        promotions,
+        carts,
+    ):
         app.include_router(module.router)
     return app

@@ -28,6 +28,11 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.TRANSFERS_DISABLED: 409,
     ErrorCode.ORDER_NOT_PAID: 409,
     ErrorCode.BATCH_TOO_LARGE: 413,
+    ErrorCode.PROMOTION_NOT_FOUND: 404,
+    ErrorCode.PROMOTION_EXISTS: 409,
+    ErrorCode.CODE_TAKEN: 409,
+    ErrorCode.CHECKOUT_CLOSED: 409,
+    ErrorCode.POINTS_PAYMENT_DISABLED: 409,
     ErrorCode.IDEMPOTENCY_CONFLICT: 422,
 }
 

@@ -101,6 +101,14 @@ class ProgramUpdate(Strict):
     clawback: Literal["negative_balance", "other_points", "write_off"] | None = None
     transfers_enabled: bool | None = None
     expiring_soon_days: int | None = Field(None, ge=1, le=365)
+    point_value: (
+        Annotated[Decimal, Field(gt=0, le=1_000_000, decimal_places=6, allow_inf_nan=False)] | None
+    ) = None
+    points_max_share: Annotated[Decimal, Field(gt=0, le=1, allow_inf_nan=False)] | None = None
+    checkout_ttl_minutes: int | None = Field(None, ge=1, le=1440)
+    code_refund_policy: (
+        Literal["keep", "release_on_full_refund", "release_on_any_refund"] | None
+    ) = None
 
 
 # --- events -------------------------------------------------------------------------------
@@ -128,6 +136,7 @@ class OrderPaidData(Strict):
     shipping: Amount = Decimal(0)
     tax: Amount = Decimal(0)
     total: Amount | None = None
+    checkout_id: ExternalId | None = None
 
 
 class RefundLineIn(Strict):
@@ -154,6 +163,7 @@ class OrderRefundedData(Strict):
 class OrderCancelledData(Strict):
     model_config = ConfigDict(extra="ignore")
     order_id: ExternalId
+    checkout_id: ExternalId | None = None
 
 
 class _Envelope(Strict):
@@ -222,13 +232,14 @@ def to_domain(event: Any, source: str = "api") -> InboundEvent:
             for line in data.lines
         )
         payload = OrderPaid(
-            PaidOrder(data.order_id, data.currency, lines, data.shipping, data.tax, data.total)
+            PaidOrder(data.order_id, data.currency, lines, data.shipping, data.tax, data.total),
+            checkout_id=data.checkout_id,
         )
     elif isinstance(event, OrderRefundedEvent):
         lines = tuple((line.sku, line.quantity) for line in data.lines) if data.lines else None
         payload = OrderRefunded(data.order_id, data.refund_id, lines, data.amount)
     else:
-        payload = OrderCancelled(data.order_id)
+        payload = OrderCancelled(data.order_id, data.checkout_id)
     return InboundEvent(
         source=source,
         event_id=event.id,

@@ -35,6 +35,11 @@ class ErrorCode(StrEnum):
     INVALID_SETTINGS = "invalid_settings"
     INVALID_CURSOR = "invalid_cursor"
     BATCH_TOO_LARGE = "batch_too_large"
+    PROMOTION_NOT_FOUND = "promotion_not_found"
+    PROMOTION_EXISTS = "promotion_exists"
+    CODE_TAKEN = "code_taken"
+    CHECKOUT_CLOSED = "checkout_closed"
+    POINTS_PAYMENT_DISABLED = "points_payment_disabled"
 
 
 class DomainError(Exception):
@@ -129,3 +134,27 @@ class InvalidCursor(DomainError):
 
 class BatchTooLarge(DomainError):
     code = ErrorCode.BATCH_TOO_LARGE
+
+
+class PromotionNotFound(NotFound):
+    code = ErrorCode.PROMOTION_NOT_FOUND
+
+
+class PromotionExists(DomainError):
+    code = ErrorCode.PROMOTION_EXISTS
+
+
+class CodeTaken(DomainError):
+    """A promotion code is already used by another promotion of the tenant."""
+
+    code = ErrorCode.CODE_TAKEN
+
+
+class CheckoutClosed(DomainError):
+    """The checkout was already committed by a paid order or released."""
+
+    code = ErrorCode.CHECKOUT_CLOSED
+
+
+class PointsPaymentDisabled(DomainError):
+    code = ErrorCode.POINTS_PAYMENT_DISABLED

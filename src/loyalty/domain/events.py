@@ -35,6 +35,7 @@ class CustomerChanged:
 class OrderPaid:
     order: PaidOrder
     earn: bool = True  # False: history loaded for analytics only, no points
+    checkout_id: str | None = None  # the checkout whose held codes and points it commits
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +49,7 @@ class OrderRefunded:
 @dataclass(frozen=True, slots=True)
 class OrderCancelled:
     order_id: str
+    checkout_id: str | None = None  # releases what the checkout holds, paid or not
 
 
 Payload = CustomerChanged | OrderPaid | OrderRefunded | OrderCancelled

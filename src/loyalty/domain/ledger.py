@@ -25,6 +25,7 @@ class EntryKind(StrEnum):
     ADJUST = "adjust"
     TRANSFER_IN = "transfer_in"
     TRANSFER_OUT = "transfer_out"
+    RESTORE = "restore"  # points a hold took, given back with the expiry dates they had
 
 
 class LotStatus(StrEnum):

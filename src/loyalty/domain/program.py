@@ -35,6 +35,14 @@ class ExpiryKind(StrEnum):
     INACTIVITY = "inactivity"
 
 
+class CodeRefundPolicy(StrEnum):
+    """Whether a refund gives a single-use promotion code back to the customer."""
+
+    KEEP = "keep"  # a used code stays used
+    RELEASE_ON_FULL_REFUND = "release_on_full_refund"
+    RELEASE_ON_ANY_REFUND = "release_on_any_refund"
+
+
 class Clawback(StrEnum):
     """What happens when a refund reverses points the member has already spent."""
 
@@ -110,6 +118,12 @@ class Program:
     clawback: Clawback = Clawback.NEGATIVE_BALANCE
     transfers_enabled: bool = False
     expiring_soon_days: int = 30
+    # Checkout: points as payment (None: points cannot pay), share of an order points may pay,
+    # how long a checkout holds codes and points, and what a refund does to a used code.
+    point_value: Decimal | None = None
+    points_max_share: Decimal = Decimal(1)
+    checkout_ttl_minutes: int = 15
+    code_refund_policy: CodeRefundPolicy = CodeRefundPolicy.KEEP
 
     def __post_init__(self) -> None:
         check_currency(self.currency)
@@ -119,6 +133,16 @@ class Program:
             raise InvalidSettings("pending_days must be 0..365", field="pending_days")
         if not 1 <= self.expiring_soon_days <= 365:
             raise InvalidSettings("expiring_soon_days must be 1..365", field="expiring_soon_days")
+        if self.point_value is not None and not self.point_value > 0:
+            raise InvalidSettings("point_value must be more than 0", field="point_value")
+        if not 0 < self.points_max_share <= 1:
+            raise InvalidSettings(
+                "points_max_share must be more than 0 and at most 1", field="points_max_share"
+            )
+        if not 1 <= self.checkout_ttl_minutes <= 1440:
+            raise InvalidSettings(
+                "checkout_ttl_minutes must be 1..1440", field="checkout_ttl_minutes"
+            )
 
     def points_for(self, base: Decimal) -> int:
         """Convert a money base to points: rate applied once, then one rounding."""
@@ -147,6 +171,10 @@ class Program:
             "clawback": self.clawback.value,
             "transfers_enabled": self.transfers_enabled,
             "expiring_soon_days": self.expiring_soon_days,
+            "point_value": None if self.point_value is None else str(self.point_value),
+            "points_max_share": str(self.points_max_share),
+            "checkout_ttl_minutes": self.checkout_ttl_minutes,
+            "code_refund_policy": self.code_refund_policy.value,
         }
 
     @classmethod
@@ -168,9 +196,17 @@ class Program:
                 clawback=Clawback(data.get("clawback", "negative_balance")),
                 transfers_enabled=bool(data.get("transfers_enabled", False)),
                 expiring_soon_days=int(data.get("expiring_soon_days", 30)),
+                point_value=_opt_decimal(data.get("point_value")),
+                points_max_share=Decimal(str(data.get("points_max_share", "1"))),
+                checkout_ttl_minutes=int(data.get("checkout_ttl_minutes", 15)),
+                code_refund_policy=CodeRefundPolicy(data.get("code_refund_policy", "keep")),
             )
         except (KeyError, ValueError, InvalidOperation) as exc:
             raise InvalidSettings(f"invalid programme settings: {exc}") from exc
 
     def updated(self, **changes: Any) -> Program:
         return replace(self, **changes)
+
+
+def _opt_decimal(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))

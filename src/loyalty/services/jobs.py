@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from loyalty.domain.program import ExpiryKind, Program
-from loyalty.services import ledger
+from loyalty.services import checkout, ledger
 from loyalty.store import jobs as job_sql
+from loyalty.store.checkouts import tenants_with_due_checkouts
 from loyalty.store.uow import Database
 
 
@@ -19,6 +20,7 @@ class JobReport:
     expired_inactive: int
     debts_settled: int
     expiry_notices: int = 0
+    checkouts_released: int = 0
 
     def to_dict(self) -> dict[str, int]:
         return {
@@ -27,6 +29,7 @@ class JobReport:
             "expired_inactive": self.expired_inactive,
             "debts_settled": self.debts_settled,
             "expiry_notices": self.expiry_notices,
+            "checkouts_released": self.checkouts_released,
         }
 
 
@@ -74,10 +77,27 @@ def notify_expiring(db: Database, now: datetime, tenant_id: int | None = None) -
     return members
 
 
+def release_due_checkouts(db: Database, now: datetime, tenant_id: int | None = None) -> int:
+    """Give back the codes and points of checkouts whose hold ran out (a chunk per transaction)."""
+    released = 0
+    for checkout_tenant in tenants_with_due_checkouts(db.engine, now, tenant_id):
+        while True:
+            with db.transaction(checkout_tenant) as uow:
+                count = checkout.release_due(uow, now)
+            released += count
+            if count == 0:
+                break
+    return released
+
+
 def run_due_jobs(db: Database, now: datetime, tenant_id: int | None = None) -> JobReport:
-    """Release first, so that points whose window closed can expire or be spent in order."""
+    """Release first, so that points whose window closed can expire or be spent in order.
+
+    Expired checkouts go before expiry too: points they give back may be due to expire."""
+    checkouts_released = release_due_checkouts(db, now, tenant_id)
     released, settled = release_due(db, now, tenant_id)
     return JobReport(
+        checkouts_released=checkouts_released,
         released=released,
         expired=expire_due(db, now, tenant_id),
         expired_inactive=expire_inactive(db, now, tenant_id),

@@ -170,6 +170,49 @@ def spend(
     return effect, draws
 
 
+def restore(
+    uow: UnitOfWork,
+    member_id: int,
+    draws: list[Draw],
+    *,
+    reason: str,
+    now: datetime,
+    **entry: Any,
+) -> list[Effect]:
+    """Give back points a spend took: one new lot per lot drawn, with that lot's expiry date.
+
+    A lot whose date has passed meanwhile comes back already due, and the expiry job takes it.
+    """
+    effects = []
+    for d in draws:
+        lot_id = uow.ledger.add_lot(
+            member_id=member_id,
+            amount=d.points,
+            status=LotStatus.AVAILABLE,
+            earned_at=now,
+            available_at=now,
+            expires_at=d.expires_at,
+        )
+        entry_id = uow.ledger.add_entry(
+            member_id=member_id,
+            kind=EntryKind.RESTORE,
+            points=d.points,
+            available_delta=d.points,
+            pending_delta=0,
+            lot_id=lot_id,
+            reason=reason,
+            occurred_at=now,
+            created_at=now,
+            **entry,
+        )
+        effects.append(Effect(entry_id, EntryKind.RESTORE, d.points, reason, d.points, 0))
+    total = sum(d.points for d in draws)
+    balances = uow.members.apply_deltas(member_id, available=total, activity_at=now)
+    if balances is not None and balances["debt"] > 0:
+        settle_debt(uow, member_id)
+    return effects
+
+
 def reverse(
     uow: UnitOfWork,
     ctx: TenantContext,

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, case, func, select
 from loyalty.domain.invariants import LotSummary, MemberLedgerSummary
 from loyalty.store.tables import allocations, ledger_entries, lots, members
 
-_CREDIT_KINDS = ("earn", "adjust", "transfer_in")
+_CREDIT_KINDS = ("earn", "adjust", "transfer_in", "restore")
 _DEBIT_KINDS = ("redeem", "expire", "reverse", "adjust", "transfer_out")
 
 

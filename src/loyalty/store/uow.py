@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 
 from loyalty.store._raw import RawRunner
 from loyalty.store.admin import TenantRepository
+from loyalty.store.checkouts import CheckoutRepository
 from loyalty.store.db import READ_ONLY
 from loyalty.store.group_commit import GroupCommitter
 from loyalty.store.inbox import IdempotencyRepository, InboxRepository
@@ -23,6 +24,7 @@ from loyalty.store.members import MemberRepository
 from loyalty.store.orders import OrderRepository
 from loyalty.store.outbox import OutboxRepository
 from loyalty.store.programs import ProgramRepository
+from loyalty.store.promotions import PromotionRepository
 from loyalty.store.tables import audit_log
 
 T = TypeVar("T")
@@ -43,6 +45,8 @@ class UnitOfWork:
         self.idempotency = IdempotencyRepository(conn, tenant_id)
         self.programs = ProgramRepository(conn, tenant_id)
         self.outbox = OutboxRepository(raw, tenant_id)
+        self.promotions = PromotionRepository(conn, tenant_id)
+        self.checkouts = CheckoutRepository(conn, tenant_id)
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
