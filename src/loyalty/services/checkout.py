@@ -24,6 +24,7 @@ from sqlalchemy.engine import RowMapping
 
 from loyalty.domain.errors import (
     CheckoutClosed,
+    DomainError,
     InsufficientPoints,
     MemberBlocked,
     PointsPaymentDisabled,
@@ -175,10 +176,11 @@ def _price(
     refused: list[RejectedPromotion] | None = None,
 ) -> _Priced:
     found, counters = catalogue(uow)
-    codes, rejected = _usable_codes(uow, request.codes, held_codes or set())
-    rejected = [*(refused or []), *rejected]
-    refused_codes = {r.code for r in rejected}
-    codes = tuple(code for code in codes if code not in refused_codes)
+    refused = refused or []
+    lost = {r.code for r in refused}
+    entered = tuple(code for code in request.codes if normalize_code(code) not in lost)
+    codes, rejected = _usable_codes(uow, entered, held_codes or set())
+    rejected = [*refused, *rejected]
     cart = Cart(request.currency, request.lines, request.shipping, member_facts(uow, member), codes)
     has_expressions = any(p.conditions.expression for p in found.promotions)
     evaluation = evaluate_cart(
@@ -212,9 +214,13 @@ def _points(
         return out
     policy = PointsPaymentPolicy(program.point_value, program.points_max_share)
     quote = quote_points_payment(evaluation.total, cart.currency, available, policy)
-    value = check_points_payment(quote, points_to_pay)
     if points_to_pay and member is None:
         raise InsufficientPoints("a guest has no points to pay with", field="points_to_pay")
+    try:
+        value = check_points_payment(quote, points_to_pay)
+    except DomainError as exc:
+        exc.field = "points_to_pay"
+        raise
     out["payment"] = {
         "point_value": str(program.point_value),
         "max_points": quote.max_points,
