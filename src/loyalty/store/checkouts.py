@@ -5,11 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection, Engine, RowMapping
 
 from loyalty.store.tables import checkouts, orders
 
+_HAS_ORDERS = (
+    select(orders.c.id)
+    .where(
+        orders.c.tenant_id == bindparam("tenant_id"), orders.c.member_id == bindparam("member_id")
+    )
+    .limit(1)
+)
 RESERVED = "reserved"
 COMMITTED = "committed"
 RELEASED = "released"
@@ -38,12 +45,8 @@ class CheckoutRepository:
         return self.conn.execute(stmt).mappings().first()
 
     def member_has_orders(self, member_id: int) -> bool:
-        stmt = (
-            select(orders.c.id)
-            .where(orders.c.tenant_id == self.tenant_id, orders.c.member_id == member_id)
-            .limit(1)
-        )
-        return self.conn.execute(stmt).first() is not None
+        params = {"tenant_id": self.tenant_id, "member_id": member_id}
+        return self.conn.execute(_HAS_ORDERS, params).first() is not None
 
     def add(self, checkout_id: str, now: datetime) -> RowMapping:
         """An empty open checkout; filled by ``update``."""
