@@ -32,6 +32,10 @@ _TENANT_TABLES = (
     tables.inbox_events,
     tables.idempotency_keys,
     tables.audit_log,
+    tables.promotions,
+    tables.promotion_codes,
+    tables.promotion_member_usage,
+    tables.checkouts,
 )
 
 

@@ -297,3 +297,60 @@ def test_a_full_refund_gives_a_single_use_code_back_when_the_policy_says_so(
     assert api.client.get("/v1/promotions/once").json()["usage"]["codes"][0]["uses"] == 0
     again = evaluate(api, cart(("a", 1, "40.00"), member="m2", coupon_codes=["ONCE"]))
     assert [a["promotion_id"] for a in again["applied"]] == ["once"]
+
+
+def test_cancelling_a_paid_order_gives_back_its_points_and_code(shop_api: Api) -> None:
+    api = shop_api
+    single_use(api)
+    earn(api, "m1", "1000")
+    body = cart(("a", 1, "40.00"), member="m1", coupon_codes=["ONCE"], points_to_pay=200)
+    evaluate(api, {**body, "checkout_id": "c1"})
+    paid = order_paid_json("e-o1", "m1", "o1", [("a", 1, "20.00")], NOW)
+    paid["data"]["checkout_id"] = "c1"
+    assert api.event(paid).json()["balances"]["available"] == 800 + 20
+    # when the order is cancelled (the store need not repeat the checkout id)
+    response = api.event(cancel_json("e-c", "o1", NOW))
+    # then the order's points go, the points it was paid with come back, the code works again
+    assert response.status_code == 200, response.text
+    assert api.balances("m1")["available"] == 1000
+    usage = api.client.get("/v1/promotions/once").json()["usage"]
+    assert usage["uses"] == 0
+    assert usage["codes"][0]["uses"] == 0
+    api.assert_ledger_clean()
+
+
+def test_an_order_in_a_batch_commits_its_checkout(shop_api: Api) -> None:
+    api = shop_api
+    single_use(api)
+    evaluate(api, cart(("a", 1, "40.00"), member="m1", coupon_codes=["ONCE"], checkout_id="c1"))
+    plain = order_paid_json("e-o0", "m2", "o0", [("a", 1, "20.00")], NOW)
+    paid = order_paid_json("e-o1", "m1", "o1", [("a", 1, "20.00")], NOW)
+    paid["data"]["checkout_id"] = "c1"
+    # when
+    response = api.client.post("/v1/events/batch", json={"events": [plain, paid]})
+    # then
+    assert response.status_code == 200, response.text
+    assert response.json()["accepted"] == 2
+    assert api.client.get("/v1/promotions/once").json()["usage"]["codes"][0]["uses"] == 1
+
+
+def test_a_paid_order_naming_an_unknown_checkout_still_earns_and_says_why(api: Api) -> None:
+    paid = order_paid_json("e-o1", "m1", "o1", [("a", 1, "20.00")], NOW)
+    paid["data"]["checkout_id"] = "nope"
+    response = api.event(paid)
+    assert response.status_code == 200, response.text
+    assert response.json()["balances"]["available"] == 20
+    assert "checkout nope is not known" in response.json()["note"]
+
+
+def test_a_blocked_member_cannot_hold_points(shop_api: Api) -> None:
+    api = shop_api
+    earn(api, "m1", "1000")
+    assert api.client.patch("/v1/members/m1", json={"status": "blocked"}).status_code == 200
+    before = api.state()
+    response = api.client.post(
+        "/v1/carts/evaluate",
+        json=cart(("a", 1, "40.00"), member="m1", points_to_pay=100, checkout_id="c1"),
+    )
+    assert_problem(response, 409, "member_blocked", "member")
+    assert api.state() == before

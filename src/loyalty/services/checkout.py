@@ -304,7 +304,8 @@ def reserve(
     new ones are taken, and the points held change to ``points_to_pay``.
     """
     assert request.checkout_id is not None
-    release_due(uow, now)
+    _release_expired_holders(uow, request.codes, now)
+    member = _member(uow, request.member, lock=True)  # members before checkouts, always
     row = uow.checkouts.get(request.checkout_id, lock=True)
     if row is None:
         row = uow.checkouts.add(request.checkout_id, now)
@@ -312,7 +313,6 @@ def reserve(
         raise CheckoutClosed(
             f"checkout '{request.checkout_id}' is already {row['status']}", field="checkout_id"
         )
-    member = _member(uow, request.member, lock=True)
     if request.member is not None and member is None and request.points_to_pay:
         raise InsufficientPoints("an unknown member has no points to pay with", field="member")
     if member is not None and member["status"] == MemberStatus.BLOCKED and request.points_to_pay:
@@ -462,9 +462,13 @@ def _give_back_points(uow: UnitOfWork, row: RowMapping, reason: str, now: dateti
 def release(uow: UnitOfWork, checkout_id: str, reason: str, now: datetime) -> str | None:
     """Let go of what an open checkout holds; a committed one gives back its points and code
     uses (its order was cancelled). Returns a note for the event response."""
-    row = uow.checkouts.get(checkout_id, lock=True)
-    if row is None:
+    seen = uow.checkouts.get(checkout_id)
+    if seen is None:
         return f"checkout {checkout_id} is not known"
+    if seen["member_id"] is not None:
+        uow.members.lock_many([seen["member_id"]])  # members before checkouts, always
+    row = uow.checkouts.get(checkout_id, lock=True)
+    assert row is not None
     if row["status"] == RELEASED:
         return f"checkout {checkout_id} was already released"
     committed = row["status"] == COMMITTED
@@ -525,6 +529,16 @@ def refunded(uow: UnitOfWork, program: Program, order_pk: int, full: bool) -> No
 def release_due(uow: UnitOfWork, now: datetime) -> int:
     """Release this tenant's checkouts whose hold ran out; returns how many."""
     due = uow.checkouts.due(now)
-    for checkout_id in due:
+    for checkout_id, _codes in due:
         release(uow, checkout_id, "expired", now)
     return len(due)
+
+
+def _release_expired_holders(uow: UnitOfWork, codes: tuple[str, ...], now: datetime) -> None:
+    """Let go of expired holds on the entered codes now, rather than when the job next runs."""
+    wanted = {normalize_code(code) for code in codes}
+    if not wanted:
+        return
+    for checkout_id, held in uow.checkouts.due(now):
+        if wanted & {item["code"] for item in held}:
+            release(uow, checkout_id, "expired", now)

@@ -75,10 +75,10 @@ class CheckoutRepository:
             .values(**values)
         )
 
-    def due(self, now: datetime, limit: int = 500) -> list[str]:
-        """Open checkouts of this tenant whose hold has run out."""
+    def due(self, now: datetime, limit: int = 500) -> list[tuple[str, list[dict[str, Any]]]]:
+        """Open checkouts of this tenant whose hold has run out, with the codes they hold."""
         stmt = (
-            select(checkouts.c.checkout_id)
+            select(checkouts.c.checkout_id, checkouts.c.codes)
             .where(
                 checkouts.c.tenant_id == self.tenant_id,
                 checkouts.c.status == RESERVED,
@@ -87,7 +87,7 @@ class CheckoutRepository:
             .order_by(checkouts.c.expires_at)
             .limit(limit)
         )
-        return list(self.conn.execute(stmt).scalars())
+        return [(row.checkout_id, row.codes) for row in self.conn.execute(stmt)]
 
 
 def tenants_with_due_checkouts(engine: Engine, now: datetime, tenant_id: int | None) -> list[int]:
