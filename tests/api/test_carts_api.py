@@ -354,3 +354,16 @@ def test_a_blocked_member_cannot_hold_points(shop_api: Api) -> None:
     )
     assert_problem(response, 409, "member_blocked", "member")
     assert api.state() == before
+
+
+def test_a_write_only_key_may_not_evaluate(api: Api) -> None:
+    with client_for(api.shop, bearer(api.key("write"))) as writer:
+        response = writer.post("/v1/carts/evaluate", json=cart(("a", 1, "1")))
+    assert_problem(response, 403, "forbidden")
+
+
+def test_malformed_json_is_400(api: Api) -> None:
+    response = api.client.post(
+        "/v1/carts/evaluate", content=b'{"lines": [', headers={"Content-Type": "application/json"}
+    )
+    assert_problem(response, 400, "malformed_json")

@@ -199,3 +199,13 @@ def test_a_retried_create_with_the_same_idempotency_key_replays(api: Api) -> Non
     assert again.json() == first.json()
     other = api.client.post("/v1/promotions", json=ten_off("x"), headers=headers)
     assert_problem(other, 422, "idempotency_key_conflict")
+
+
+def test_reading_needs_the_read_scope_and_a_valid_cursor(api: Api) -> None:
+    with client_for(api.shop, bearer(api.key("write"))) as writer:
+        assert_problem(writer.get("/v1/promotions"), 403, "forbidden")
+        assert_problem(writer.get("/v1/promotions/x"), 403, "forbidden")
+    response = api.client.get("/v1/promotions", params={"after": "garbage"})
+    assert_problem(response, 400, "invalid_cursor", "after")
+    too_many = api.client.get("/v1/promotions", params={"limit": 501})
+    assert_problem(too_many, 422, "validation_failed", "limit")
