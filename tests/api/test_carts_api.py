@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from loyalty.services import jobs
 from tests.api.support import Api, assert_problem, bearer, client_for
 from tests.builders import cancel_json, order_paid_json, refund_json
 from tests.conftest import NOW
@@ -367,3 +369,22 @@ def test_malformed_json_is_400(api: Api) -> None:
         "/v1/carts/evaluate", content=b'{"lines": [', headers={"Content-Type": "application/json"}
     )
     assert_problem(response, 400, "malformed_json")
+
+
+def test_an_order_paid_after_its_hold_expired_still_uses_up_the_code(shop_api: Api) -> None:
+    api = shop_api
+    single_use(api)
+    evaluate(api, cart(("a", 1, "40.00"), member="m1", coupon_codes=["ONCE"], checkout_id="c1"))
+    later = NOW + timedelta(minutes=20)
+    assert jobs.run_due_jobs(api.shop.db, later, api.shop.tenant_id).checkouts_released == 1
+    assert api.client.get("/v1/promotions/once").json()["usage"]["codes"][0]["reserved"] == 0
+    # when the order arrives late
+    paid = order_paid_json("e-o1", "m1", "o1", [("a", 1, "20.00")], later)
+    paid["data"]["checkout_id"] = "c1"
+    response = api.event(paid)
+    # then the code is counted, so nobody else can use it again
+    assert response.status_code == 200, response.text
+    assert "after its hold expired" in response.json()["note"]
+    usage = api.client.get("/v1/promotions/once").json()["usage"]
+    assert usage["codes"][0]["uses"] == 1
+    assert usage["uses"] == 1

@@ -481,8 +481,10 @@ def release(uow: UnitOfWork, checkout_id: str, reason: str, now: datetime) -> st
     if committed:
         for applied in row["promotions"]:
             uow.promotions.uncount_use(applied["promotion_pk"], row["member_id"])
+    # the codes stay on the row, so an order paid after its hold expired still counts them
+    codes = [] if committed else row["codes"]
     uow.checkouts.update(
-        row["id"], status=RELEASED, release_reason=reason, codes=[], updated_at=now
+        row["id"], status=RELEASED, release_reason=reason, codes=codes, updated_at=now
     )
     return None
 
@@ -495,6 +497,8 @@ def commit(
     row = uow.checkouts.get(checkout_id, lock=True)
     if row is None:
         return f"checkout {checkout_id} is not known; no codes or points were held"
+    if row["status"] == RELEASED and row["release_reason"] == "expired":
+        return _commit_late(uow, row, member_id, order_pk, now)
     if row["status"] != RESERVED:
         return f"checkout {checkout_id} was already {row['status']}; nothing committed"
     for item in row["codes"]:
@@ -505,6 +509,28 @@ def commit(
         )
     uow.checkouts.update(row["id"], status=COMMITTED, order_pk=order_pk, updated_at=now)
     return None
+
+
+def _commit_late(
+    uow: UnitOfWork, row: RowMapping, member_id: int, order_pk: int, now: datetime
+) -> str:
+    """The order was paid after the hold ran out: count what is still free to count."""
+    counted: list[dict[str, Any]] = []
+    lost: list[dict[str, Any]] = []
+    for item in row["codes"]:
+        (counted if uow.promotions.use_code(item["code"]) else lost).append(item)
+    for applied in row["promotions"]:
+        uow.promotions.count_use(
+            applied["promotion_pk"], row["member_id"] or member_id, Decimal(applied["discount"])
+        )
+    uow.checkouts.update(
+        row["id"], status=COMMITTED, order_pk=order_pk, codes=counted, updated_at=now
+    )
+    note = f"checkout {row['checkout_id']} was paid after its hold expired; its points stayed"
+    note += " with the member"
+    if lost:
+        note += "; code(s) " + ", ".join(i["code"] for i in lost) + " had no use left to count"
+    return note
 
 
 def refunded(uow: UnitOfWork, program: Program, order_pk: int, full: bool) -> None:

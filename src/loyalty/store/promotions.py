@@ -61,6 +61,14 @@ _USE_RESERVED_CODE = (
     .values(reserved=promotion_codes.c.reserved - 1, uses=promotion_codes.c.uses + 1)
     .where(promotion_codes.c.reserved > 0)
 )
+_USE_CODE = (
+    _code_update()
+    .values(uses=promotion_codes.c.uses + 1)
+    .where(
+        (promotion_codes.c.max_uses.is_(None))
+        | (promotion_codes.c.uses + promotion_codes.c.reserved < promotion_codes.c.max_uses)
+    )
+)
 _UNUSE_CODE = (
     _code_update().values(uses=promotion_codes.c.uses - 1).where(promotion_codes.c.uses > 0)
 )
@@ -223,6 +231,10 @@ class PromotionRepository:
 
     def use_reserved_code(self, code: str) -> bool:
         return self._code(_USE_RESERVED_CODE, code)
+
+    def use_code(self, code: str) -> bool:
+        """Count a use of ``code`` that held no reservation; False when none is left."""
+        return self._code(_USE_CODE, code)
 
     def unuse_code(self, code: str) -> bool:
         return self._code(_UNUSE_CODE, code)
