@@ -87,7 +87,7 @@ def seed(client: httpx.Client, rng: random.Random) -> None:
             "data": {
                 "order_id": f"seed-{n}",
                 "currency": "PLN",
-                "lines": [{"sku": "x", "quantity": 1, "unit_price": "2000.00"}],
+                "lines": [{"sku": "x", "quantity": 1, "unit_price": "100000.00"}],
             },
         }
         for n in range(MEMBERS)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated
 
+import orjson
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
@@ -42,9 +43,7 @@ class CartIn(Strict):
 
 
 @router.post("/evaluate")
-async def evaluate_cart(
-    body: CartIn, principal: Reader, db: DbDep, clock: ClockDep
-) -> JSONResponse:
+async def evaluate_cart(body: CartIn, principal: Reader, db: DbDep, clock: ClockDep) -> Response:
     """Applied and rejected promotions with reasons, the discount per line, points to earn and
     points usable as payment. A dry run unless ``checkout_id`` is given (needs a write key)."""
     ctx = principal.context
@@ -74,4 +73,5 @@ async def evaluate_cart(
         result = await db.run_async(
             ctx.tenant_id, lambda uow: checkout.reserve(uow, ctx, request, now)
         )
-    return JSONResponse(result)
+    # orjson: the body lists every promotion considered, several times faster than json here
+    return Response(orjson.dumps(result), media_type="application/json")
