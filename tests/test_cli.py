@@ -67,6 +67,7 @@ def test_jobs_run_reports_counts(cli_env: str) -> None:
         "tier_changes",
         "memberships_expired",
         "coupons_expired",
+        "checkouts_released",
     }
 
 

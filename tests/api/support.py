@@ -38,6 +38,10 @@ _TENANT_TABLES = (
     tables.membership_plans,
     tables.memberships,
     tables.membership_history,
+    tables.promotions,
+    tables.promotion_codes,
+    tables.promotion_member_usage,
+    tables.checkouts,
 )
 
 

@@ -115,6 +115,9 @@ def test_openapi_documents_every_endpoint(api: Api) -> None:
         "/v1/analytics/revenue": {"get"},
         "/v1/analytics/points": {"get"},
         "/v1/analytics/liability": {"get"},
+        "/v1/promotions": {"get", "post"},
+        "/v1/promotions/{promotion_id}": {"get", "patch", "delete"},
+        "/v1/carts/evaluate": {"post"},
     }
     assert {path: set(ops) for path, ops in paths.items()} == expected
 
@@ -144,6 +147,9 @@ def test_get_program_shows_the_settings_version_and_time_zone(api: Api) -> None:
         "launched_at": None,
         "point_value": None,
         "expected_breakage": None,
+        "points_max_share": "1",
+        "checkout_ttl_minutes": 15,
+        "code_refund_policy": "keep",
         "version": 1,
         "timezone": "Europe/Warsaw",
     }
@@ -187,6 +193,31 @@ def test_new_program_settings_apply_to_the_next_request(api: Api) -> None:
     assert response.json()["effects"][0]["points"] == 2
 
 
+def test_put_program_sets_the_checkout_settings_and_null_turns_points_payment_off(
+    api: Api,
+) -> None:
+    # when
+    response = api.client.put(
+        "/v1/program",
+        json={
+            "point_value": "0.05",
+            "points_max_share": "0.5",
+            "checkout_ttl_minutes": 30,
+            "code_refund_policy": "release_on_full_refund",
+        },
+    )
+    # then
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["point_value"], body["points_max_share"]) == ("0.05", "0.5")
+    assert body["checkout_ttl_minutes"] == 30
+    assert body["code_refund_policy"] == "release_on_full_refund"
+    # and sending null switches paying with points off, leaving the rest
+    off = api.client.put("/v1/program", json={"point_value": None}).json()
+    assert off["point_value"] is None
+    assert off["points_max_share"] == "0.5"
+
+
 def test_put_program_sets_an_expiry_policy(api: Api) -> None:
     response = api.client.put(
         "/v1/program", json={"expiry": {"kind": "end_of_month_after", "months": 12}}
@@ -215,6 +246,13 @@ def test_put_program_sets_an_expiry_policy(api: Api) -> None:
         ({"points_per_dollar": 1}, "validation_failed", "points_per_dollar"),
         ({"currency": "XXX"}, "unknown_currency", "currency"),
         ({"currency": "pln"}, "unknown_currency", "currency"),
+        ({"point_value": "0"}, "validation_failed", "point_value"),
+        ({"point_value": "-0.01"}, "validation_failed", "point_value"),
+        ({"points_max_share": "0"}, "validation_failed", "points_max_share"),
+        ({"points_max_share": "1.5"}, "validation_failed", "points_max_share"),
+        ({"checkout_ttl_minutes": 0}, "validation_failed", "checkout_ttl_minutes"),
+        ({"checkout_ttl_minutes": 1441}, "validation_failed", "checkout_ttl_minutes"),
+        ({"code_refund_policy": "sometimes"}, "validation_failed", "code_refund_policy"),
     ],
 )
 def test_invalid_program_settings_are_rejected_and_nothing_changes(

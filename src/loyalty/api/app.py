@@ -8,6 +8,7 @@ from loyalty import __version__
 from loyalty.api import problems
 from loyalty.api.routes import (
     analytics,
+    carts,
     connectors,
     coupons,
     events,
@@ -17,6 +18,7 @@ from loyalty.api.routes import (
     memberships,
     program,
     program_analytics,
+    promotions,
     referrals,
     rewards,
     segments,
@@ -57,6 +59,8 @@ def create_app(db: Database, clock: Clock | None = None, secret_key: str | None 
         segments,
         surveys,
         program_analytics,
+        promotions,
+        carts,
     ):
         app.include_router(module.router)
     return app

@@ -105,8 +105,15 @@ class ProgramUpdate(Strict):
     transfers_enabled: bool | None = None
     expiring_soon_days: int | None = Field(None, ge=1, le=365)
     launched_at: AwareDatetime | None = None
-    point_value: Annotated[Decimal, Field(ge=0, le=1_000_000, allow_inf_nan=False)] | None = None
     expected_breakage: Annotated[Decimal, Field(ge=0, lt=1, allow_inf_nan=False)] | None = None
+    point_value: (
+        Annotated[Decimal, Field(gt=0, le=1_000_000, decimal_places=6, allow_inf_nan=False)] | None
+    ) = None
+    points_max_share: Annotated[Decimal, Field(gt=0, le=1, allow_inf_nan=False)] | None = None
+    checkout_ttl_minutes: int | None = Field(None, ge=1, le=1440)
+    code_refund_policy: (
+        Literal["keep", "release_on_full_refund", "release_on_any_refund"] | None
+    ) = None
 
 
 # --- events -------------------------------------------------------------------------------
@@ -167,6 +174,7 @@ class OrderPaidData(ReferralFields):
     shipping: Amount = Decimal(0)
     tax: Amount = Decimal(0)
     total: Amount | None = None
+    checkout_id: ExternalId | None = None
 
 
 class RefundLineIn(Strict):
@@ -193,6 +201,7 @@ class OrderRefundedData(Strict):
 class OrderCancelledData(Strict):
     model_config = ConfigDict(extra="ignore")
     order_id: ExternalId
+    checkout_id: ExternalId | None = None
 
 
 class _Envelope(Strict):
@@ -302,6 +311,7 @@ def to_domain(event: Any, source: str = "api") -> InboundEvent:
         payload = OrderPaid(
             PaidOrder(data.order_id, data.currency, lines, data.shipping, data.tax, data.total),
             referral=data.referral_data(),
+            checkout_id=data.checkout_id,
         )
     elif isinstance(event, OrderRefundedEvent):
         lines = tuple((line.sku, line.quantity) for line in data.lines) if data.lines else None
@@ -313,7 +323,7 @@ def to_domain(event: Any, source: str = "api") -> InboundEvent:
     elif isinstance(event, MembershipChangedEvent):
         payload = MembershipChanged(data.membership_id)
     else:
-        payload = OrderCancelled(data.order_id)
+        payload = OrderCancelled(data.order_id, data.checkout_id)
     return InboundEvent(
         source=source,
         event_id=event.id,

@@ -63,6 +63,11 @@ class ErrorCode(StrEnum):
     SCORE_OUT_OF_RANGE = "score_out_of_range"
     ALREADY_ANSWERED = "already_answered"
     RESPONSE_CONFLICT = "response_conflict"
+    PROMOTION_NOT_FOUND = "promotion_not_found"
+    PROMOTION_EXISTS = "promotion_exists"
+    CODE_TAKEN = "code_taken"
+    CHECKOUT_CLOSED = "checkout_closed"
+    POINTS_PAYMENT_DISABLED = "points_payment_disabled"
 
 
 class DomainError(Exception):
@@ -222,3 +227,27 @@ class ResponseConflict(DomainError):
     """The same response id was sent again with a different body."""
 
     code = ErrorCode.RESPONSE_CONFLICT
+
+
+class PromotionNotFound(NotFound):
+    code = ErrorCode.PROMOTION_NOT_FOUND
+
+
+class PromotionExists(DomainError):
+    code = ErrorCode.PROMOTION_EXISTS
+
+
+class CodeTaken(DomainError):
+    """A promotion code is already used by another promotion of the tenant."""
+
+    code = ErrorCode.CODE_TAKEN
+
+
+class CheckoutClosed(DomainError):
+    """The checkout was already committed by a paid order or released."""
+
+    code = ErrorCode.CHECKOUT_CLOSED
+
+
+class PointsPaymentDisabled(DomainError):
+    code = ErrorCode.POINTS_PAYMENT_DISABLED

@@ -56,6 +56,7 @@ class OrderPaid:
     order: PaidOrder
     earn: bool = True  # False: history loaded for analytics only, no points
     referral: ReferralData | None = None
+    checkout_id: str | None = None  # the checkout whose held codes and points it commits
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +70,7 @@ class OrderRefunded:
 @dataclass(frozen=True, slots=True)
 class OrderCancelled:
     order_id: str
+    checkout_id: str | None = None  # releases what the checkout holds, paid or not
 
 
 @dataclass(frozen=True, slots=True)

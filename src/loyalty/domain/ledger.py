@@ -25,7 +25,7 @@ class EntryKind(StrEnum):
     ADJUST = "adjust"
     TRANSFER_IN = "transfer_in"
     TRANSFER_OUT = "transfer_out"
-    RESTORE = "restore"  # a cancelled spend gives its points back to the lots it drew from
+    RESTORE = "restore"  # a cancelled spend or a lapsed hold gives points back to their lots
 
 
 class LotStatus(StrEnum):

@@ -35,6 +35,14 @@ class ExpiryKind(StrEnum):
     INACTIVITY = "inactivity"
 
 
+class CodeRefundPolicy(StrEnum):
+    """Whether a refund gives a single-use promotion code back to the customer."""
+
+    KEEP = "keep"  # a used code stays used
+    RELEASE_ON_FULL_REFUND = "release_on_full_refund"
+    RELEASE_ON_ANY_REFUND = "release_on_any_refund"
+
+
 class Clawback(StrEnum):
     """What happens when a refund reverses points the member has already spent."""
 
@@ -110,11 +118,18 @@ class Program:
     clawback: Clawback = Clawback.NEGATIVE_BALANCE
     transfers_enabled: bool = False
     expiring_soon_days: int = 30
-    # Analytics: when the programme started (None = when the tenant was created), what one
-    # point is worth in money, and the expected breakage rate (None = estimated from history).
-    launched_at: datetime | None = None
+    # What one point is worth in money: the rate when points pay at checkout and the value of
+    # outstanding points in the liability figure (None: points cannot pay, no liability value).
     point_value: Decimal | None = None
+    # Analytics: when the programme started (None = when the tenant was created) and the
+    # expected breakage rate (None = estimated from history).
+    launched_at: datetime | None = None
     expected_breakage: Decimal | None = None
+    # Checkout: share of an order points may pay, how long a checkout holds codes and points,
+    # and what a refund does to a used code.
+    points_max_share: Decimal = Decimal(1)
+    checkout_ttl_minutes: int = 15
+    code_refund_policy: CodeRefundPolicy = CodeRefundPolicy.KEEP
 
     def __post_init__(self) -> None:
         check_currency(self.currency)
@@ -132,6 +147,16 @@ class Program:
             raise InvalidSettings("pending_days must be 0..365", field="pending_days")
         if not 1 <= self.expiring_soon_days <= 365:
             raise InvalidSettings("expiring_soon_days must be 1..365", field="expiring_soon_days")
+        if self.point_value is not None and not self.point_value > 0:
+            raise InvalidSettings("point_value must be more than 0", field="point_value")
+        if not 0 < self.points_max_share <= 1:
+            raise InvalidSettings(
+                "points_max_share must be more than 0 and at most 1", field="points_max_share"
+            )
+        if not 1 <= self.checkout_ttl_minutes <= 1440:
+            raise InvalidSettings(
+                "checkout_ttl_minutes must be 1..1440", field="checkout_ttl_minutes"
+            )
 
     def points_for(self, base: Decimal) -> int:
         """Convert a money base to points: rate applied once, then one rounding."""
@@ -163,6 +188,9 @@ class Program:
             "launched_at": None if self.launched_at is None else self.launched_at.isoformat(),
             "point_value": _optional_str(self.point_value),
             "expected_breakage": _optional_str(self.expected_breakage),
+            "points_max_share": str(self.points_max_share),
+            "checkout_ttl_minutes": self.checkout_ttl_minutes,
+            "code_refund_policy": self.code_refund_policy.value,
         }
 
     @classmethod
@@ -187,6 +215,9 @@ class Program:
                 launched_at=_optional_datetime(data.get("launched_at")),
                 point_value=_optional_decimal(data.get("point_value")),
                 expected_breakage=_optional_decimal(data.get("expected_breakage")),
+                points_max_share=Decimal(str(data.get("points_max_share", "1"))),
+                checkout_ttl_minutes=int(data.get("checkout_ttl_minutes", 15)),
+                code_refund_policy=CodeRefundPolicy(data.get("code_refund_policy", "keep")),
             )
         except (KeyError, ValueError, TypeError, InvalidOperation) as exc:
             raise InvalidSettings(f"invalid programme settings: {exc}") from exc

@@ -84,6 +84,7 @@ class _Group:
         return (
             isinstance(payload, OrderPaid)
             and payload.referral is None
+            and payload.checkout_id is None  # a checkout to commit takes the one-by-one path
             and event.member is not None
             and payload.order.currency == ctx.program.currency
             and event.event_id not in self.event_ids

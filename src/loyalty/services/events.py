@@ -44,7 +44,7 @@ from loyalty.domain.orders import (
     refund_by_lines,
 )
 from loyalty.domain.program import Program
-from loyalty.services import ledger, memberships, referrals, tiers
+from loyalty.services import checkout, ledger, memberships, referrals, tiers
 from loyalty.services.context import TenantContext
 from loyalty.services.ledger import Effect
 from loyalty.services.lookup import ensure_member
@@ -98,9 +98,12 @@ def _dispatch(
     elif isinstance(payload, OrderPaid):
         member = _member_for_order(uow, event, now)
         effects, note = _order_paid(uow, ctx, event, event_pk, member, payload, now)
+        note = _commit_checkout(uow, payload, member, now) or note
     elif isinstance(payload, OrderRefunded):
         member, effects, note = _order_refunded(uow, ctx, event, event_pk, payload, now)
     elif isinstance(payload, OrderCancelled):
+        if payload.checkout_id is not None and uow.orders.get(payload.order_id) is None:
+            return _unpaid_checkout_cancelled(uow, event, payload, now)
         member, effects, note = _order_cancelled(uow, ctx, event_pk, payload, now)
     elif isinstance(payload, MembershipChanged):
         member, note = memberships.apply_event(uow, ctx, event, payload, now)
@@ -115,6 +118,42 @@ def _dispatch(
     if referral is not None:
         body["referral"] = referral
     emit_effects(uow, member["external_id"], effect_dicts, body["balances"], now)
+    return body
+
+
+def _commit_checkout(
+    uow: UnitOfWork, paid: OrderPaid, member: Mapping[Any, Any], now: datetime
+) -> str | None:
+    if paid.checkout_id is None:
+        return None
+    order = uow.orders.get(paid.order.order_id)
+    assert order is not None
+    return checkout.commit(uow, paid.checkout_id, member["id"], order["id"], now)
+
+
+def _unpaid_checkout_cancelled(
+    uow: UnitOfWork, event: InboundEvent, payload: OrderCancelled, now: datetime
+) -> dict[str, Any]:
+    """An order cancelled before it was paid: only its checkout's hold is let go."""
+    assert payload.checkout_id is not None
+    held = uow.checkouts.get(payload.checkout_id)
+    note = checkout.release(uow, payload.checkout_id, "order cancelled", now)
+    member = None if held is None or held["member_id"] is None else held["member_id"]
+    row = uow.members.get_by_id(member) if member is not None else None
+    body: dict[str, Any] = {
+        "event_id": event.event_id,
+        "type": event.type,
+        "status": "processed",
+        "member": None if row is None else row["external_id"],
+        "effects": [],
+        "note": note or f"checkout {payload.checkout_id} released; order was never paid",
+    }
+    if row is not None:
+        body["balances"] = {
+            "available": row["available"],
+            "pending": row["pending"],
+            "lifetime_earned": row["lifetime_earned"],
+        }
     return body
 
 
@@ -395,6 +434,7 @@ def _order_refunded(
         points_reversed=order["points_reversed"] + points,
         status="refunded" if refunded_amount >= order["total"] else "partially_refunded",
     )
+    checkout.refunded(uow, ctx.program, order["id"], full=refunded_amount >= order["total"])
     return member, effects, None
 
 
@@ -439,4 +479,8 @@ def _order_cancelled(
         points_reversed=order["points_reversed"] + points,
         refunded_base=order["base"],
     )
+    held = uow.checkouts.of_order(order["id"])
+    checkout_id = payload.checkout_id or (held["checkout_id"] if held else None)
+    if checkout_id is not None:
+        checkout.release(uow, checkout_id, "order cancelled", now)
     return member, effects, None

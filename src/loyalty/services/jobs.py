@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from loyalty.domain.program import ExpiryKind, Program
-from loyalty.services import ledger, memberships, referrals, tiers
+from loyalty.services import checkout, ledger, memberships, referrals, tiers
 from loyalty.services.coupons import expire_due_coupons
 from loyalty.services.program import load_context
 from loyalty.store import jobs as job_sql
+from loyalty.store.checkouts import tenants_with_due_checkouts
 from loyalty.store.referrals import due_referrals
 from loyalty.store.uow import Database
 
@@ -26,6 +27,7 @@ class JobReport:
     tier_changes: int = 0
     memberships_expired: int = 0
     coupons_expired: int = 0
+    checkouts_released: int = 0
 
     def to_dict(self) -> dict[str, int]:
         return {
@@ -38,6 +40,7 @@ class JobReport:
             "referrals_qualified": self.referrals_qualified,
             "tier_changes": self.tier_changes,
             "memberships_expired": self.memberships_expired,
+            "checkouts_released": self.checkouts_released,
         }
 
 
@@ -100,15 +103,31 @@ def qualify_referrals(db: Database, now: datetime, tenant_id: int | None = None)
                 qualified += referrals.qualify(uow, ctx, referral_id, now)
 
 
+def release_due_checkouts(db: Database, now: datetime, tenant_id: int | None = None) -> int:
+    """Give back the codes and points of checkouts whose hold ran out (a chunk per transaction)."""
+    released = 0
+    for checkout_tenant in tenants_with_due_checkouts(db.engine, now, tenant_id):
+        while True:
+            with db.transaction(checkout_tenant) as uow:
+                count = checkout.release_due(uow, now)
+            released += count
+            if count == 0:
+                break
+    return released
+
+
 def run_due_jobs(db: Database, now: datetime, tenant_id: int | None = None) -> JobReport:
     """Release first, so that points whose window closed can expire or be spent in order.
     Referrals last: the referrer's points are dated when they were due and start available.
-    Memberships lapse before tier reviews (benefits are read from both)."""
+    Memberships lapse before tier reviews (benefits are read from both). Expired checkouts go
+    before expiry too: points they give back may be due to expire."""
+    checkouts_released = release_due_checkouts(db, now, tenant_id)
     released, settled = release_due(db, now, tenant_id)
     lapsed = memberships.expire_lapsed(db, now, tenant_id)
     return JobReport(
         tier_changes=tiers.review_due(db, now, tenant_id),
         memberships_expired=lapsed,
+        checkouts_released=checkouts_released,
         released=released,
         expired=expire_due(db, now, tenant_id),
         expired_inactive=expire_inactive(db, now, tenant_id),

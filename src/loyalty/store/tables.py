@@ -786,3 +786,79 @@ survey_invitations = Table(
     Column("created_at", UtcDateTime, nullable=False),
     UniqueConstraint("tenant_id", "survey_id", "order_pk", name="uq_invitations_survey_order"),
 )
+
+# --- promotions and checkouts (cart evaluation, reserved codes and points) -----------------
+
+promotions = Table(
+    "promotions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", ForeignKey("tenants.id"), nullable=False),
+    Column("promotion_id", String(200), nullable=False),
+    Column("trigger", String(16), nullable=False),
+    Column("data", JSON, nullable=False),  # Promotion.to_dict() of the current version
+    Column("version", Integer, nullable=False),
+    Column("active", Integer, nullable=False),
+    Column("usage_limit", Integer),  # orders that may use it, all members together
+    Column("usage_limit_per_member", Integer),
+    Column("budget", Money),  # the most it may give away in total, in its currency
+    Column("code_uses", Integer),  # uses per code: 1 = single use, NULL = unlimited
+    Column("uses", Integer, nullable=False),
+    Column("budget_spent", Money, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("deleted_at", UtcDateTime),
+    UniqueConstraint("tenant_id", "promotion_id", name="uq_promotions_tenant_promotion"),
+    CheckConstraint("uses >= 0", name="uses_not_negative"),
+)
+
+promotion_codes = Table(
+    "promotion_codes",
+    metadata,
+    Column("tenant_id", Id, primary_key=True),
+    Column("code", String(100), primary_key=True),  # normalised: trimmed, upper case
+    Column("promotion_pk", Id, nullable=False, index=True),
+    Column("max_uses", Integer),
+    Column("uses", Integer, nullable=False),
+    Column("reserved", Integer, nullable=False),  # held by open checkouts
+    CheckConstraint("uses >= 0 AND reserved >= 0", name="counts_not_negative"),
+    CheckConstraint("max_uses IS NULL OR uses + reserved <= max_uses", name="within_max_uses"),
+)
+
+promotion_member_usage = Table(
+    "promotion_member_usage",
+    metadata,
+    Column("tenant_id", Id, primary_key=True),
+    Column("promotion_pk", Id, primary_key=True),
+    Column("member_id", Id, primary_key=True),
+    Column("uses", Integer, nullable=False),
+    CheckConstraint("uses >= 0", name="uses_not_negative"),
+)
+
+checkouts = Table(
+    "checkouts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", Id, nullable=False),
+    Column("checkout_id", String(200), nullable=False),
+    Column("member_id", Id),
+    Column("status", String(16), nullable=False),  # reserved, committed, released
+    Column("codes", JSON, nullable=False),  # [{code, promotion_pk}] holding a reservation
+    Column("promotions", JSON, nullable=False),  # [{promotion_pk, discount}] applied
+    Column("points", Integer, nullable=False),  # points held as payment
+    Column("hold_entry_id", Id),  # the ledger entry that took them
+    Column("draws", JSON, nullable=False),  # [{lot_id, points, expires_at}] they came from
+    Column("order_pk", Id),
+    Column("release_reason", String(32)),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("tenant_id", "checkout_id", name="uq_checkouts_tenant_checkout"),
+    Index("ix_checkouts_order", "tenant_id", "order_pk"),
+    Index(
+        "ix_checkouts_due",
+        "expires_at",
+        sqlite_where=text("status = 'reserved'"),
+        postgresql_where=text("status = 'reserved'"),
+    ),
+)

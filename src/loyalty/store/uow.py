@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 
 from loyalty.store._raw import RawRunner
 from loyalty.store.admin import TenantRepository
+from loyalty.store.checkouts import CheckoutRepository
 from loyalty.store.coupons import CouponRepository
 from loyalty.store.db import READ_ONLY
 from loyalty.store.group_commit import GroupCommitter
@@ -25,6 +26,7 @@ from loyalty.store.members import MemberRepository
 from loyalty.store.orders import OrderRepository
 from loyalty.store.outbox import OutboxRepository
 from loyalty.store.programs import ProgramRepository
+from loyalty.store.promotions import PromotionRepository
 from loyalty.store.referrals import ReferralRepository
 from loyalty.store.rewards import RedemptionRepository, RewardRepository
 from loyalty.store.tables import audit_log
@@ -51,6 +53,8 @@ class UnitOfWork:
         self.rewards = RewardRepository(conn, tenant_id)
         self.redemptions = RedemptionRepository(conn, tenant_id)
         self.coupons = CouponRepository(conn, tenant_id)
+        self.promotions = PromotionRepository(conn, tenant_id)
+        self.checkouts = CheckoutRepository(conn, tenant_id)
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:

@@ -28,6 +28,8 @@ def put_program(
     body: ProgramUpdate, principal: Admin, db: DbDep, clock: ClockDep, key: IdempotencyKey = None
 ) -> JSONResponse:
     data = body.model_dump(mode="json", exclude_none=True)
+    if "point_value" in body.model_fields_set and body.point_value is None:
+        data["point_value"] = None  # null switches paying with points off
     now = clock.now()
     result = run_write(
         db,

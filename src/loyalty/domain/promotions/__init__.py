@@ -19,6 +19,7 @@ from loyalty.domain.promotions.cart import Cart, CartLine, MemberFacts, normaliz
 from loyalty.domain.promotions.conditions import Conditions
 from loyalty.domain.promotions.engine import evaluate_cart
 from loyalty.domain.promotions.expressions import CelCheck
+from loyalty.domain.promotions.limits import PromotionLimits
 from loyalty.domain.promotions.payment import (
     PointsPaymentPolicy,
     PointsPaymentQuote,
@@ -66,6 +67,7 @@ __all__ = [
     "PointsPaymentQuote",
     "PricedLine",
     "Promotion",
+    "PromotionLimits",
     "Refusal",
     "RejectReason",
     "RejectedPromotion",

@@ -88,7 +88,7 @@ class Promotion:
         return {
             "id": self.id,
             "version": self.version,
-            "name": self.name,
+            "name": self.name or None,
             "trigger": self.trigger.value,
             "benefits": [benefit.to_dict() for benefit in self.benefits],
             "conditions": self.conditions.to_dict(),

@@ -32,6 +32,8 @@ class RejectReason(StrEnum):
     EXCLUSIVE_NOT_ALONE = "exclusive_not_alone"
     NOT_COMBINABLE = "not_combinable"
     NO_DISCOUNT = "no_discount"
+    CODE_USED_UP = "code_used_up"  # a single-use (or limited) code has no uses left
+    CODE_RESERVED = "code_reserved"  # another open checkout holds the code's last use
 
 
 class InvalidPromotion(ValidationFailed):

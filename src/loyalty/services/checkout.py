@@ -1,0 +1,563 @@
+"""Cart evaluation at checkout, and the codes and points a checkout holds until it is paid.
+
+Without a ``checkout_id`` evaluation is a dry run that writes nothing. With one, the codes of
+the applied promotions and the points to pay with are held until ``expires_at``:
+
+- a code's use is held with one conditional statement (``uses + reserved < max_uses``), so two
+  checkouts racing for the last use of a code cannot both get it;
+- points are taken from the member's lots through the ledger (a ``redeem`` entry), so nothing
+  else can spend or expire them meanwhile; releasing gives them back as ``restore`` entries
+  with the expiry dates of the lots they came from.
+
+``order.paid`` naming the checkout commits it (code uses and promotion usage are counted, the
+points stay spent); ``order.cancelled`` or the expiry job releases it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.engine import RowMapping
+
+from loyalty.domain.errors import (
+    CheckoutClosed,
+    DomainError,
+    InsufficientPoints,
+    MemberBlocked,
+    PointsPaymentDisabled,
+)
+from loyalty.domain.ledger import Draw, EntryKind
+from loyalty.domain.members import MemberStatus
+from loyalty.domain.orders import OrderLine, PaidOrder
+from loyalty.domain.program import CodeRefundPolicy, Program
+from loyalty.domain.promotions import (
+    Cart,
+    CartEvaluation,
+    CartLine,
+    MemberFacts,
+    PointsPaymentPolicy,
+    RejectedPromotion,
+    RejectReason,
+    UsageFacts,
+    check_points_payment,
+    evaluate_cart,
+    normalize_code,
+    quote_points_payment,
+)
+from loyalty.services import ledger
+from loyalty.services.context import TenantContext
+from loyalty.services.expressions import cel_check
+from loyalty.services.promotions import Catalogue, catalogue
+from loyalty.store.checkouts import COMMITTED, RELEASED, RESERVED
+from loyalty.store.uow import Database, UnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class CartRequest:
+    member: str | None
+    currency: str
+    lines: tuple[CartLine, ...]
+    shipping: Decimal = Decimal(0)
+    codes: tuple[str, ...] = ()
+    points_to_pay: int = 0
+    checkout_id: str | None = None
+
+
+@dataclass(slots=True)
+class _Priced:
+    evaluation: CartEvaluation
+    catalogue: Catalogue
+    member: dict[str, Any] | None
+    points: dict[str, Any]
+    points_to_pay: int
+    extra_rejected: list[RejectedPromotion] = field(default_factory=list)
+
+
+def evaluate(
+    db: Database, ctx: TenantContext, request: CartRequest, now: datetime
+) -> dict[str, Any]:
+    """Price the cart; with a checkout id, also hold its codes and points (one transaction)."""
+    if request.checkout_id is None:
+        with db.read(ctx.tenant_id) as uow:
+            priced = _price(uow, ctx, request, now, _member(uow, request.member, lock=False))
+            return _body(priced, ctx.program, None)
+    return db.run(ctx.tenant_id, lambda uow: reserve(uow, ctx, request, now))
+
+
+# --- pricing ----------------------------------------------------------------------------------
+
+
+def _member(uow: UnitOfWork, external_id: str | None, *, lock: bool) -> dict[str, Any] | None:
+    if external_id is None:
+        return None
+    row = uow.members.get_for_event(external_id) if lock else uow.members.get(external_id)
+    return None if row is None else dict(row)
+
+
+def member_facts(uow: UnitOfWork, member: dict[str, Any] | None) -> MemberFacts:
+    """What promotions know about the buyer. Tiers and segments plug in here when they land."""
+    if member is None:
+        return MemberFacts(is_first_order=True)
+    return MemberFacts(is_first_order=not uow.checkouts.member_has_orders(member["id"]))
+
+
+def points_to_earn(program: Program, cart: Cart, evaluation: CartEvaluation) -> int:
+    """Points the order will earn as priced: the programme's base earning on the discounted
+    lines (and shipping/tax as the programme counts them). The earning-rules engine replaces
+    this one function when it lands."""
+    lines = tuple(
+        OrderLine(line.sku, line.quantity, line.unit_price, priced.discount, line.product_id)
+        for line, priced in zip(cart.lines, evaluation.lines, strict=True)
+    )
+    shipping = evaluation.shipping - evaluation.shipping_discount
+    order = PaidOrder("checkout", cart.currency, lines, shipping)
+    return program.points_for(order.earning_base(program))
+
+
+def _usage(
+    uow: UnitOfWork,
+    found: Catalogue,
+    counters: dict[int, tuple[int, Decimal]],
+    member: dict[str, Any] | None,
+) -> dict[str, UsageFacts]:
+    limited = [entry for entry in found.entries.values() if entry.limits.limited]
+    if not limited:
+        return {}
+    per_member = any(e.limits.uses_per_member is not None for e in limited)
+    member_uses = uow.promotions.member_uses(member["id"]) if member and per_member else {}
+    usage = {}
+    for entry in limited:
+        uses, spent = counters.get(entry.pk, (0, Decimal(0)))
+        mine = member_uses.get(entry.pk, 0) if member else None
+        usage[entry.promotion.id] = entry.limits.usage(uses, spent, mine)
+    return usage
+
+
+def _usable_codes(
+    uow: UnitOfWork, codes: tuple[str, ...], held: set[str]
+) -> tuple[tuple[str, ...], list[RejectedPromotion]]:
+    """Drop entered codes with no use left (``held``: codes this checkout already holds)."""
+    normalised = tuple(dict.fromkeys(normalize_code(code) for code in codes if code.strip()))
+    rows = uow.promotions.codes(normalised)
+    kept, rejected = [], []
+    for code in normalised:
+        row = rows.get(code)
+        if row is None or row.max_uses is None:
+            kept.append(code)
+            continue
+        reserved = row.reserved - (1 if code in held else 0)
+        if row.uses >= row.max_uses:
+            rejected.append(_code_refusal(code, RejectReason.CODE_USED_UP, "has been used up"))
+        elif row.uses + reserved >= row.max_uses:
+            rejected.append(
+                _code_refusal(code, RejectReason.CODE_RESERVED, "is held by another checkout")
+            )
+        else:
+            kept.append(code)
+    return tuple(kept), rejected
+
+
+def _code_refusal(code: str, reason: RejectReason, what: str) -> RejectedPromotion:
+    return RejectedPromotion(None, None, None, code, reason, f"code '{code}' {what}")
+
+
+def _price(
+    uow: UnitOfWork,
+    ctx: TenantContext,
+    request: CartRequest,
+    now: datetime,
+    member: dict[str, Any] | None,
+    *,
+    held_codes: set[str] | None = None,
+    held_points: int = 0,
+    refused: list[RejectedPromotion] | None = None,
+) -> _Priced:
+    found, counters = catalogue(uow)
+    refused = refused or []
+    lost = {r.code for r in refused}
+    entered = tuple(code for code in request.codes if normalize_code(code) not in lost)
+    codes, rejected = _usable_codes(uow, entered, held_codes or set())
+    rejected = [*refused, *rejected]
+    cart = Cart(request.currency, request.lines, request.shipping, member_facts(uow, member), codes)
+    has_expressions = any(p.conditions.expression for p in found.promotions)
+    evaluation = evaluate_cart(
+        cart,
+        found.promotions,
+        now=now,
+        usage=_usage(uow, found, counters, member),
+        cel_check=cel_check if has_expressions else None,
+    )
+    points = _points(ctx.program, cart, evaluation, member, request.points_to_pay, held_points)
+    return _Priced(evaluation, found, member, points, request.points_to_pay, rejected)
+
+
+def _points(
+    program: Program,
+    cart: Cart,
+    evaluation: CartEvaluation,
+    member: dict[str, Any] | None,
+    points_to_pay: int,
+    held_points: int,
+) -> dict[str, Any]:
+    earn = points_to_earn(program, cart, evaluation)
+    available = (member["available"] if member else 0) + held_points
+    out: dict[str, Any] = {"earn": earn, "available": available}
+    if program.point_value is None:
+        if points_to_pay:
+            raise PointsPaymentDisabled(
+                "this programme does not take points as payment", field="points_to_pay"
+            )
+        out["payment"] = None
+        return out
+    policy = PointsPaymentPolicy(program.point_value, program.points_max_share)
+    quote = quote_points_payment(evaluation.total, cart.currency, available, policy)
+    if points_to_pay and member is None:
+        raise InsufficientPoints("a guest has no points to pay with", field="points_to_pay")
+    try:
+        value = check_points_payment(quote, points_to_pay)
+    except DomainError as exc:
+        exc.field = "points_to_pay"
+        raise
+    out["payment"] = {
+        "point_value": str(program.point_value),
+        "max_points": quote.max_points,
+        "max_value": str(quote.max_value),
+        "points": points_to_pay,
+        "value": str(value),
+    }
+    out["total_after_points"] = str(evaluation.total - value)
+    return out
+
+
+def _body(priced: _Priced, program: Program, checkout: dict[str, Any] | None) -> dict[str, Any]:
+    e = priced.evaluation
+    rejected = [*priced.extra_rejected, *e.rejected]
+    body: dict[str, Any] = {
+        "currency": e.currency,
+        "subtotal": str(e.subtotal),
+        "discount": str(e.discount),
+        "shipping": str(e.shipping),
+        "shipping_discount": str(e.shipping_discount),
+        "total": str(e.total),
+        "lines": [
+            {
+                "index": line.index,
+                "sku": line.sku,
+                "quantity": line.quantity,
+                "subtotal": str(line.subtotal),
+                "discount": str(line.discount),
+                "total": str(line.total),
+                "discounts": [
+                    {"promotion_id": d.promotion_id, "amount": str(d.amount)}
+                    for d in line.discounts
+                ],
+            }
+            for line in e.lines
+        ],
+        "applied": [
+            {
+                "promotion_id": a.promotion_id,
+                "version": a.version,
+                "name": a.name,
+                "code": a.code,
+                "discount": str(a.discount),
+                "shipping_discount": str(a.shipping_discount),
+                "gifts": [_gift(g) for g in a.gifts],
+            }
+            for a in e.applied
+        ],
+        "rejected": [
+            {
+                "promotion_id": r.promotion_id,
+                "version": r.version,
+                "name": r.name,
+                "code": r.code,
+                "reason": r.reason.value,
+                "message": r.message,
+            }
+            for r in rejected
+        ],
+        "gifts": [_gift(g) for g in e.gifts],
+        "points": priced.points,
+    }
+    if checkout is not None:
+        body["checkout"] = checkout
+    return body
+
+
+def _gift(gift: Any) -> dict[str, Any]:
+    return {"sku": gift.sku, "quantity": gift.quantity, "product_id": gift.product_id}
+
+
+# --- holding codes and points -----------------------------------------------------------------
+
+
+def reserve(
+    uow: UnitOfWork, ctx: TenantContext, request: CartRequest, now: datetime
+) -> dict[str, Any]:
+    """Price the cart and make the checkout hold exactly what this evaluation uses.
+
+    Re-evaluating the same checkout replaces its hold: codes no longer applied are let go,
+    new ones are taken, and the points held change to ``points_to_pay``.
+    """
+    assert request.checkout_id is not None
+    _release_expired_holders(uow, request.codes, now)
+    member = _member(uow, request.member, lock=True)  # members before checkouts, always
+    row = uow.checkouts.get(request.checkout_id, lock=True)
+    if row is None:
+        row = uow.checkouts.add(request.checkout_id, now)
+    elif row["status"] != RESERVED:
+        raise CheckoutClosed(
+            f"checkout '{request.checkout_id}' is already {row['status']}", field="checkout_id"
+        )
+    if request.member is not None and member is None and request.points_to_pay:
+        raise InsufficientPoints("an unknown member has no points to pay with", field="member")
+    if member is not None and member["status"] == MemberStatus.BLOCKED and request.points_to_pay:
+        raise MemberBlocked(f"member {request.member} is blocked", field="member")
+    same_member = member is not None and row["member_id"] == member["id"]
+    if row["points"] and not same_member:
+        _give_back_points(uow, row, f"checkout {row['checkout_id']} changed member", now)
+        row = _reloaded(uow, row)
+    held_codes = {item["code"] for item in row["codes"]}
+    held_points = row["points"] if same_member else 0
+    priced, holding = _price_and_hold_codes(uow, ctx, request, now, member, held_codes, held_points)
+    for code in held_codes - holding.keys():
+        uow.promotions.unreserve_code(code)
+    _hold_points(uow, row, member, priced.points_to_pay, now)
+    row = _reloaded(uow, row)
+    expires_at = now + timedelta(minutes=ctx.program.checkout_ttl_minutes)
+    applied = [
+        {
+            "promotion_pk": priced.catalogue.by_id[a.promotion_id].pk,
+            "promotion_id": a.promotion_id,
+            "discount": str(a.total_discount),
+        }
+        for a in priced.evaluation.applied
+    ]
+    codes = [{"code": code, "promotion_pk": pk} for code, pk in sorted(holding.items())]
+    uow.checkouts.update(
+        row["id"],
+        member_id=None if member is None else member["id"],
+        codes=codes,
+        promotions=applied,
+        expires_at=expires_at,
+        updated_at=now,
+    )
+    checkout = {
+        "checkout_id": request.checkout_id,
+        "status": RESERVED,
+        "expires_at": expires_at.isoformat(),
+        "reserved_codes": sorted(holding),
+        "reserved_points": row["points"],
+    }
+    return _body(priced, ctx.program, checkout)
+
+
+def _reloaded(uow: UnitOfWork, row: RowMapping) -> RowMapping:
+    fresh = uow.checkouts.get(row["checkout_id"], lock=True)
+    assert fresh is not None
+    return fresh
+
+
+def _price_and_hold_codes(
+    uow: UnitOfWork,
+    ctx: TenantContext,
+    request: CartRequest,
+    now: datetime,
+    member: dict[str, Any] | None,
+    held_codes: set[str],
+    held_points: int,
+) -> tuple[_Priced, dict[str, int]]:
+    """Price, then take each applied code's use; a code lost to a racing checkout is refused
+    and the cart priced again without it."""
+    refused: list[RejectedPromotion] = []
+    while True:
+        priced = _price(
+            uow,
+            ctx,
+            request,
+            now,
+            member,
+            held_codes=held_codes,
+            held_points=held_points,
+            refused=refused,
+        )
+        holding: dict[str, int] = {}
+        lost = None
+        for applied in priced.evaluation.applied:
+            if applied.code is None:
+                continue
+            pk = priced.catalogue.by_id[applied.promotion_id].pk
+            if applied.code in held_codes or uow.promotions.reserve_code(applied.code):
+                holding[applied.code] = pk
+                held_codes.add(applied.code)
+            else:
+                lost = applied.code
+                break
+        if lost is None:
+            return priced, holding
+        message = "was taken by another checkout a moment ago"
+        refused.append(_code_refusal(lost, RejectReason.CODE_RESERVED, message))
+
+
+def _hold_points(
+    uow: UnitOfWork, row: RowMapping, member: dict[str, Any] | None, points: int, now: datetime
+) -> None:
+    if row["points"] == points:
+        return
+    if row["points"]:
+        _give_back_points(uow, row, f"checkout {row['checkout_id']} changed its points", now)
+    if points == 0 or member is None:
+        return
+    effect, draws = ledger.spend(
+        uow,
+        member["id"],
+        points,
+        kind=EntryKind.REDEEM,
+        reason=f"points paying for checkout {row['checkout_id']}",
+        now=now,
+        meta={"checkout_id": row["checkout_id"]},
+    )
+    uow.checkouts.update(
+        row["id"],
+        points=points,
+        hold_entry_id=effect.entry_id,
+        draws=[_draw_json(d) for d in draws],
+    )
+
+
+def _draw_json(draw: Draw) -> dict[str, Any]:
+    expires = None if draw.expires_at is None else draw.expires_at.isoformat()
+    return {"lot_id": draw.lot_id, "points": draw.points, "expires_at": expires}
+
+
+def _give_back_points(uow: UnitOfWork, row: RowMapping, reason: str, now: datetime) -> None:
+    """The held points go back to the very lots they came from, with their expiry dates."""
+    if row["hold_entry_id"] is not None and row["member_id"] is not None:
+        uow.members.lock_many([row["member_id"]])
+        ledger.restore(
+            uow,
+            row["member_id"],
+            row["hold_entry_id"],
+            reason=reason,
+            now=now,
+            note={"checkout_id": row["checkout_id"]},
+        )
+    uow.checkouts.update(row["id"], points=0, hold_entry_id=None, draws=[])
+
+
+# --- after the order --------------------------------------------------------------------------
+
+
+def release(uow: UnitOfWork, checkout_id: str, reason: str, now: datetime) -> str | None:
+    """Let go of what an open checkout holds; a committed one gives back its points and code
+    uses (its order was cancelled). Returns a note for the event response."""
+    seen = uow.checkouts.get(checkout_id)
+    if seen is None:
+        return f"checkout {checkout_id} is not known"
+    if seen["member_id"] is not None:
+        uow.members.lock_many([seen["member_id"]])  # members before checkouts, always
+    row = uow.checkouts.get(checkout_id, lock=True)
+    assert row is not None
+    if row["status"] == RELEASED:
+        return f"checkout {checkout_id} was already released"
+    committed = row["status"] == COMMITTED
+    _give_back_points(uow, row, f"checkout {checkout_id} released: {reason}", now)
+    for item in row["codes"]:
+        if committed:
+            uow.promotions.unuse_code(item["code"])
+        else:
+            uow.promotions.unreserve_code(item["code"])
+    if committed:
+        for applied in row["promotions"]:
+            uow.promotions.uncount_use(applied["promotion_pk"], row["member_id"])
+    # the codes stay on the row, so an order paid after its hold expired still counts them
+    codes = [] if committed else row["codes"]
+    uow.checkouts.update(
+        row["id"], status=RELEASED, release_reason=reason, codes=codes, updated_at=now
+    )
+    return None
+
+
+def commit(
+    uow: UnitOfWork, checkout_id: str, member_id: int, order_pk: int, now: datetime
+) -> str | None:
+    """The order of this checkout was paid: count the code uses and promotion usage; the held
+    points stay spent. Returns a note when there was nothing to commit."""
+    row = uow.checkouts.get(checkout_id, lock=True)
+    if row is None:
+        return f"checkout {checkout_id} is not known; no codes or points were held"
+    if row["status"] == RELEASED and row["release_reason"] == "expired":
+        return _commit_late(uow, row, member_id, order_pk, now)
+    if row["status"] != RESERVED:
+        return f"checkout {checkout_id} was already {row['status']}; nothing committed"
+    for item in row["codes"]:
+        uow.promotions.use_reserved_code(item["code"])
+    for applied in row["promotions"]:
+        uow.promotions.count_use(
+            applied["promotion_pk"], row["member_id"] or member_id, Decimal(applied["discount"])
+        )
+    uow.checkouts.update(row["id"], status=COMMITTED, order_pk=order_pk, updated_at=now)
+    return None
+
+
+def _commit_late(
+    uow: UnitOfWork, row: RowMapping, member_id: int, order_pk: int, now: datetime
+) -> str:
+    """The order was paid after the hold ran out: count what is still free to count."""
+    counted: list[dict[str, Any]] = []
+    lost: list[dict[str, Any]] = []
+    for item in row["codes"]:
+        (counted if uow.promotions.use_code(item["code"]) else lost).append(item)
+    for applied in row["promotions"]:
+        uow.promotions.count_use(
+            applied["promotion_pk"], row["member_id"] or member_id, Decimal(applied["discount"])
+        )
+    uow.checkouts.update(
+        row["id"], status=COMMITTED, order_pk=order_pk, codes=counted, updated_at=now
+    )
+    note = f"checkout {row['checkout_id']} was paid after its hold expired; its points stayed"
+    note += " with the member"
+    if lost:
+        note += "; code(s) " + ", ".join(i["code"] for i in lost) + " had no use left to count"
+    return note
+
+
+def refunded(uow: UnitOfWork, program: Program, order_pk: int, full: bool) -> None:
+    """A refund gives the order's limited codes back when the programme's policy says so."""
+    policy = program.code_refund_policy
+    if policy is CodeRefundPolicy.KEEP or (
+        policy is CodeRefundPolicy.RELEASE_ON_FULL_REFUND and not full
+    ):
+        return
+    row = uow.checkouts.of_order(order_pk)
+    if row is None or row["status"] != COMMITTED or not row["codes"]:
+        return
+    pks = set()
+    for item in row["codes"]:
+        uow.promotions.unuse_code(item["code"])
+        pks.add(item["promotion_pk"])
+    for pk in pks:
+        uow.promotions.uncount_use(pk, row["member_id"])
+    uow.checkouts.update(row["id"], codes=[], release_reason="refund")
+
+
+def release_due(uow: UnitOfWork, now: datetime) -> int:
+    """Release this tenant's checkouts whose hold ran out; returns how many."""
+    due = uow.checkouts.due(now)
+    for checkout_id, _codes in due:
+        release(uow, checkout_id, "expired", now)
+    return len(due)
+
+
+def _release_expired_holders(uow: UnitOfWork, codes: tuple[str, ...], now: datetime) -> None:
+    """Let go of expired holds on the entered codes now, rather than when the job next runs."""
+    wanted = {normalize_code(code) for code in codes}
+    if not wanted:
+        return
+    for checkout_id, held in uow.checkouts.due(now):
+        if wanted & {item["code"] for item in held}:
+            release(uow, checkout_id, "expired", now)
