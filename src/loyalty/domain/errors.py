@@ -35,6 +35,10 @@ class ErrorCode(StrEnum):
     INVALID_SETTINGS = "invalid_settings"
     INVALID_CURSOR = "invalid_cursor"
     BATCH_TOO_LARGE = "batch_too_large"
+    INVALID_RULE = "invalid_rule"
+    INVALID_CONDITION = "invalid_condition"
+    UNKNOWN_CONDITION_FIELD = "unknown_condition_field"
+    UNKNOWN_CONDITION_FUNCTION = "unknown_condition_function"
 
 
 class DomainError(Exception):
@@ -129,3 +133,27 @@ class InvalidCursor(DomainError):
 
 class BatchTooLarge(DomainError):
     code = ErrorCode.BATCH_TOO_LARGE
+
+
+class InvalidRule(DomainError):
+    """An earning rule's data is malformed; ``field`` is the path, e.g. ``effect.lines.skus``."""
+
+    code = ErrorCode.INVALID_RULE
+
+
+class InvalidCondition(DomainError):
+    """A rule condition does not compile; ``data`` carries ``line`` and ``column`` (1-based)."""
+
+    code = ErrorCode.INVALID_CONDITION
+
+
+class UnknownConditionField(InvalidCondition):
+    """A condition refers to a variable or field the activation does not declare."""
+
+    code = ErrorCode.UNKNOWN_CONDITION_FIELD
+
+
+class UnknownConditionFunction(InvalidCondition):
+    """A condition calls a function the condition language here does not provide."""
+
+    code = ErrorCode.UNKNOWN_CONDITION_FUNCTION
