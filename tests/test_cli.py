@@ -63,6 +63,7 @@ def test_jobs_run_reports_counts(cli_env: str) -> None:
         "expired_inactive",
         "debts_settled",
         "expiry_notices",
+        "birthday_events",
     }
 
 

@@ -14,6 +14,8 @@ from loyalty.api.routes import (
     imports,
     members,
     program,
+    rules,
+    wallet,
     webhooks,
 )
 from loyalty.config import Settings
@@ -32,6 +34,17 @@ def create_app(db: Database, clock: Clock | None = None, secret_key: str | None 
     app.state.clock = clock or SystemClock()
     app.state.secret_box = SecretBox(secret_key or Settings().secret_key)
     problems.install(app)
-    for module in (health, program, members, events, imports, webhooks, connectors, analytics):
+    for module in (
+        health,
+        program,
+        members,
+        events,
+        imports,
+        webhooks,
+        connectors,
+        analytics,
+        rules,
+        wallet,
+    ):
         app.include_router(module.router)
     return app

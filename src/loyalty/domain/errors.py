@@ -39,6 +39,9 @@ class ErrorCode(StrEnum):
     INVALID_CONDITION = "invalid_condition"
     UNKNOWN_CONDITION_FIELD = "unknown_condition_field"
     UNKNOWN_CONDITION_FUNCTION = "unknown_condition_function"
+    RULE_NOT_FOUND = "rule_not_found"
+    INSUFFICIENT_CREDIT = "insufficient_credit"
+    WALLET_REFERENCE_CONFLICT = "wallet_reference_conflict"
 
 
 class DomainError(Exception):
@@ -157,3 +160,19 @@ class UnknownConditionFunction(InvalidCondition):
     """A condition calls a function the condition language here does not provide."""
 
     code = ErrorCode.UNKNOWN_CONDITION_FUNCTION
+
+
+class RuleNotFound(NotFound):
+    code = ErrorCode.RULE_NOT_FOUND
+
+
+class InsufficientCredit(DomainError):
+    """A wallet debit larger than the member's store-credit balance."""
+
+    code = ErrorCode.INSUFFICIENT_CREDIT
+
+
+class WalletReferenceConflict(DomainError):
+    """A wallet reference was used before for a different amount."""
+
+    code = ErrorCode.WALLET_REFERENCE_CONFLICT

@@ -50,7 +50,15 @@ class OrderCancelled:
     order_id: str
 
 
-Payload = CustomerChanged | OrderPaid | OrderRefunded | OrderCancelled
+@dataclass(frozen=True, slots=True)
+class ActionPerformed:
+    """A member did something earning rules may reward (``review.approved``, ``custom.<name>``,
+    ``member.birthday``...); ``data`` is the event's own payload, ``event.data`` in conditions."""
+
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+Payload = CustomerChanged | OrderPaid | OrderRefunded | OrderCancelled | ActionPerformed
 
 
 @dataclass(frozen=True, slots=True)

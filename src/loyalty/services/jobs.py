@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from loyalty.domain.program import ExpiryKind, Program
 from loyalty.services import ledger
+from loyalty.services.birthdays import raise_birthdays
 from loyalty.store import jobs as job_sql
 from loyalty.store.uow import Database
 
@@ -19,6 +20,7 @@ class JobReport:
     expired_inactive: int
     debts_settled: int
     expiry_notices: int = 0
+    birthday_events: int = 0
 
     def to_dict(self) -> dict[str, int]:
         return {
@@ -27,6 +29,7 @@ class JobReport:
             "expired_inactive": self.expired_inactive,
             "debts_settled": self.debts_settled,
             "expiry_notices": self.expiry_notices,
+            "birthday_events": self.birthday_events,
         }
 
 
@@ -83,4 +86,5 @@ def run_due_jobs(db: Database, now: datetime, tenant_id: int | None = None) -> J
         expired_inactive=expire_inactive(db, now, tenant_id),
         debts_settled=settled,
         expiry_notices=notify_expiring(db, now, tenant_id),
+        birthday_events=raise_birthdays(db, now, tenant_id),
     )

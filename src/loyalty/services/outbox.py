@@ -25,6 +25,7 @@ EVENT_TYPES = (
     "coupon.issued",
     "coupon.used",
     "referral.completed",
+    "reward.earned",
 )
 
 _BY_KIND = {

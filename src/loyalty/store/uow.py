@@ -23,7 +23,9 @@ from loyalty.store.members import MemberRepository
 from loyalty.store.orders import OrderRepository
 from loyalty.store.outbox import OutboxRepository
 from loyalty.store.programs import ProgramRepository
+from loyalty.store.rules import RuleRepository
 from loyalty.store.tables import audit_log
+from loyalty.store.wallet import WalletRepository
 
 T = TypeVar("T")
 
@@ -43,6 +45,8 @@ class UnitOfWork:
         self.idempotency = IdempotencyRepository(conn, tenant_id)
         self.programs = ProgramRepository(conn, tenant_id)
         self.outbox = OutboxRepository(raw, tenant_id)
+        self.rules = RuleRepository(conn, tenant_id)
+        self.wallet = WalletRepository(conn, tenant_id)
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:

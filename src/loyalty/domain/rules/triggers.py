@@ -25,5 +25,18 @@ def is_trigger(name: str) -> bool:
     return name in TRIGGERS or bool(_CUSTOM.match(name))
 
 
+ACTION_TAG = "action"
+ACTION_TYPE_PATTERN = (
+    "^("
+    + "|".join(re.escape(name) for name in ACTION_EVENTS)
+    + r"|custom\.[a-z0-9][a-z0-9_.-]{0,63})$"
+)
+
+
+def is_action_event(name: str) -> bool:
+    """An event a member's action raises: one of ``ACTION_EVENTS`` or ``custom.<name>``."""
+    return name in ACTION_EVENTS or bool(_CUSTOM.match(name))
+
+
 def needs_order(trigger: str) -> bool:
     return trigger == ORDER_PAID
