@@ -6,9 +6,10 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, extract, func, or_, select, tuple_, update
+from sqlalchemy import and_, extract, func, or_, select, tuple_, update
 from sqlalchemy.engine import Connection, RowMapping
 
+from loyalty.store._raw import RawRunner, RawStatement
 from loyalty.store._upsert import insert_row_if_absent
 from loyalty.store.tables import (
     birthday_changes,
@@ -23,22 +24,22 @@ from loyalty.store.tables import (
     rule_usage,
 )
 
-_VERSION = select(rule_sets.c.version, rule_sets.c.active_rules).where(
-    rule_sets.c.tenant_id == bindparam("tenant_id")
-)
+# Read on every order and action event: a raw statement, the cheapest read there is.
+_VERSION = RawStatement("SELECT version, active_rules FROM rule_sets WHERE tenant_id = :tenant_id")
 
 
 class RuleRepository:
-    def __init__(self, conn: Connection, tenant_id: int) -> None:
+    def __init__(self, conn: Connection, tenant_id: int, raw: RawRunner) -> None:
         self.conn = conn
         self.tenant_id = tenant_id
+        self.raw = raw
         self._lock = conn.dialect.name == "postgresql"
 
     # --- the rules -------------------------------------------------------------------------
 
     def set_version(self) -> tuple[int, int]:
         """The tenant's rule-set version and how many active rules it has; (0, 0) if none."""
-        row = self.conn.execute(_VERSION, {"tenant_id": self.tenant_id}).first()
+        row = self.raw.one(_VERSION, {"tenant_id": self.tenant_id})
         return (0, 0) if row is None else (int(row[0]), int(row[1]))
 
     def add(self, name: str, trigger: str, now: datetime) -> int:

@@ -45,7 +45,7 @@ class UnitOfWork:
         self.idempotency = IdempotencyRepository(conn, tenant_id)
         self.programs = ProgramRepository(conn, tenant_id)
         self.outbox = OutboxRepository(raw, tenant_id)
-        self.rules = RuleRepository(conn, tenant_id)
+        self.rules = RuleRepository(conn, tenant_id, raw)
         self.wallet = WalletRepository(conn, tenant_id)
 
     @contextmanager

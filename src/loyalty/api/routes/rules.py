@@ -29,7 +29,7 @@ RuleBody = Annotated[
     Body(
         description=(
             "name, trigger, condition (CEL), effect, limits, schedule, priority, exclusive, "
-            "stop_processing, active; see docs/rules.md"
+            "stop_processing, active; see docs/rules.md in the repository"
         ),
         examples=[
             {
