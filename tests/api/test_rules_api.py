@@ -509,3 +509,18 @@ def test_simulate_refuses_events_that_earn_nothing_and_bad_input(api: Api) -> No
     )
     with client_for(api.shop, {}) as anonymous:
         assert_problem(anonymous.post("/v1/simulate", json=order()), 401, "unauthenticated")
+
+
+def test_reading_rules_and_simulating_need_the_read_scope(api: Api) -> None:
+    with client_for(api.shop, bearer(api.key("write"))) as writer:
+        assert_problem(writer.get("/v1/rules"), 403, "forbidden")
+        assert_problem(writer.post("/v1/simulate", json=order()), 403, "forbidden")
+
+
+def test_a_rule_key_reused_for_another_body_is_a_422(api: Api) -> None:
+    headers = {"Idempotency-Key": "rule-1"}
+    api.client.post("/v1/rules", json=DOUBLE_PETS, headers=headers)
+
+    response = api.client.post("/v1/rules", json={**DOUBLE_PETS, "name": "x"}, headers=headers)
+
+    assert_problem(response, 422, "idempotency_key_conflict")

@@ -126,3 +126,11 @@ def test_an_idempotency_key_replays_the_spend(api: Api) -> None:
 
     assert again.headers["idempotent-replayed"] == "true"
     assert again.json() == first.json()
+
+
+def test_an_idempotency_key_reused_for_another_spend_is_a_422(api: Api) -> None:
+    fund(api)
+    headers = {"Idempotency-Key": "k1"}
+    spend(api, "1.00", "r1", headers=headers)
+
+    assert_problem(spend(api, "2.00", "r2", headers=headers), 422, "idempotency_key_conflict")
