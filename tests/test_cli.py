@@ -68,6 +68,7 @@ def test_jobs_run_reports_counts(cli_env: str) -> None:
         "memberships_expired",
         "coupons_expired",
         "checkouts_released",
+        "birthday_events",
     }
 
 

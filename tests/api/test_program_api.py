@@ -118,6 +118,11 @@ def test_openapi_documents_every_endpoint(api: Api) -> None:
         "/v1/promotions": {"get", "post"},
         "/v1/promotions/{promotion_id}": {"get", "patch", "delete"},
         "/v1/carts/evaluate": {"post"},
+        "/v1/rules": {"get", "post"},
+        "/v1/rules/{rule_id}": {"get", "patch", "delete"},
+        "/v1/simulate": {"post"},
+        "/v1/members/{external_id}/wallet": {"get"},
+        "/v1/members/{external_id}/wallet/spend": {"post"},
     }
     assert {path: set(ops) for path, ops in paths.items()} == expected
 

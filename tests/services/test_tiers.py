@@ -71,10 +71,12 @@ def stored(shop: Shop) -> tuple[list[Any], list[Any], list[Any]]:
         )
         outbox = list(
             conn.execute(
-                select(tables.outbox_events.c.payload).where(
+                select(tables.outbox_events.c.payload)
+                .where(
                     tables.outbox_events.c.tenant_id == t,
                     tables.outbox_events.c.type == "tier.changed",
                 )
+                .order_by(tables.outbox_events.c.id)
             ).scalars()
         )
     return states, history, outbox

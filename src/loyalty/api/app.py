@@ -21,9 +21,11 @@ from loyalty.api.routes import (
     promotions,
     referrals,
     rewards,
+    rules,
     segments,
     surveys,
     tiers,
+    wallet,
     webhooks,
 )
 from loyalty.config import Settings
@@ -61,6 +63,8 @@ def create_app(db: Database, clock: Clock | None = None, secret_key: str | None 
         program_analytics,
         promotions,
         carts,
+        rules,
+        wallet,
     ):
         app.include_router(module.router)
     return app

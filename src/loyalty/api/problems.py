@@ -48,6 +48,9 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.CODE_TAKEN: 409,
     ErrorCode.CHECKOUT_CLOSED: 409,
     ErrorCode.POINTS_PAYMENT_DISABLED: 409,
+    ErrorCode.RULE_NOT_FOUND: 404,
+    ErrorCode.INSUFFICIENT_CREDIT: 409,
+    ErrorCode.WALLET_REFERENCE_CONFLICT: 409,
     ErrorCode.IDEMPOTENCY_CONFLICT: 422,
     ErrorCode.SEGMENT_NOT_FOUND: 404,
     ErrorCode.SEGMENT_EXISTS: 409,
@@ -99,9 +102,8 @@ def respond(body: dict[str, Any], headers: dict[str, str] | None = None) -> JSON
 
 def _location(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
-    if (
-        parts and parts[0] in EVENT_TYPES + MEMBERSHIP_EVENT_TYPES
-    ):  # the tag pydantic puts first for a tagged union
+    tags = (*EVENT_TYPES, *MEMBERSHIP_EVENT_TYPES, "action")  # what pydantic puts first
+    if parts and parts[0] in tags:  # for a tagged union
         parts = parts[1:]
     return ".".join(parts) or "body"
 
@@ -110,8 +112,13 @@ def _field(error: dict[str, Any]) -> str:
     """Where in the request an error is; a missing or unknown union tag is the tag's field."""
     loc = tuple(error.get("loc", ()))
     if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
-        loc += (str((error.get("ctx") or {}).get("discriminator", "type")).strip("'"),)
+        loc += (_discriminator(error),)
     return _location(loc)
+
+
+def _discriminator(error: dict[str, Any]) -> str:
+    name = str((error.get("ctx") or {}).get("discriminator", "type")).strip("'")
+    return "type" if name.endswith("()") else name  # the event union tags by a function of type
 
 
 def validation_problem(errors: list[dict[str, Any]]) -> dict[str, Any]:
@@ -126,8 +133,17 @@ def validation_problem(errors: list[dict[str, Any]]) -> dict[str, Any]:
     if first["type"] == "union_tag_invalid":
         code = ErrorCode.UNKNOWN_EVENT_TYPE
     field = _field(first)
-    listed = [{"field": _field(e), "message": e["msg"]} for e in errors]
-    return problem(code, f"{field}: {first['msg']}", field=field, errors=listed)
+    listed = [{"field": _field(e), "message": _message(e)} for e in errors]
+    return problem(code, f"{field}: {_message(first)}", field=field, errors=listed)
+
+
+def _message(error: dict[str, Any]) -> str:
+    text = str(error["msg"])
+    if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        raw = str((error.get("ctx") or {}).get("discriminator", ""))
+        if raw.endswith("()"):
+            text = text.replace(f" found using {raw}", "").replace(raw, "'type'")
+    return text
 
 
 def install(app: FastAPI) -> None:

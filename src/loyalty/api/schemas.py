@@ -8,11 +8,21 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from loyalty.domain.errors import UnknownCurrency
 from loyalty.domain.events import (
+    ActionPerformed,
     CustomerChanged,
     InboundEvent,
     MemberRef,
@@ -25,6 +35,7 @@ from loyalty.domain.events import (
 from loyalty.domain.money import check_currency
 from loyalty.domain.orders import OrderLine, PaidOrder
 from loyalty.domain.referrals.identity import Address
+from loyalty.domain.rules.triggers import ACTION_TAG, ACTION_TYPE_PATTERN, is_action_event
 
 
 def _currency(value: str) -> str:
@@ -261,15 +272,34 @@ class MembershipCancelledEvent(_Envelope):
     data: MembershipCancelledData
 
 
+class ActionEvent(_Envelope):
+    """Something a member did that earning rules may reward; ``data`` is free-form."""
+
+    type: Annotated[str, Field(pattern=ACTION_TYPE_PATTERN)]
+    member: MemberRefIn
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+def _event_tag(value: Any) -> str | None:
+    """The union member for a body: action events share one model, the rest are by type."""
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    if isinstance(kind, str) and is_action_event(kind):
+        return ACTION_TAG
+    return kind if isinstance(kind, str) else None
+
+
 EventIn = Annotated[
-    CustomerEvent
-    | OrderPaidEvent
-    | OrderRefundedEvent
-    | OrderCancelledEvent
-    | MembershipStartedEvent
-    | MembershipChangedEvent
-    | MembershipCancelledEvent,
-    Field(discriminator="type"),
+    Annotated[CustomerEvent, Tag("customer.created")]
+    | Annotated[CustomerEvent, Tag("customer.updated")]
+    | Annotated[OrderPaidEvent, Tag("order.paid")]
+    | Annotated[OrderRefundedEvent, Tag("order.refunded")]
+    | Annotated[OrderCancelledEvent, Tag("order.cancelled")]
+    | Annotated[MembershipStartedEvent, Tag("membership.started")]
+    | Annotated[MembershipChangedEvent, Tag("membership.renewed")]
+    | Annotated[MembershipChangedEvent, Tag("membership.expired")]
+    | Annotated[MembershipCancelledEvent, Tag("membership.cancelled")]
+    | Annotated[ActionEvent, Tag(ACTION_TAG)],
+    Discriminator(_event_tag),
 ]
 
 
@@ -322,6 +352,8 @@ def to_domain(event: Any, source: str = "api") -> InboundEvent:
         payload = MembershipChanged(data.membership_id, immediately=data.immediately)
     elif isinstance(event, MembershipChangedEvent):
         payload = MembershipChanged(data.membership_id)
+    elif isinstance(event, ActionEvent):
+        payload = ActionPerformed(dict(data))
     else:
         payload = OrderCancelled(data.order_id, data.checkout_id)
     return InboundEvent(

@@ -68,6 +68,13 @@ class ErrorCode(StrEnum):
     CODE_TAKEN = "code_taken"
     CHECKOUT_CLOSED = "checkout_closed"
     POINTS_PAYMENT_DISABLED = "points_payment_disabled"
+    INVALID_RULE = "invalid_rule"
+    INVALID_CONDITION = "invalid_condition"
+    UNKNOWN_CONDITION_FIELD = "unknown_condition_field"
+    UNKNOWN_CONDITION_FUNCTION = "unknown_condition_function"
+    RULE_NOT_FOUND = "rule_not_found"
+    INSUFFICIENT_CREDIT = "insufficient_credit"
+    WALLET_REFERENCE_CONFLICT = "wallet_reference_conflict"
 
 
 class DomainError(Exception):
@@ -251,3 +258,43 @@ class CheckoutClosed(DomainError):
 
 class PointsPaymentDisabled(DomainError):
     code = ErrorCode.POINTS_PAYMENT_DISABLED
+
+
+class InvalidRule(DomainError):
+    """An earning rule's data is malformed; ``field`` is the path, e.g. ``effect.lines.skus``."""
+
+    code = ErrorCode.INVALID_RULE
+
+
+class InvalidCondition(DomainError):
+    """A rule condition does not compile; ``data`` carries ``line`` and ``column`` (1-based)."""
+
+    code = ErrorCode.INVALID_CONDITION
+
+
+class UnknownConditionField(InvalidCondition):
+    """A condition refers to a variable or field the activation does not declare."""
+
+    code = ErrorCode.UNKNOWN_CONDITION_FIELD
+
+
+class UnknownConditionFunction(InvalidCondition):
+    """A condition calls a function the condition language here does not provide."""
+
+    code = ErrorCode.UNKNOWN_CONDITION_FUNCTION
+
+
+class RuleNotFound(NotFound):
+    code = ErrorCode.RULE_NOT_FOUND
+
+
+class InsufficientCredit(DomainError):
+    """A wallet debit larger than the member's store-credit balance."""
+
+    code = ErrorCode.INSUFFICIENT_CREDIT
+
+
+class WalletReferenceConflict(DomainError):
+    """A wallet reference was used before for a different amount."""
+
+    code = ErrorCode.WALLET_REFERENCE_CONFLICT

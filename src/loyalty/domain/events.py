@@ -80,7 +80,22 @@ class MembershipChanged:
     immediately: bool = False  # membership.cancelled: end the benefits now, not at term end
 
 
-Payload = CustomerChanged | OrderPaid | OrderRefunded | OrderCancelled | MembershipChanged
+@dataclass(frozen=True, slots=True)
+class ActionPerformed:
+    """A member did something earning rules may reward (``review.approved``, ``custom.<name>``,
+    ``member.birthday``...); ``data`` is the event's own payload, ``event.data`` in conditions."""
+
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+Payload = (
+    CustomerChanged
+    | OrderPaid
+    | OrderRefunded
+    | OrderCancelled
+    | MembershipChanged
+    | ActionPerformed
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,8 +47,15 @@ def process_batch(
     *,
     history: bool = False,
 ) -> list[EventResult]:
-    """Apply every event once, in order; one bad event spoils only itself."""
+    """Apply every event once, in order; one bad event spoils only itself.
+
+    A tenant with active earning rules takes the one-by-one path for every event: the rules
+    read and write per-member counters between events, which the set-based writer does not
+    model, and the results are then those of ``events.process`` by construction.
+    """
     results: list[EventResult | None] = [None] * len(batch)
+    if uow.rules.set_version()[1] > 0:
+        return [_one_by_one(uow, ctx, event, now) for event in batch]
     group = _Group(history=history)
     for index, event in enumerate(batch):
         if group.accepts(event, ctx):

@@ -26,6 +26,7 @@ from loyalty.domain.errors import (
     ValidationFailed,
 )
 from loyalty.domain.events import (
+    ActionPerformed,
     CustomerChanged,
     InboundEvent,
     MembershipChanged,
@@ -44,12 +45,14 @@ from loyalty.domain.orders import (
     refund_by_lines,
 )
 from loyalty.domain.program import Program
-from loyalty.services import checkout, ledger, memberships, referrals, tiers
+from loyalty.domain.rules import ORDER_PAID
+from loyalty.services import checkout, earning, ledger, memberships, referrals, tiers
 from loyalty.services.context import TenantContext
 from loyalty.services.ledger import Effect
 from loyalty.services.lookup import ensure_member
 from loyalty.services.members import profile_fields
 from loyalty.services.outbox import emit, emit_effects
+from loyalty.services.rules import tenant_rules
 from loyalty.services.views import member_summary
 from loyalty.store.uow import Database, UnitOfWork
 
@@ -92,13 +95,17 @@ def _dispatch(
     payload = event.payload
     effects: list[Effect] = []
     note: str | None = None
+    extras: dict[str, Any] = {}
     member: Mapping[Any, Any]
     if isinstance(payload, CustomerChanged):
         member = _customer_changed(uow, event, payload, now)
     elif isinstance(payload, OrderPaid):
         member = _member_for_order(uow, event, now)
-        effects, note = _order_paid(uow, ctx, event, event_pk, member, payload, now)
+        effects, note = _order_paid(uow, ctx, event, event_pk, member, payload, now, extras)
         note = _commit_checkout(uow, payload, member, now) or note
+    elif isinstance(payload, ActionPerformed):
+        member = _member_for_action(uow, event, now)
+        effects, note = _action(uow, ctx, event, event_pk, member, payload, now, extras)
     elif isinstance(payload, OrderRefunded):
         member, effects, note = _order_refunded(uow, ctx, event, event_pk, payload, now)
     elif isinstance(payload, OrderCancelled):
@@ -117,6 +124,7 @@ def _dispatch(
     body = event_body(event, member["external_id"], effect_dicts, balances, note)
     if referral is not None:
         body["referral"] = referral
+    body.update(extras)
     emit_effects(uow, member["external_id"], effect_dicts, body["balances"], now)
     return body
 
@@ -235,6 +243,7 @@ def _order_paid(
     member: Mapping[Any, Any],
     paid: OrderPaid,
     now: datetime,
+    extras: dict[str, Any],
 ) -> tuple[list[Effect], str | None]:
     program, order = ctx.program, paid.order
     if order.currency != program.currency:
@@ -244,7 +253,10 @@ def _order_paid(
         )
     base = order.earning_base(program)
     blocked = member["status"] == MemberStatus.BLOCKED
-    points = program.points_for(base) if paid.earn and not blocked else 0
+    rules = tenant_rules(uow) if paid.earn and not blocked else None
+    if rules is not None and not rules.has(ORDER_PAID):
+        rules = None  # no custom rule on orders: the programme's rate, as always
+    points = program.points_for(base) if paid.earn and not blocked and rules is None else 0
     earned_at = min(event.occurred_at, now)
     order_pk = uow.orders.add_paid(
         member_id=member["id"],
@@ -265,6 +277,23 @@ def _order_paid(
         return [], "member is blocked: the order is recorded but earns no points"
     if not paid.earn:
         return [], HISTORY_ONLY
+    if rules is not None:
+        earned = earning.earn(
+            uow,
+            ctx,
+            rules,
+            member,
+            ORDER_PAID,
+            {},
+            at=earned_at,
+            now=now,
+            event_pk=event_pk,
+            order=order,
+            order_pk=order_pk,
+        )
+        uow.orders.update(order_pk, points_earned=earned.points)
+        extras.update(earned.extras())
+        return earned.effects, None if earned.effects or earned.cashback else NOTHING_EARNED
     if points == 0:
         return [], NOTHING_EARNED
     effect, _lot_id = ledger.credit(
@@ -280,6 +309,42 @@ def _order_paid(
         event_pk=event_pk,
     )
     return [effect], None
+
+
+def _member_for_action(uow: UnitOfWork, event: InboundEvent, now: datetime) -> Mapping[Any, Any]:
+    if event.member is None:
+        raise ValidationFailed(f"{event.type} must name the member", field="member.external_id")
+    profile = profile_fields(_profile_from(event), {}, now)
+    member = uow.members.get(event.member.external_id, lock=True)
+    if member is None:
+        member, _ = ensure_member(uow, event.member.external_id, profile, now)
+    return member
+
+
+def _action(
+    uow: UnitOfWork,
+    ctx: TenantContext,
+    event: InboundEvent,
+    event_pk: int,
+    member: Mapping[Any, Any],
+    action: ActionPerformed,
+    now: datetime,
+    extras: dict[str, Any],
+) -> tuple[list[Effect], str | None]:
+    """A member's action earns only through the rules on its type."""
+    if member["status"] == MemberStatus.BLOCKED:
+        return [], "member is blocked: the event is recorded but earns nothing"
+    rules = tenant_rules(uow)
+    if rules is None or not rules.has(event.type):
+        return [], f"no active rule earns on {event.type}"
+    at = min(event.occurred_at, now)
+    earned = earning.earn(
+        uow, ctx, rules, member, event.type, action.data, at=at, now=now, event_pk=event_pk
+    )
+    extras.update(earned.extras())
+    if earned.effects or earned.cashback or earned.rewards:
+        return earned.effects, None
+    return [], f"no rule on {event.type} applied"
 
 
 def earn_reason(order: PaidOrder, base: Decimal, program: Program) -> str:
@@ -396,23 +461,17 @@ def _order_refunded(
         value = refund_by_amount(paid, order["base"], state, payload.amount)
     points = points_to_reverse(order["points_earned"], order["base"], state.base, value.base)
     points = min(points, order["points_earned"] - order["points_reversed"])
-    effects = []
-    lot_id = uow.ledger.earn_lot_of_order(order["id"]) if points > 0 else None
-    if lot_id is not None:
-        effects.append(
-            ledger.reverse(
-                uow,
-                ctx,
-                member["id"],
-                lot_id,
-                points,
-                reason=f"refund {payload.refund_id} of order {payload.order_id}: {value.amount} {order['currency']}",
-                now=now,
-                order_pk=order["id"],
-                refund_id=payload.refund_id,
-                event_pk=event_pk,
-            )
-        )
+    effects = _reverse_order_points(
+        uow,
+        ctx,
+        member["id"],
+        order["id"],
+        points,
+        reason=f"refund {payload.refund_id} of order {payload.order_id}: {value.amount} {order['currency']}",
+        now=now,
+        refund_id=payload.refund_id,
+        event_pk=event_pk,
+    )
     quantities = dict(state.quantities)
     for sku, quantity in value.quantities.items():
         quantities[sku] = quantities.get(sku, 0) + quantity
@@ -457,22 +516,16 @@ def _order_cancelled(
     if order["status"] == "cancelled":
         return member, [], f"order {payload.order_id} was already cancelled"
     points = order["points_earned"] - order["points_reversed"]
-    effects = []
-    lot_id = uow.ledger.earn_lot_of_order(order["id"]) if points > 0 else None
-    if lot_id is not None:
-        effects.append(
-            ledger.reverse(
-                uow,
-                ctx,
-                member["id"],
-                lot_id,
-                points,
-                reason=f"order {payload.order_id} cancelled",
-                now=now,
-                order_pk=order["id"],
-                event_pk=event_pk,
-            )
-        )
+    effects = _reverse_order_points(
+        uow,
+        ctx,
+        member["id"],
+        order["id"],
+        points,
+        reason=f"order {payload.order_id} cancelled",
+        now=now,
+        event_pk=event_pk,
+    )
     uow.orders.update(
         order["id"],
         status="cancelled",
@@ -484,3 +537,43 @@ def _order_cancelled(
     if checkout_id is not None:
         checkout.release(uow, checkout_id, "order cancelled", now)
     return member, effects, None
+
+
+def _reverse_order_points(
+    uow: UnitOfWork,
+    ctx: TenantContext,
+    member_id: int,
+    order_pk: int,
+    points: int,
+    *,
+    reason: str,
+    now: datetime,
+    **entry: Any,
+) -> list[Effect]:
+    """Take back ``points`` of an order. An order earned through several rules has one lot per
+    rule; each gives back its share (largest remainder), naming its rule."""
+    lots = uow.ledger.earn_lots_of_order(order_pk) if points > 0 else []
+    if not lots:
+        return []
+    total = sum(lot.amount for lot in lots)
+    shares = [points * lot.amount // total for lot in lots]
+    by_remainder = sorted(range(len(lots)), key=lambda i: (-(points * lots[i].amount % total), i))
+    for index in by_remainder[: points - sum(shares)]:
+        shares[index] += 1
+    return [
+        ledger.reverse(
+            uow,
+            ctx,
+            member_id,
+            lot.lot_id,
+            share,
+            reason=reason,
+            now=now,
+            order_pk=order_pk,
+            rule_id=lot.rule_id,
+            rule_version=lot.rule_version,
+            **entry,
+        )
+        for lot, share in zip(lots, shares, strict=True)
+        if share > 0
+    ]

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from loyalty.domain.program import ExpiryKind, Program
 from loyalty.services import checkout, ledger, memberships, referrals, tiers
+from loyalty.services.birthdays import raise_birthdays
 from loyalty.services.coupons import expire_due_coupons
 from loyalty.services.program import load_context
 from loyalty.store import jobs as job_sql
@@ -28,6 +29,7 @@ class JobReport:
     memberships_expired: int = 0
     coupons_expired: int = 0
     checkouts_released: int = 0
+    birthday_events: int = 0
 
     def to_dict(self) -> dict[str, int]:
         return {
@@ -41,6 +43,7 @@ class JobReport:
             "tier_changes": self.tier_changes,
             "memberships_expired": self.memberships_expired,
             "checkouts_released": self.checkouts_released,
+            "birthday_events": self.birthday_events,
         }
 
 
@@ -135,4 +138,5 @@ def run_due_jobs(db: Database, now: datetime, tenant_id: int | None = None) -> J
         expiry_notices=notify_expiring(db, now, tenant_id),
         referrals_qualified=qualify_referrals(db, now, tenant_id),
         coupons_expired=expire_due_coupons(db, now, tenant_id),
+        birthday_events=raise_birthdays(db, now, tenant_id),
     )

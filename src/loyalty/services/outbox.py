@@ -34,6 +34,7 @@ EVENT_TYPES = (
     "segment.left",
     "survey.answered",
     "survey.requested",
+    "reward.earned",
 )
 
 _BY_KIND = {

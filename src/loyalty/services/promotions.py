@@ -43,13 +43,14 @@ class Catalogue:
     by_id: dict[str, Entry]
 
 
-_cache: dict[int, Catalogue] = {}
+_cache: dict[tuple[str, int], Catalogue] = {}
 _cache_lock = threading.Lock()
 
 
 def forget(tenant_id: int) -> None:
     with _cache_lock:
-        _cache.pop(tenant_id, None)
+        for key in [k for k in _cache if k[1] == tenant_id]:
+            _cache.pop(key, None)
 
 
 def catalogue(uow: UnitOfWork) -> tuple[Catalogue, dict[int, tuple[int, Decimal]]]:
@@ -57,11 +58,11 @@ def catalogue(uow: UnitOfWork) -> tuple[Catalogue, dict[int, tuple[int, Decimal]
     states = uow.promotions.states()
     versions = {row[0]: row[1] for row in states}
     counters = {row[0]: (row[2], row[3]) for row in states}
-    cached = _cache.get(uow.tenant_id)
+    cached = _cache.get(uow.cache_key)
     if cached is None or cached.versions != versions:
         cached = _load(uow)
         with _cache_lock:
-            _cache[uow.tenant_id] = cached
+            _cache[uow.cache_key] = cached
     return cached, counters
 
 

@@ -12,6 +12,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import orjson
+
 from loyalty.domain.errors import InvalidSettings, NotFound
 from loyalty.domain.money import Money
 from loyalty.domain.tiers.benefits import Benefits, EffectiveBenefits, merge_benefits
@@ -44,9 +46,10 @@ def _no_tiers() -> NotFound:
 # --- the ladder -------------------------------------------------------------------------
 
 
-# Parsed ladders by (database, tenant, version). Safe to share: a version is never edited
-# (an edit writes the next one), so this only saves re-reading the same settings.
-_PARSED: dict[tuple[str, int, int], TierLadder] = {}
+# Parsed ladders by (database, tenant, version, settings). The settings are part of the key
+# because a version number can come back: an edit whose transaction rolled back leaves its
+# parse here, and the next edit writes the same version with other settings.
+_PARSED: dict[tuple[str, int, int, bytes], TierLadder] = {}
 
 
 def load_ladder(uow: UnitOfWork) -> TierLadder | None:
@@ -55,7 +58,12 @@ def load_ladder(uow: UnitOfWork) -> TierLadder | None:
     if stored is None:
         return None
     settings, version = stored
-    key = (str(uow.conn.engine.url), uow.tenant_id, version)
+    key = (
+        str(uow.conn.engine.url),
+        uow.tenant_id,
+        version,
+        orjson.dumps(settings, option=orjson.OPT_SORT_KEYS),
+    )
     ladder = _PARSED.get(key)
     if ladder is None:
         if len(_PARSED) > 1000:

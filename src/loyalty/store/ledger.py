@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import Connection, RowMapping
@@ -77,6 +77,13 @@ _EARN_LOT = select(ledger_entries.c.lot_id).where(
 )
 
 
+class EarnLot(NamedTuple):
+    lot_id: int
+    amount: int
+    rule_id: int | None
+    rule_version: int | None
+
+
 class LedgerRepository:
     def __init__(self, conn: Connection, tenant_id: int, raw: RawRunner) -> None:
         self.conn = conn
@@ -127,6 +134,16 @@ class LedgerRepository:
     def earn_lot_of_order(self, order_pk: int) -> int | None:
         params = {"tenant_id": self.tenant_id, "order_pk": order_pk}
         return self.conn.execute(_EARN_LOT, params).scalar()
+
+    def earn_lots_of_order(self, order_pk: int) -> list[EarnLot]:
+        """The lots an order earned into, one per earning rule, oldest first."""
+        e = ledger_entries.c
+        stmt = (
+            select(e.lot_id, e.points, e.rule_id, e.rule_version)
+            .where(e.tenant_id == self.tenant_id, e.order_pk == order_pk, e.kind == "earn")
+            .order_by(e.id)
+        )
+        return [EarnLot(*row) for row in self.conn.execute(stmt)]
 
     def open_lots(self, member_id: int, *, exclude: int | None = None) -> list[OpenLot]:
         rows = self.raw.execute(_OPEN_LOTS, {"tenant_id": self.tenant_id, "member_id": member_id})

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection, RowMapping
 
 from loyalty.store._raw import RawRunner, RawStatement
 from loyalty.store._upsert import insert_row_if_absent
-from loyalty.store.tables import members
+from loyalty.store.tables import birthday_changes, members
 
 _BY_EXTERNAL = select(members).where(
     members.c.tenant_id == bindparam("tenant_id"), members.c.external_id == bindparam("external_id")
@@ -111,7 +111,30 @@ class MemberRepository:
         stmt = update(members).where(
             and_(members.c.tenant_id == self.tenant_id, members.c.id == member_id)
         )
+        if "birthday" in fields:
+            self._note_birthday_change(member_id, fields["birthday"], now)
         self.conn.execute(stmt.values(**fields, updated_at=now))
+
+    def _note_birthday_change(self, member_id: int, birthday: Any, now: datetime) -> None:
+        """Remember when a birthday changed: a change < 30 days before it earns no bonus."""
+        current = self.conn.execute(
+            select(members.c.birthday).where(
+                members.c.tenant_id == self.tenant_id, members.c.id == member_id
+            )
+        ).scalar()
+        if current == birthday:
+            return
+        key = {"tenant_id": self.tenant_id, "member_id": member_id}
+        if insert_row_if_absent(self.conn, birthday_changes, {**key, "changed_on": now.date()}):
+            return
+        self.conn.execute(
+            update(birthday_changes)
+            .where(
+                birthday_changes.c.tenant_id == self.tenant_id,
+                birthday_changes.c.member_id == member_id,
+            )
+            .values(changed_on=now.date())
+        )
 
     def apply_deltas(
         self,

@@ -862,3 +862,134 @@ checkouts = Table(
         postgresql_where=text("status = 'reserved'"),
     ),
 )
+
+# --- earning rules, their counters, and the cashback wallet (issue 3, C3) ------------------
+
+earning_rules = Table(
+    "earning_rules",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", ForeignKey("tenants.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("trigger", String(80), nullable=False),
+    Column("definition", JSON, nullable=False),  # the current version, as EarningRule.to_dict()
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("deleted_at", UtcDateTime),
+    Index("ix_earning_rules_tenant", "tenant_id", "id"),
+)
+
+earning_rule_versions = Table(
+    "earning_rule_versions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", Id, nullable=False),
+    Column("rule_id", Id, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("definition", JSON, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("tenant_id", "rule_id", "version", name="uq_rule_versions_rule_version"),
+)
+
+# One row per tenant that has ever had a rule; ``version`` moves on every rule change, so a
+# process can tell in one primary-key read whether its cached rule set is still current.
+rule_sets = Table(
+    "rule_sets",
+    metadata,
+    Column("tenant_id", ForeignKey("tenants.id"), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("active_rules", Integer, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+rule_usage = Table(
+    "rule_usage",
+    metadata,
+    Column("tenant_id", Id, primary_key=True),
+    Column("member_id", Id, primary_key=True),
+    Column("rule_id", Id, primary_key=True),
+    Column("period", String(16), primary_key=True),
+    Column("period_key", String(16), primary_key=True),
+    Column("points", Integer, nullable=False),
+    Column("times", Integer, nullable=False),
+)
+
+rule_budgets = Table(
+    "rule_budgets",
+    metadata,
+    Column("tenant_id", Id, primary_key=True),
+    Column("rule_id", Id, primary_key=True),
+    Column("spent", Integer, nullable=False),
+    CheckConstraint("spent >= 0", name="spent_not_negative"),
+)
+
+rule_stamps = Table(
+    "rule_stamps",
+    metadata,
+    Column("tenant_id", Id, primary_key=True),
+    Column("member_id", Id, primary_key=True),
+    Column("rule_id", Id, primary_key=True),
+    Column("stamps", Integer, nullable=False),
+    Column("cards_completed", Integer, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+rule_failures = Table(
+    "rule_failures",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", Id, nullable=False),
+    Column("rule_id", Id, nullable=False),
+    Column("rule_version", Integer, nullable=False),
+    Column("event_pk", Id),
+    Column("event_type", String(80), nullable=False),
+    Column("error", String(500), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_rule_failures_rule", "tenant_id", "rule_id", "id"),
+)
+
+# When a member's birthday was last set or changed (a change < 30 days before earns nothing).
+birthday_changes = Table(
+    "birthday_changes",
+    metadata,
+    Column("tenant_id", Id, primary_key=True),
+    Column("member_id", Id, primary_key=True),
+    Column("changed_on", Date, nullable=False),
+)
+
+# Store credit (cashback): balance cached per member, entries append-only.
+wallets = Table(
+    "wallets",
+    metadata,
+    Column("tenant_id", Id, primary_key=True),
+    Column("member_id", Id, primary_key=True),
+    Column("currency", String(3), nullable=False),
+    Column("balance", Money, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    # Money is stored as text; a minus sign is the one way it can be negative.
+    CheckConstraint("balance NOT LIKE '-%'", name="balance_not_negative"),
+)
+
+wallet_entries = Table(
+    "wallet_entries",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", Id, nullable=False),
+    Column("member_id", Id, nullable=False),
+    Column("kind", String(8), nullable=False),  # credit | debit
+    Column("amount", Money, nullable=False),  # signed: debits are negative
+    Column("balance_after", Money, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("reason", String(500), nullable=False),
+    Column("reference", String(200), nullable=False),
+    Column("rule_id", Id),
+    Column("rule_version", Integer),
+    Column("event_pk", Id),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint(
+        "tenant_id", "member_id", "kind", "reference", name="uq_wallet_entries_reference"
+    ),
+    Index("ix_wallet_entries_member", "tenant_id", "member_id", "id"),
+)

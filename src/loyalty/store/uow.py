@@ -29,7 +29,9 @@ from loyalty.store.programs import ProgramRepository
 from loyalty.store.promotions import PromotionRepository
 from loyalty.store.referrals import ReferralRepository
 from loyalty.store.rewards import RedemptionRepository, RewardRepository
+from loyalty.store.rules import RuleRepository
 from loyalty.store.tables import audit_log
+from loyalty.store.wallet import WalletRepository
 
 T = TypeVar("T")
 
@@ -55,6 +57,14 @@ class UnitOfWork:
         self.coupons = CouponRepository(conn, tenant_id)
         self.promotions = PromotionRepository(conn, tenant_id)
         self.checkouts = CheckoutRepository(conn, tenant_id)
+        self.rules = RuleRepository(conn, tenant_id, raw)
+        self.wallet = WalletRepository(conn, tenant_id)
+
+    @property
+    def cache_key(self) -> tuple[str, int]:
+        """This tenant in this database, for per-process caches (one process may open several
+        databases: the tests do, and tenant ids repeat across them)."""
+        return str(self.conn.engine.url), self.tenant_id
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:

@@ -1,7 +1,7 @@
 """promotions and checkouts
 
 Revision ID: 0010
-Revises: 0005
+Revises: 0009
 Create Date: 2026-11-23
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import loyalty.store.types
 
 revision = "0010"
-down_revision = "0007"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

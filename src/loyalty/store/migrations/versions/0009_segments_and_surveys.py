@@ -1,7 +1,7 @@
 """segments and surveys
 
-Revision ID: 0007
-Revises: 0005
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-11-23 13:13:06.163674
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import loyalty.store.types
 
-revision = "0007"
-down_revision = "0009"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

@@ -1,6 +1,6 @@
 """referral codes, referrals, their settings and member signals
 
-Revision ID: 0012
+Revision ID: 0006
 Revises: 0005
 Create Date: 2026-11-23 13:14:19.927484
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 import loyalty.store.types
 
-revision = "0012"
+revision = "0006"
 down_revision = "0005"
 branch_labels = None
 depends_on = None

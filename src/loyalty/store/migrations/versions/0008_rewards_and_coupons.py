@@ -1,7 +1,7 @@
 """rewards and coupons
 
-Revision ID: 0009
-Revises: 0005
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-11-23 13:00:15.936745
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import loyalty.store.types
 
-revision = "0009"
-down_revision = "0008"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

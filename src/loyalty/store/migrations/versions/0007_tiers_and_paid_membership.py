@@ -1,7 +1,7 @@
 """tiers and paid membership
 
-Revision ID: 0008
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-11-23 13:15:16.635690
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import loyalty.store.types
 
-revision = "0008"
-down_revision = "0012"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
