@@ -922,36 +922,12 @@ class LedgerMachine(RuleBasedStateMachine):
                 )
 
 
-# What a run must have exercised for it to mean something (checked on the default run). Only
-# events that happen many times per run are listed: the fixed examples still shift a little with
-# the code loaded in the process (Hypothesis draws on constants found in loaded modules), so
-# rarer ones (a reversal taking other points, a cancellation before release, a spend taking a
-# younger lot that expires sooner) are only counted; service tests pin those down one by one.
-MUST_HAPPEN = {
-    "refund by lines",
-    "refund by amount",
-    "refund refused",
-    "reversal left a negative balance",
-    "reversal wrote points off",
-    "adjustment refused",
-    "adjustment up",
-    "adjustment down",
-    "cancel",
-    "refund in full",
-    "refund in full after partial refunds",
-    "transfer",
-    "transfer refused",
-    "retry: same body",
-    "retry: another body",
-    "retry: same order",
-    "job released",
-    "job expired",
-}
-
-
 def test_ledger_state_machine(make_shop: Callable[..., Shop]) -> None:
-    """Runs a fixed (derandomized) set of examples, so that CI never flakes. ``LOYALTY_STATE_MACHINE_RANDOM=1`` explores new examples instead, and
-    ``LOYALTY_STATE_MACHINE_EXAMPLES`` / ``_STEPS`` make a run longer."""
+    """Runs derandomized examples, so a failure reproduces and CI does not flake.
+
+    ``LOYALTY_STATE_MACHINE_RANDOM=1`` explores new examples instead, and
+    ``LOYALTY_STATE_MACHINE_EXAMPLES`` / ``_STEPS`` make a run longer.
+    """
     explore = bool(os.environ.get("LOYALTY_STATE_MACHINE_RANDOM"))
     examples = os.environ.get("LOYALTY_STATE_MACHINE_EXAMPLES")
     STATS.clear()
@@ -970,6 +946,7 @@ def test_ledger_state_machine(make_shop: Callable[..., Shop]) -> None:
             ],
         ),
     )
+    # What the run exercised (shown with -s). Not asserted: the fixed examples still shift with
+    # the code loaded in the process, since Hypothesis draws on constants found in loaded
+    # modules; the service tests pin down each interaction one by one.
     print(dict(STATS))
-    if not explore and not examples:
-        assert set(STATS) >= MUST_HAPPEN, f"never exercised: {MUST_HAPPEN - set(STATS)}"
