@@ -9,6 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
+from loyalty.services import members
+from loyalty.services.checks import check_ledger
 from tests.builders import order_paid_json
 from tests.conftest import NOW, Shop
 from tests.system.conftest import Server
@@ -21,6 +23,18 @@ def _post(url: str, key: str, path: str, body: dict[str, Any]) -> httpx.Response
         base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30
     ) as client:
         return client.post(path, json=body)
+
+
+def _entries(shop: Shop, member: str) -> list[tuple[str, int]]:
+    """The member's ledger, oldest first, as (kind, points)."""
+    with shop.db.read(shop.tenant_id) as uow:
+        items, _ = members.history(uow, member, None, 100)
+    return [(e["kind"], e["points"]) for e in reversed(items)]
+
+
+def _assert_clean(shop: Shop) -> None:
+    report = check_ledger(shop.db, shop.tenant_id)
+    assert report.ok, [str(v) for v in report.violations]
 
 
 def test_twenty_parallel_spends_of_ten_from_a_hundred(
@@ -52,17 +66,23 @@ def test_twenty_parallel_spends_of_ten_from_a_hundred(
         f"{server.url}/v1/members/m1", headers={"Authorization": f"Bearer {shop.api_key}"}
     ).json()
     assert member["balances"]["available"] == 0
+    # and the ledger holds the earn and exactly ten spends of ten, every invariant intact
+    assert _entries(shop, "m1") == [("earn", 100)] + [("adjust", -10)] * 10
+    _assert_clean(shop)
 
 
 def test_parallel_duplicate_deliveries_have_one_effect(
     shop: Shop, start_server: Callable[[], Server]
 ) -> None:
+    # given a running server
     server = start_server()
     event = order_paid_json("dup-1", "m1", "o1", [("a", 2, "25")], NOW)
+    # when 20 clients deliver the same event at the same moment
     with ThreadPoolExecutor(max_workers=20) as pool:
         responses = list(
             pool.map(lambda _: _post(server.url, shop.api_key, "/v1/events", event), range(20))
         )
+    # then all get the same answer, one of them first-hand, and the points are earned once
     assert {r.status_code for r in responses} == {200}
     bodies = [r.json() for r in responses]
     assert all(b == bodies[0] for b in bodies)
@@ -71,3 +91,5 @@ def test_parallel_duplicate_deliveries_have_one_effect(
         f"{server.url}/v1/members/m1", headers={"Authorization": f"Bearer {shop.api_key}"}
     ).json()
     assert member["balances"]["available"] == 50
+    assert _entries(shop, "m1") == [("earn", 50)]
+    _assert_clean(shop)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -75,14 +76,14 @@ def test_kill_mid_load_then_resend_everything(
         assert all(_send(client, body) == 200 for body in orders)
         assert all(_send(client, body) == 200 for body in refunds)
         assert all(_send(client, body) == 200 for body in refunds)  # and the refunds once more
-        balances = {
-            m: client.get(f"/v1/members/{m}").json()["balances"]["available"] for m in expected
-        }
+        views = {m: client.get(f"/v1/members/{m}").json()["balances"] for m in expected}
     # then every balance is exactly as if each event had arrived once
-    assert balances == expected
+    assert {m: v["available"] for m, v in views.items()} == expected
+    assert {m: v["lifetime_earned"] for m, v in views.items()} == expected
+    assert {v["pending"] for v in views.values()} == {0}
     check = subprocess.run(
         [sys.executable, "-m", "loyalty.cli", "check"],
-        env={"LOYALTY_DATABASE_URL": database_url, "PATH": ""},
+        env={**os.environ, "LOYALTY_DATABASE_URL": database_url},
         capture_output=True,
         text=True,
         timeout=120,

@@ -83,6 +83,16 @@ class ExpiryPolicy:
             return _start_of(shifted.year + 1, 1, tz)
         return None
 
+    def idle_cutoff(self, now: datetime) -> datetime | None:
+        """Members with no activity since this moment lose their available points.
+
+        Only the inactivity policy has one; under every other policy lots expire by date.
+        """
+        if self.kind is not ExpiryKind.INACTIVITY:
+            return None
+        assert self.days is not None
+        return now - timedelta(days=self.days)
+
 
 def _add_months(moment: datetime, months: int) -> datetime:
     index = moment.year * 12 + moment.month - 1 + months

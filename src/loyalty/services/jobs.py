@@ -70,10 +70,9 @@ def expire_due(db: Database, now: datetime, tenant_id: int | None = None) -> int
 def expire_inactive(db: Database, now: datetime, tenant_id: int | None = None) -> int:
     expired = 0
     for program_tenant, settings in job_sql.inactivity_programs(db.engine, tenant_id):
-        policy = Program.from_dict(settings).expiry
-        if policy.kind is not ExpiryKind.INACTIVITY or policy.days is None:
+        cutoff = Program.from_dict(settings).expiry.idle_cutoff(now)
+        if cutoff is None:
             continue
-        cutoff = now - timedelta(days=policy.days)
         while count := job_sql.expire_inactive_chunk(db, now, program_tenant, cutoff):
             expired += count
     return expired
