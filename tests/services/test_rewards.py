@@ -21,7 +21,7 @@ from loyalty.domain.rewards import (
     RewardOutOfStock,
     StoreCreditUnavailable,
 )
-from loyalty.services import coupons, events, jobs, members, rewards
+from loyalty.services import coupons, events, jobs, members, rewards, wallet
 from loyalty.services.checks import check_ledger
 from loyalty.store import tables
 from tests.builders import order_paid, refund
@@ -192,10 +192,29 @@ def test_per_member_limit_counts_the_period_and_ignores_cancelled(shop: Shop) ->
     assert available(shop, "m1") == 800
 
 
-def test_store_credit_is_refused_until_the_wallet_exists(shop: Shop) -> None:
+def test_store_credit_goes_into_the_wallet_once(shop: Shop) -> None:
+    # given a member with 100 points and a reward worth 5.00 of store credit for 40 points
     give(shop, "m1", 100)
     add_reward(
-        shop, id="credit", benefit={"type": "store_credit", "amount": "5", "currency": "PLN"}
+        shop,
+        id="credit",
+        cost_points=40,
+        benefit={"type": "store_credit", "amount": "5", "currency": "PLN"},
+    )
+    # when it is redeemed
+    view = redeem(shop, "m1", "credit")
+    # then the points went and the wallet holds the money, under the redemption's reference
+    assert available(shop, "m1") == 60
+    with shop.db.read(shop.tenant_id) as uow:
+        held = wallet.wallet_view(uow, shop.ctx, "m1")
+    assert held["balance"] == "5.00"
+    assert [e["reference"] for e in held["entries"]] == [f"redemption:{view['id']}"]
+
+
+def test_store_credit_in_another_currency_is_refused_and_spends_nothing(shop: Shop) -> None:
+    give(shop, "m1", 100)
+    add_reward(
+        shop, id="credit", benefit={"type": "store_credit", "amount": "5", "currency": "EUR"}
     )
     with pytest.raises(StoreCreditUnavailable) as caught:
         redeem(shop, "m1", "credit")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.engine import RowMapping
@@ -45,7 +44,7 @@ from loyalty.domain.rewards import (
     ship,
 )
 from loyalty.domain.rewards.fulfilment import FulfilmentStatus
-from loyalty.services import ledger
+from loyalty.services import ledger, wallet
 from loyalty.services.context import TenantContext
 from loyalty.services.lookup import require_member
 from loyalty.services.outbox import emit, emit_effects
@@ -211,7 +210,7 @@ def redeem_reward(
             uow,
             ctx,
             member["id"],
-            reward.benefit.amount,
+            reward.benefit,
             REDEMPTION_REASON,
             f"redemption:{pk}",
             now,
@@ -231,23 +230,21 @@ def _credit_wallet(
     uow: UnitOfWork,
     ctx: TenantContext,
     member_id: int,
-    amount: Decimal,
+    credit: StoreCredit,
     reason: str,
     reference: str,
     now: datetime,
 ) -> dict[str, Any]:
-    """Money into the member's store wallet: the one call site of ``services.wallet.credit``.
-
-    The wallet is built on another branch; until it is merged a store-credit redemption is
-    refused as a whole (nothing is spent). Connect it by returning
-    ``wallet.credit(uow, ctx, member_id, amount, reason, reference, now)`` here.
-    """
-    raise StoreCreditUnavailable(
-        "store credit cannot be paid out: this server has no store wallet yet",
-        field="reward_id",
-        amount=str(amount),
-        reference=reference,
-    )
+    """Money into the member's store wallet, which holds the programme's currency only."""
+    if credit.currency != ctx.program.currency:
+        raise StoreCreditUnavailable(
+            f"store credit in {credit.currency} cannot go into a wallet kept in "
+            f"{ctx.program.currency}",
+            field="reward_id",
+            amount=str(credit.amount),
+            reference=reference,
+        )
+    return wallet.credit(uow, ctx, member_id, credit.amount, reason, reference, now)
 
 
 def _facts(
