@@ -388,3 +388,23 @@ def test_an_order_paid_after_its_hold_expired_still_uses_up_the_code(shop_api: A
     usage = api.client.get("/v1/promotions/once").json()["usage"]
     assert usage["codes"][0]["uses"] == 1
     assert usage["uses"] == 1
+
+
+def test_points_to_earn_come_from_the_earning_rules(api: Api) -> None:
+    # given a double-points rule on pets, and a 10 % promotion on everything
+    rule = {
+        "name": "double pets",
+        "trigger": "order.paid",
+        "effect": {
+            "kind": "points_per_currency",
+            "multiplier": "2",
+            "lines": {"categories": ["pets"]},
+        },
+    }
+    assert api.client.post("/v1/rules", json=rule).status_code == 201, "rule"
+    promotion(api, "ten", benefits=percent("10"))
+    body = cart(("dog", 1, "100.00"), ("mug", 1, "50.00"))
+    body["lines"][0]["category"] = "pets"
+    # when the cart is evaluated, then the rule adds 2 points per unit of discounted pets
+    points = evaluate(api, body)["points"]
+    assert points["earn"] == 135 + 180  # base on 135.00, plus the rule: 2 per unit on 90.00

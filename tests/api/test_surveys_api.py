@@ -308,3 +308,23 @@ def test_results_errors(api: Api) -> None:
     assert_problem(api.client.get("/v1/surveys/99999/results"), 404, "survey_not_found")
     empty = api.client.get(url).json()
     assert empty["overall"]["responses"] == 0 and empty["periods"] == []
+
+
+def test_an_answer_earns_through_the_rules_once(api: Api) -> None:
+    # given a rule giving promoters 50 points for answering an NPS survey
+    members(api, "alice", "bob")
+    rule = {
+        "name": "promoters",
+        "trigger": "survey.answered",
+        "condition": 'event.data.kind == "nps" && event.data.category == "promoter"',
+        "effect": {"kind": "fixed_points", "points": 50},
+    }
+    assert api.client.post("/v1/rules", json=rule).status_code == 201
+    nps = survey(api, kind="nps")
+    # when alice (a promoter) answers, retries, and bob (a detractor) answers
+    for _ in range(2):
+        respond(api, nps["id"], id="r1", member="alice", score=10)
+    respond(api, nps["id"], id="r2", member="bob", score=3)
+    # then alice earned once and bob nothing
+    assert api.balances("alice")["lifetime_earned"] == 50
+    assert api.balances("bob")["lifetime_earned"] == 0

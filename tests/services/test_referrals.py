@@ -457,3 +457,28 @@ def test_two_codes_for_one_friend_at_once_leave_one_live_referral(shop: Shop) ->
 
     assert statuses == ["pending", "rejected"]
     assert [r["reason"] for r in listed(shop, status="rejected")] == ["already_referred"]
+
+
+def test_a_qualified_referral_also_earns_through_the_rules_once(shop: Shop) -> None:
+    from loyalty.services import rules
+
+    # given a campaign rule: 200 extra points for every completed referral
+    with shop.db.transaction(shop.tenant_id) as uow:
+        rules.create_rule(
+            uow,
+            shop.ctx,
+            {
+                "name": "referral campaign",
+                "trigger": "referral.completed",
+                "effect": {"kind": "fixed_points", "points": 200},
+            },
+            NOW,
+        )
+    code = code_of(shop, "anna")
+    send(shop, order("p1", "ben", "o1", referral_code=code))
+    # when the job runs twice after the window closed
+    jobs.qualify_referrals(shop.db, NOW + WINDOW, shop.tenant_id)
+    jobs.qualify_referrals(shop.db, NOW + WINDOW, shop.tenant_id)
+    # then anna has the programme's 500 and the rule's 200, once
+    assert balances(shop, "anna")["lifetime_earned"] == 700
+    assert_clean(shop)

@@ -275,3 +275,49 @@ def test_the_job_catches_up_after_downtime_and_reports(shop: Shop) -> None:
 
     assert report.birthday_events == 1
     assert report.to_dict()["birthday_events"] == 1
+
+
+def test_the_tier_earn_multiplier_and_segments_reach_the_rules(shop: Shop) -> None:
+    from loyalty.services import tiers
+
+    # given gold (x1.5) from 100 points, an order rule that reads segments, and a static VIP list
+    with shop.db.transaction(shop.tenant_id) as uow:
+        tiers.create_tiers(
+            uow,
+            shop.ctx,
+            {
+                "metric": "points_earned",
+                "window": {"kind": "lifetime"},
+                "levels": [
+                    {
+                        "id": "gold",
+                        "name": "Gold",
+                        "threshold": 100,
+                        "benefits": {"earn_multiplier": "1.5"},
+                    }
+                ],
+            },
+            NOW,
+        )
+    add_rule(shop, **bonus("order.paid", 7, condition='"vip" in segments'))
+    # when m1 buys twice for 100 (gold after the first order)
+    first = send(shop, paid(1))
+    second = send(shop, paid(2, at=NOW + timedelta(minutes=1)), NOW + timedelta(minutes=1))
+    # then the second order earns 100 x 1.5; nobody is in "vip", so the bonus never applies
+    assert sum(e["points"] for e in first["effects"]) == 100
+    assert sum(e["points"] for e in second["effects"]) == 150
+
+
+def test_a_rule_can_reward_a_segment(shop: Shop) -> None:
+    from loyalty.services import segments
+
+    # given a static VIP list holding m1, and a bonus for VIP orders
+    new_member(shop, "m1")
+    new_member(shop, "m2")
+    with shop.db.transaction(shop.tenant_id) as uow:
+        segments.create_segment(uow, {"id": "vip", "name": "VIP", "kind": "static"}, NOW)
+        segments.change_members(uow, "vip", ["m1"], NOW, add=True)
+    add_rule(shop, **bonus("order.paid", 7, condition='"vip" in segments'))
+    # when both buy, then only m1 gets the bonus on top of the base points
+    assert sum(e["points"] for e in send(shop, paid(1, "m1"))["effects"]) == 107
+    assert sum(e["points"] for e in send(shop, paid(2, "m2"))["effects"]) == 100

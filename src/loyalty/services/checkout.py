@@ -47,10 +47,13 @@ from loyalty.domain.promotions import (
     normalize_code,
     quote_points_payment,
 )
+from loyalty.domain.rules import ORDER_PAID, evaluate_rules
 from loyalty.services import ledger
 from loyalty.services.context import TenantContext
+from loyalty.services.earning import facts_for
 from loyalty.services.expressions import cel_check
 from loyalty.services.promotions import Catalogue, catalogue
+from loyalty.services.rules import tenant_rules
 from loyalty.store.checkouts import COMMITTED, RELEASED, RESERVED
 from loyalty.store.uow import Database, UnitOfWork
 
@@ -104,17 +107,35 @@ def member_facts(uow: UnitOfWork, member: dict[str, Any] | None) -> MemberFacts:
     return MemberFacts(is_first_order=not uow.checkouts.member_has_orders(member["id"]))
 
 
-def points_to_earn(program: Program, cart: Cart, evaluation: CartEvaluation) -> int:
-    """Points the order will earn as priced: the programme's base earning on the discounted
-    lines (and shipping/tax as the programme counts them). The earning-rules engine replaces
-    this one function when it lands."""
+def points_to_earn(
+    uow: UnitOfWork,
+    ctx: TenantContext,
+    member: dict[str, Any] | None,
+    cart: Cart,
+    evaluation: CartEvaluation,
+    now: datetime,
+) -> int:
+    """Points the order will earn as priced: the discounted lines (and shipping/tax as the
+    programme counts them) through the tenant's earning rules for ``order.paid``, read-only,
+    or the programme's base rate when it has none."""
     lines = tuple(
-        OrderLine(line.sku, line.quantity, line.unit_price, priced.discount, line.product_id)
+        OrderLine(
+            line.sku,
+            line.quantity,
+            line.unit_price,
+            priced.discount,
+            line.product_id,
+            line.category,
+        )
         for line, priced in zip(cart.lines, evaluation.lines, strict=True)
     )
     shipping = evaluation.shipping - evaluation.shipping_discount
     order = PaidOrder("checkout", cart.currency, lines, shipping)
-    return program.points_for(order.earning_base(program))
+    rules = tenant_rules(uow)
+    if rules is None or not rules.has(ORDER_PAID):
+        return ctx.program.points_for(order.earning_base(ctx.program))
+    facts = facts_for(uow, ctx, rules, member, ORDER_PAID, {}, now, order, lock=False)
+    return evaluate_rules(rules.rule_set, facts).points
 
 
 def _usage(
@@ -190,7 +211,10 @@ def _price(
         usage=_usage(uow, found, counters, member),
         cel_check=cel_check if has_expressions else None,
     )
-    points = _points(ctx.program, cart, evaluation, member, request.points_to_pay, held_points)
+    earn = points_to_earn(uow, ctx, member, cart, evaluation, now)
+    points = _points(
+        ctx.program, cart, evaluation, earn, member, request.points_to_pay, held_points
+    )
     return _Priced(evaluation, found, member, points, request.points_to_pay, rejected)
 
 
@@ -198,11 +222,11 @@ def _points(
     program: Program,
     cart: Cart,
     evaluation: CartEvaluation,
+    earn: int,
     member: dict[str, Any] | None,
     points_to_pay: int,
     held_points: int,
 ) -> dict[str, Any]:
-    earn = points_to_earn(program, cart, evaluation)
     available = (member["available"] if member else 0) + held_points
     out: dict[str, Any] = {"earn": earn, "available": available}
     if program.point_value is None:

@@ -24,16 +24,18 @@ from loyalty.domain.rules import (
     RuleEvent,
     RuleOutcome,
     Status,
+    TierFacts,
     Usage,
     UsageKey,
     evaluate_rules,
     usage_keys,
 )
-from loyalty.services import ledger, wallet
+from loyalty.services import ledger, tiers, wallet
 from loyalty.services.context import TenantContext
 from loyalty.services.ledger import Effect
 from loyalty.services.outbox import emit
 from loyalty.services.rules import BASE_RULE_ID, TenantRules
+from loyalty.services.segments import member_segments
 from loyalty.store.uow import UnitOfWork
 
 _REASON_LIMIT = 500
@@ -85,6 +87,8 @@ def facts_for(
         timezone=ctx.timezone,
         program=ctx.program,
         member=_member_facts(uow, rules, member, event_type, at),
+        tier=_tier_facts(uow, member_id, at),
+        segments=frozenset() if member_id is None else frozenset(member_segments(uow, member_id)),
         order=None if order is None else OrderFacts.from_order(order, ctx.program),
         usage=_usage(uow, rules, member_id, event_type, at, ctx),
         budgets_left=_budgets_left(uow, rules, event_type, lock),
@@ -208,6 +212,15 @@ def _brief(outcome: RuleOutcome) -> dict[str, Any]:
 # --- loading what the engine reads ------------------------------------------------------------
 
 
+def _tier_facts(uow: UnitOfWork, member_id: int | None, at: datetime) -> TierFacts:
+    """The member's tier and the earn multiplier of everything they hold (tier x paid
+    membership, see ``tiers.benefits_for``); neutral for a non-member or a shop without tiers."""
+    if member_id is None:
+        return TierFacts()
+    multiplier = tiers.benefits_for(uow, member_id, at).earn_multiplier
+    return TierFacts(name=tiers.current_tier(uow, member_id), multiplier=multiplier)
+
+
 def _member_facts(
     uow: UnitOfWork,
     rules: TenantRules,
@@ -226,7 +239,7 @@ def _member_facts(
     if wanted & {"orders_count", "*"}:
         orders = uow.rules.member_order_count(member["id"])
     return MemberFacts(
-        tier=None,
+        tier=tiers.current_tier(uow, member["id"]),
         status=str(member.get("status") or "active"),
         lifetime_earned=int(member.get("lifetime_earned") or 0),
         orders_count=orders,

@@ -15,6 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from sqlalchemy.engine import RowMapping
 
 from loyalty.domain.errors import (
@@ -29,6 +30,7 @@ from loyalty.domain.events import (
     ActionPerformed,
     CustomerChanged,
     InboundEvent,
+    MemberRef,
     MembershipChanged,
     OrderCancelled,
     OrderPaid,
@@ -77,6 +79,34 @@ def process(uow: UnitOfWork, ctx: TenantContext, event: InboundEvent, now: datet
     body = _dispatch(uow, ctx, event, event_pk, now)
     uow.inbox.set_response(event_pk, body)
     return EventResult(body)
+
+
+def raise_action(
+    uow: UnitOfWork,
+    ctx: TenantContext,
+    *,
+    source: str,
+    event_id: str,
+    type_: str,
+    member: str,
+    data: dict[str, Any],
+    occurred_at: datetime,
+    now: datetime,
+) -> EventResult:
+    """An action event raised by our own features (a survey answer, a referral that
+    qualified) for the earning rules, in the caller's transaction. ``source`` + ``event_id``
+    make it earn at most once, whoever raises it again."""
+    body = orjson.dumps({"member": member, "data": data}, option=orjson.OPT_SORT_KEYS)
+    event = InboundEvent(
+        source=source,
+        event_id=event_id,
+        type=type_,
+        occurred_at=occurred_at,
+        member=MemberRef(member),
+        payload=ActionPerformed(data),
+        body_hash=hashlib.sha256(body).hexdigest(),
+    )
+    return process(uow, ctx, event, now)
 
 
 def _replay(uow: UnitOfWork, event: InboundEvent) -> EventResult:

@@ -405,7 +405,29 @@ def qualify(uow: UnitOfWork, ctx: TenantContext, referral_id: int, now: datetime
     done = uow.referrals.get(referral_id)
     assert done is not None
     emit(uow, "referral.completed", referrer["external_id"], {"referral": referral_view(done)}, now)
+    if referrer["status"] != MemberStatus.BLOCKED:
+        _earn_for_referral(uow, ctx, referrer["external_id"], done, now)
     return True
+
+
+def _earn_for_referral(
+    uow: UnitOfWork, ctx: TenantContext, referrer: str, referral: Any, now: datetime
+) -> None:
+    """The referrer's ``referral.completed`` action for the earning rules (on top of the
+    programme's referral points), once per referral."""
+    from loyalty.services import events  # events calls into this module on every order
+
+    events.raise_action(
+        uow,
+        ctx,
+        source="referral",
+        event_id=str(referral["id"]),
+        type_="referral.completed",
+        member=referrer,
+        data={"referral_id": referral["id"], "referee": referral["referee_external_id"]},
+        occurred_at=referral["qualified_at"] or now,
+        now=now,
+    )
 
 
 # --- reading ------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from loyalty.domain.feedback import (
     scale_for,
     summarise,
 )
+from loyalty.services import events
 from loyalty.services.context import TenantContext
 from loyalty.services.lookup import require_member
 from loyalty.services.outbox import emit
@@ -145,10 +146,16 @@ def _order_key(uow: UnitOfWork, survey: Any, member: Any, order_id: str | None) 
 
 
 def answer(
-    uow: UnitOfWork, survey_id: int, data: dict[str, Any], request_hash: str, now: datetime
+    uow: UnitOfWork,
+    survey_id: int,
+    data: dict[str, Any],
+    request_hash: str,
+    now: datetime,
+    ctx: TenantContext | None = None,
 ) -> tuple[int, dict[str, Any]]:
     """Record a response once: the same id again returns the first (200), a second answer by
-    the member for the same survey and order is refused."""
+    the member for the same survey and order is refused. With ``ctx`` the answer also goes to
+    the earning rules as a ``survey.answered`` action, in the same transaction."""
     survey = _require(uow, survey_id)
     repo = _repo(uow)
     existing = repo.response(survey_id, data["id"])
@@ -180,7 +187,33 @@ def answer(
         )
     view = _response_view(row, survey, member["external_id"])
     emit(uow, "survey.answered", member["external_id"], {**view, "kind": survey["kind"]}, now)
+    if ctx is not None:
+        _earn_for_answer(uow, ctx, survey, view, now)
     return 201, view
+
+
+def _earn_for_answer(
+    uow: UnitOfWork, ctx: TenantContext, survey: Any, view: dict[str, Any], now: datetime
+) -> None:
+    """The answer goes to the earning rules as ``survey.answered`` (rules may test
+    ``event.data.kind``, ``event.data.category``, ``event.data.score``)."""
+    events.raise_action(
+        uow,
+        ctx,
+        source="survey",
+        event_id=f"{survey['id']}:{view['id']}",
+        type_="survey.answered",
+        member=view["member"],
+        data={
+            "survey_id": survey["id"],
+            "kind": str(survey["kind"]),
+            "score": view["score"],
+            "category": view.get("category"),
+            "order_id": view["order_id"],
+        },
+        occurred_at=datetime.fromisoformat(view["answered_at"]),
+        now=now,
+    )
 
 
 def results(

@@ -395,6 +395,12 @@ def _review_tenant(db: Database, tenant_id: int, now: datetime, chunk: int) -> i
 # --- benefits -----------------------------------------------------------------------------
 
 
+def current_tier(uow: UnitOfWork, member_id: int) -> str | None:
+    """The tier id the member holds now (manual floors included), or None."""
+    row = _repo(uow).state(member_id)
+    return None if row is None else row["tier"]
+
+
 def benefits_for(uow: UnitOfWork, member_id: int, now: datetime) -> EffectiveBenefits:
     """What the member gets at ``now``: their tier's benefits merged with every active paid
     membership's (see ``loyalty.domain.tiers.benefits.merge_benefits``)."""

@@ -87,7 +87,7 @@ def answer(
     request_hash = canonical_hash(body.model_dump(mode="json"))
     status, view = db.run(
         principal.context.tenant_id,
-        lambda uow: service.answer(uow, survey_id, data, request_hash, now),
+        lambda uow: service.answer(uow, survey_id, data, request_hash, now, principal.context),
     )
     return write_response((status, view, status == 200))
 
