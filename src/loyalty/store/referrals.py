@@ -10,6 +10,7 @@ from sqlalchemy import and_, func, select, update
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.orm import aliased
 
+from loyalty.store._raw import RawRunner, RawStatement
 from loyalty.store._upsert import insert_row_if_absent
 from loyalty.store.tables import (
     member_signals,
@@ -24,10 +25,18 @@ _REFERRER = aliased(members, name="referrer")
 _REFEREE = aliased(members, name="referee")
 
 
+# Asked for every paid order, so a prebuilt statement on the DBAPI cursor (store/_raw.py).
+_AWAITING_FIRST_ORDER = RawStatement(
+    """SELECT id FROM referrals WHERE tenant_id = :tenant_id AND referee_id = :referee_id
+    AND status = 'pending' AND first_order_id IS NULL LIMIT 1"""
+)
+
+
 class ReferralRepository:
-    def __init__(self, conn: Connection, tenant_id: int) -> None:
+    def __init__(self, conn: Connection, tenant_id: int, raw: RawRunner | None = None) -> None:
         self.conn = conn
         self.tenant_id = tenant_id
+        self.raw = raw or RawRunner(conn)
         self._lock = conn.dialect.name == "postgresql"
 
     # --- settings -------------------------------------------------------------------------
@@ -154,13 +163,10 @@ class ReferralRepository:
     def awaiting_first_order_of(self, referee_id: int) -> int | None:
         """The id of the referee's pending referral that waits for a first order (cheap: the
         order hot path asks this for every order)."""
-        stmt = select(referrals.c.id).where(
-            referrals.c.tenant_id == self.tenant_id,
-            referrals.c.referee_id == referee_id,
-            referrals.c.status == "pending",
-            referrals.c.first_order_id.is_(None),
+        row = self.raw.one(
+            _AWAITING_FIRST_ORDER, {"tenant_id": self.tenant_id, "referee_id": referee_id}
         )
-        return self.conn.execute(stmt).scalar()
+        return None if row is None else int(row[0])
 
     def awaiting_first_order(self, members_by_key: Mapping[str, Mapping[str, Any]]) -> set[str]:
         """The keys of the members whose pending referral still waits for a first order."""

@@ -51,7 +51,7 @@ class UnitOfWork:
         self.idempotency = IdempotencyRepository(conn, tenant_id)
         self.programs = ProgramRepository(conn, tenant_id)
         self.outbox = OutboxRepository(raw, tenant_id)
-        self.referrals = ReferralRepository(conn, tenant_id)
+        self.referrals = ReferralRepository(conn, tenant_id, raw)
         self.rewards = RewardRepository(conn, tenant_id)
         self.redemptions = RedemptionRepository(conn, tenant_id)
         self.coupons = CouponRepository(conn, tenant_id)
