@@ -81,13 +81,14 @@ def facts_for(
     """The engine's input for ``member`` (None: someone not yet a member, for simulate).
     ``lock``: lock the budget rows read (False in read-only transactions)."""
     member_id = None if member is None else member["id"]
+    tier, benefits = (None, None) if member_id is None else tiers.standing(uow, member_id, at)
     return EarningInput(
         event=RuleEvent(event_type, data),
         now=at,
         timezone=ctx.timezone,
         program=ctx.program,
-        member=_member_facts(uow, rules, member, event_type, at),
-        tier=_tier_facts(uow, member_id, at),
+        member=_member_facts(uow, rules, member, event_type, at, tier),
+        tier=TierFacts() if benefits is None else TierFacts(tier, benefits.earn_multiplier),
         segments=frozenset() if member_id is None else frozenset(member_segments(uow, member_id)),
         order=None if order is None else OrderFacts.from_order(order, ctx.program),
         usage=_usage(uow, rules, member_id, event_type, at, ctx),
@@ -212,21 +213,13 @@ def _brief(outcome: RuleOutcome) -> dict[str, Any]:
 # --- loading what the engine reads ------------------------------------------------------------
 
 
-def _tier_facts(uow: UnitOfWork, member_id: int | None, at: datetime) -> TierFacts:
-    """The member's tier and the earn multiplier of everything they hold (tier x paid
-    membership, see ``tiers.benefits_for``); neutral for a non-member or a shop without tiers."""
-    if member_id is None:
-        return TierFacts()
-    multiplier = tiers.benefits_for(uow, member_id, at).earn_multiplier
-    return TierFacts(name=tiers.current_tier(uow, member_id), multiplier=multiplier)
-
-
 def _member_facts(
     uow: UnitOfWork,
     rules: TenantRules,
     member: Mapping[Any, Any] | None,
     event_type: str,
     at: datetime,
+    tier: str | None,
 ) -> MemberFacts:
     if member is None:
         return MemberFacts()
@@ -239,7 +232,7 @@ def _member_facts(
     if wanted & {"orders_count", "*"}:
         orders = uow.rules.member_order_count(member["id"])
     return MemberFacts(
-        tier=tiers.current_tier(uow, member["id"]),
+        tier=tier,
         status=str(member.get("status") or "active"),
         lifetime_earned=int(member.get("lifetime_earned") or 0),
         orders_count=orders,

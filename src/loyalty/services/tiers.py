@@ -395,19 +395,21 @@ def _review_tenant(db: Database, tenant_id: int, now: datetime, chunk: int) -> i
 # --- benefits -----------------------------------------------------------------------------
 
 
-def current_tier(uow: UnitOfWork, member_id: int) -> str | None:
-    """The tier id the member holds now (manual floors included), or None."""
-    row = _repo(uow).state(member_id)
-    return None if row is None else row["tier"]
-
-
-def benefits_for(uow: UnitOfWork, member_id: int, now: datetime) -> EffectiveBenefits:
-    """What the member gets at ``now``: their tier's benefits merged with every active paid
-    membership's (see ``loyalty.domain.tiers.benefits.merge_benefits``)."""
+def standing(
+    uow: UnitOfWork, member_id: int, now: datetime
+) -> tuple[str | None, EffectiveBenefits]:
+    """The tier id the member holds now (manual floors included), or None, and what they get
+    at ``now``: their tier's benefits merged with every active paid membership's (see
+    ``loyalty.domain.tiers.benefits.merge_benefits``). One read of the member's tier row."""
     ladder = load_ladder(uow)
     row = _repo(uow).state(member_id)
     tier = None if row is None else row["tier"]
-    return _benefits(uow, ladder, tier, member_id, now)
+    return tier, _benefits(uow, ladder, tier, member_id, now)
+
+
+def benefits_for(uow: UnitOfWork, member_id: int, now: datetime) -> EffectiveBenefits:
+    """What the member gets at ``now`` (see ``standing``)."""
+    return standing(uow, member_id, now)[1]
 
 
 def _benefits(
