@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
 
 from loyalty import __version__
@@ -67,4 +69,21 @@ def create_app(db: Database, clock: Clock | None = None, secret_key: str | None 
         wallet,
     ):
         app.include_router(module.router)
+    _document_event_models(app)
     return app
+
+
+def _document_event_models(app: FastAPI) -> None:
+    """``POST /v1/events`` parses its body itself; its models still belong in the schema."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            models = schema.setdefault("components", {}).setdefault("schemas", {})
+            for name, model in events.EVENT_MODELS.items():
+                models.setdefault(name, model)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

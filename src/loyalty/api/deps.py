@@ -28,6 +28,11 @@ ClockDep = Annotated[Clock, Depends(get_clock)]
 
 
 async def _principal(db: DbDep, authorization: Annotated[str | None, Header()] = None) -> Principal:
+    return principal_for(db, authorization)
+
+
+def principal_for(db: Database, authorization: str | None) -> Principal:
+    """The principal an ``Authorization: Bearer <api key>`` header names."""
     if not authorization or not authorization.lower().startswith("bearer "):
         raise Unauthenticated("send 'Authorization: Bearer <api key>'")
     return authenticate(db, authorization[7:].strip())

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from loyalty.domain.errors import DomainError, EventConflict
@@ -31,6 +32,32 @@ from loyalty.services.views import member_summary
 from loyalty.store import bulk as sql
 from loyalty.store.bulk import BulkWriter
 from loyalty.store.uow import Database, UnitOfWork
+
+
+async def ingest_grouped(
+    db: Database, ctx: TenantContext, event: InboundEvent, now: datetime
+) -> EventResult:
+    """One event from a request, applied with the events other requests queued meanwhile.
+
+    On SQLite the writer thread hands consecutive events of one tenant (and key) to
+    ``process_batch`` together, so a burst of single-event requests is written set-based; the
+    response is the one ``events.process`` gives. A failed event raises its ``DomainError``.
+    """
+    result = await db.run_item_async(
+        ctx.tenant_id, ("events", id(ctx)), (event, now), partial(_apply_grouped, ctx)
+    )
+    if result.error is not None:
+        raise result.error
+    return result
+
+
+def _apply_grouped(
+    ctx: TenantContext, uow: UnitOfWork, items: list[tuple[InboundEvent, datetime]]
+) -> list[EventResult]:
+    if len(items) == 1:  # alone: the one-by-one path is the cheaper one
+        event, now = items[0]
+        return [events.process(uow, ctx, event, now)]
+    return process_batch(uow, ctx, [event for event, _ in items], max(now for _, now in items))
 
 
 def ingest_batch(

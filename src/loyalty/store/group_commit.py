@@ -4,6 +4,12 @@ SQLite has a single writer and a durable commit costs an fsync. A writer thread 
 units of work that requests queue up, runs each in its own SAVEPOINT (a failing one undoes only
 itself), commits the whole group once, and only then answers every request. Nothing is
 acknowledged before it is on disk, and one fsync serves many requests.
+
+Some work comes as *items* of a batchable kind (order events): consecutive items with the same
+key are handed to their ``apply`` function together, so a whole run is written with multi-row
+statements instead of statement by statement. ``apply`` answers each item on its own (a bad
+item is an answer, not an exception); if it raises anyway, the run is undone and every item is
+applied alone, so one item's failure never spoils the others.
 """
 
 from __future__ import annotations
@@ -12,13 +18,21 @@ import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 
 Work = Callable[[Connection], Any]
-_Job = tuple[Work, "Future[Any]"]
+BatchWork = Callable[[Connection, list[Any]], list[Any]]
+
+
+class _Job(NamedTuple):
+    work: Work | None
+    future: Future[Any]
+    key: object = None
+    item: Any = None
+    apply: BatchWork | None = None
 
 
 class GroupCommitter:
@@ -33,7 +47,15 @@ class GroupCommitter:
     def submit(self, work: Work) -> Future[Any]:
         self._ensure_started()
         future: Future[Any] = Future()
-        self._jobs.put((work, future))
+        self._jobs.put(_Job(work, future))
+        return future
+
+    def submit_item(self, key: object, item: Any, apply: BatchWork) -> Future[Any]:
+        """Queue one item; ``apply(conn, items)`` may receive it with its neighbours of the same
+        key and must return one result per item, in order."""
+        self._ensure_started()
+        future: Future[Any] = Future()
+        self._jobs.put(_Job(None, future, key, item, apply))
         return future
 
     def close(self) -> None:
@@ -73,23 +95,70 @@ class GroupCommitter:
         try:
             with self.lock, self.engine.begin() as conn:
                 cursor = conn.connection.cursor()
-                for work, future in group:
-                    if not future.set_running_or_notify_cancel():
+                start = 0
+                while start < len(group):
+                    job = group[start]
+                    end = start + 1
+                    if job.apply is not None:
+                        while (
+                            end < len(group)
+                            and group[end].apply is not None
+                            and group[end].key == job.key
+                        ):
+                            end += 1
+                    live = [j for j in group[start:end] if j.future.set_running_or_notify_cancel()]
+                    start = end
+                    if not live:
                         continue
-                    cursor.execute("SAVEPOINT group_job")
-                    try:
-                        outcomes.append((future, True, work(conn)))
-                    except BaseException as error:  # the caller gets it; the group goes on
-                        cursor.execute("ROLLBACK TO SAVEPOINT group_job")
-                        outcomes.append((future, False, error))
-                    cursor.execute("RELEASE SAVEPOINT group_job")
+                    if job.apply is None:
+                        outcomes.append(_attempt(cursor, conn, live[0]))
+                    else:
+                        outcomes += _apply_run(cursor, conn, live)
         except BaseException as error:  # the COMMIT itself failed: nobody's work is durable
-            for _, future in group:
-                if not future.done():
-                    future.set_exception(error)
+            for job in group:
+                if not job.future.done():
+                    job.future.set_exception(error)
             return
         for future, ok, value in outcomes:
             if ok:
                 future.set_result(value)
             else:
                 future.set_exception(value)
+
+
+def _attempt(cursor: Any, conn: Connection, job: _Job) -> tuple[Future[Any], bool, Any]:
+    """One job in its own savepoint: a failing one undoes only itself."""
+    cursor.execute("SAVEPOINT group_job")
+    try:
+        if job.work is not None:
+            outcome = (job.future, True, job.work(conn))
+        else:
+            assert job.apply is not None
+            (value,) = job.apply(conn, [job.item])
+            outcome = (job.future, True, value)
+    except BaseException as error:  # the caller gets it; the group goes on
+        cursor.execute("ROLLBACK TO SAVEPOINT group_job")
+        outcome = (job.future, False, error)
+    cursor.execute("RELEASE SAVEPOINT group_job")
+    return outcome
+
+
+def _apply_run(
+    cursor: Any, conn: Connection, run: list[_Job]
+) -> list[tuple[Future[Any], bool, Any]]:
+    """A run of items of one key, applied together; item by item if that raises."""
+    if len(run) == 1:
+        return [_attempt(cursor, conn, run[0])]
+    apply = run[0].apply
+    assert apply is not None
+    cursor.execute("SAVEPOINT group_run")
+    try:
+        values = apply(conn, [job.item for job in run])
+        if len(values) != len(run):
+            raise RuntimeError(f"apply answered {len(values)} of {len(run)} items")
+    except BaseException:
+        cursor.execute("ROLLBACK TO SAVEPOINT group_run")
+        cursor.execute("RELEASE SAVEPOINT group_run")
+        return [_attempt(cursor, conn, job) for job in run]
+    cursor.execute("RELEASE SAVEPOINT group_run")
+    return [(job.future, True, value) for job, value in zip(run, values, strict=True)]

@@ -34,6 +34,7 @@ from loyalty.store.tables import audit_log
 from loyalty.store.wallet import WalletRepository
 
 T = TypeVar("T")
+ItemT = TypeVar("ItemT")
 
 
 class UnitOfWork:
@@ -131,6 +132,29 @@ class Database:
             future = self._group.submit(lambda conn: work(UnitOfWork(conn, tenant_id)))
             return await asyncio.wrap_future(future)  # type: ignore[no-any-return]
         return await anyio.to_thread.run_sync(self.run, tenant_id, work)
+
+    async def run_item_async(
+        self,
+        tenant_id: int,
+        key: object,
+        item: ItemT,
+        apply: Callable[[UnitOfWork, list[ItemT]], list[T]],
+    ) -> T:
+        """Run ``apply(uow, [item])`` in a write transaction; on SQLite, consecutive queued items
+        with the same ``key`` are applied together in one call (``apply`` must answer every item
+        on its own, in order). The result comes once durably committed."""
+        if self._group is not None:
+            future = self._group.submit_item(
+                (tenant_id, key),
+                item,
+                lambda conn, items: apply(UnitOfWork(conn, tenant_id), items),
+            )
+            return await asyncio.wrap_future(future)  # type: ignore[no-any-return]
+        results = await anyio.to_thread.run_sync(
+            self.run, tenant_id, lambda uow: apply(uow, [item])
+        )
+        (result,) = results
+        return result
 
     def close(self) -> None:
         if self._group is not None:
