@@ -271,8 +271,7 @@ def test_tier_movements_per_month(tiers_api: Api) -> None:
 
 def test_tier_movements_as_parquet_by_week(tiers_api: Api) -> None:
     response = tiers_api.client.get(
-        "/v1/analytics/tier-movements?from=2026-02-01&to=2026-02-28&granularity=week"
-        "&format=parquet"
+        "/v1/analytics/tier-movements?from=2026-02-01&to=2026-02-28&granularity=week&format=parquet"
     )
     frame = pl.read_parquet(io.BytesIO(response.content))
     assert frame.schema["period"] == pl.Date
@@ -463,9 +462,7 @@ def test_nps_of_one_survey_per_segment_matches_the_survey_results(
 ) -> None:
     api, surveys = nps_api
     survey = surveys[0]
-    body = ok(
-        api.client.get(f"/v1/analytics/nps?{JAN_FEB}&survey={survey}&group_by=segment")
-    )
+    body = ok(api.client.get(f"/v1/analytics/nps?{JAN_FEB}&survey={survey}&group_by=segment"))
     assert _nps_table(body["rows"]) == [
         ("2026-01-01", None, 4, 2, 1, 1, 25.0),
         ("2026-02-01", None, 3, 1, 1, 1, 0.0),
@@ -474,14 +471,10 @@ def test_nps_of_one_survey_per_segment_matches_the_survey_results(
     ]
     totals = {t["segment"]: (t["responses"], t["nps"]) for t in body["totals"]}
     assert totals == {None: (7, 14.3), "vip": (3, 33.3)}
-    results = ok(
-        api.client.get(f"/v1/surveys/{survey}/results?from=2026-01-01&to=2026-02-28")
-    )
+    results = ok(api.client.get(f"/v1/surveys/{survey}/results?from=2026-01-01&to=2026-02-28"))
     assert results["overall"]["nps"] == totals[None][1]
     vip = ok(
-        api.client.get(
-            f"/v1/surveys/{survey}/results?from=2026-01-01&to=2026-02-28&segment=vip"
-        )
+        api.client.get(f"/v1/surveys/{survey}/results?from=2026-01-01&to=2026-02-28&segment=vip")
     )
     assert vip["overall"]["nps"] == totals["vip"][1]
 
