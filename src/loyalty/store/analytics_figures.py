@@ -13,11 +13,10 @@ from datetime import datetime
 from typing import Any
 
 import polars as pl
-from sqlalchemy import and_, case, distinct, func, select
+from sqlalchemy import BigInteger, Integer, and_, case, cast, distinct, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
-from loyalty.store.program_analytics import _epoch
 from loyalty.store.tables import (
     coupons,
     member_tiers,
@@ -37,8 +36,13 @@ SLOT_SECONDS = 900
 
 
 def _slot(conn: Connection, column: Any) -> ColumnElement[Any]:
-    """The 15-minute slot of UTC time a timestamp falls in."""
-    slot: ColumnElement[Any] = _epoch(conn, column) // SLOT_SECONDS  # whole numbers: exact
+    """The 15-minute slot of UTC time a timestamp falls in (integer division of whole
+    epoch seconds)."""
+    if conn.dialect.name == "sqlite":
+        seconds: ColumnElement[Any] = cast(func.strftime("%s", column), Integer)
+    else:
+        seconds = cast(func.floor(func.extract("epoch", column)), BigInteger)
+    slot: ColumnElement[Any] = seconds // SLOT_SECONDS
     return slot
 
 
