@@ -544,3 +544,15 @@ def test_empty_shop_figures(api: Api) -> None:
     assert rows_of(api, "tier-movements") == []
     referrals = rows_of(api, "referrals")
     assert [(r["period"], r["attributed"]) for r in referrals] == [("2026-03-01", 0)]
+
+
+def test_another_shop_sees_none_of_these_figures(
+    rewards_api: Api, tiers_api: Api, make_api: Callable[..., Api]
+) -> None:
+    other = make_api(pending_days=0)
+    assert rows_of(other, "rewards") == []
+    assert [(r["tier"], r["members"]) for r in rows_of(other, "tiers?as_of=2026-02-05")] == [
+        (None, 0),
+        (None, 0),
+    ]
+    assert rows_of(other, "tier-movements?from=2026-01-01") == []
