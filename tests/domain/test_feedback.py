@@ -11,6 +11,7 @@ from loyalty.domain.feedback import (
     Granularity,
     SurveyKind,
     check_score,
+    nps,
     nps_category,
     period_label,
     period_start,
@@ -40,6 +41,13 @@ def test_nps_rounds_to_one_decimal_and_can_be_negative() -> None:
         "detractors": 0,
         "nps": None,
     }
+
+
+def test_nps_from_counts_is_the_formula_summarise_uses() -> None:
+    # the analytics figure counts categories in the database and applies this formula
+    assert nps(promoters=4, detractors=3, responses=10) == 10.0
+    assert nps(1, 2, 3) == summarise([10, 0, 5], SurveyKind.NPS).nps == -33.3
+    assert nps(0, 0, 0) is None
 
 
 def test_csat_is_the_share_of_fours_and_fives() -> None:

@@ -54,10 +54,21 @@ def check_score(score: int, low: int, high: int) -> int:
     return score
 
 
+PROMOTER_MIN = 9  # 9-10: promoters
+PASSIVE_MIN = 7  # 7-8: passives; 0-6: detractors
+
+
 def nps_category(score: int) -> str:
-    if score >= 9:
+    if score >= PROMOTER_MIN:
         return "promoter"
-    return "passive" if score >= 7 else "detractor"
+    return "passive" if score >= PASSIVE_MIN else "detractor"
+
+
+def nps(promoters: int, detractors: int, responses: int) -> float | None:
+    """NPS = % promoters - % detractors, rounded to 1 decimal; None without responses."""
+    if responses <= 0:
+        return None
+    return round(_percent(promoters, responses) - _percent(detractors, responses), 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,10 +109,10 @@ def summarise(scores: Iterable[int], kind: SurveyKind) -> ScoreSummary:
         return ScoreSummary(0, None)
     average = round(sum(values) / n, 2)
     if kind is SurveyKind.NPS:
-        promoters = sum(1 for s in values if s >= 9)
-        detractors = sum(1 for s in values if s <= 6)
-        nps = round(_percent(promoters, n) - _percent(detractors, n), 1)
-        return ScoreSummary(n, average, promoters, n - promoters - detractors, detractors, nps)
+        promoters = sum(1 for s in values if s >= PROMOTER_MIN)
+        detractors = sum(1 for s in values if s < PASSIVE_MIN)
+        score = nps(promoters, detractors, n)
+        return ScoreSummary(n, average, promoters, n - promoters - detractors, detractors, score)
     if kind is SurveyKind.CSAT:
         satisfied = sum(1 for s in values if s >= 4)
         return ScoreSummary(n, average, satisfied=satisfied, csat=round(_percent(satisfied, n), 1))

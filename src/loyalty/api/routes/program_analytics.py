@@ -34,6 +34,11 @@ async def _answer(
     db: Database, ctx: TenantContext, name: str, query: FigureQuery, fmt: Format, now: Any
 ) -> Response:
     report = await run_in_threadpool(service.figure, db, ctx, name, query, now)
+    return export(report, fmt)
+
+
+def export(report: Report, fmt: Format) -> Response:
+    """A figure as JSON (rows and meta), or its rows as a CSV or Parquet attachment."""
     if fmt == "json":
         rows = [{k: _json(v) for k, v in row.items()} for row in report.rows]
         return JSONResponse({"figure": report.figure, **_jsonable(report.meta), "rows": rows})
