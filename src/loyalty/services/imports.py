@@ -3,7 +3,12 @@
 Rows are streamed; one order's lines must be on consecutive rows. Orders become ``order.paid``
 events with the id ``import:<order id>`` and go through the set-based batch path in chunks, so
 re-running the same file changes nothing and a bad row only loses its own order, with its line
-number and reason in the report. Historical dates are kept: points earned two years ago were
+number and reason in the report. An order id that comes back later in the same file (after
+other orders) is a bad row too, ``duplicate order_id '<id>', first seen on line N``: only its
+first appearance counts. The ids met in a run are kept in a temporary SQLite file, not in
+memory, so memory stays constant for a file of any size (the temporary file grows by some tens
+of bytes per order and is deleted when the import ends); a re-run starts with an empty one, so
+its orders are reported as already imported, not as duplicates. Historical dates are kept: points earned two years ago were
 available long ago and expire on the dates the programme gives them (the next jobs run does it).
 """
 
@@ -11,12 +16,15 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sqlite3
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any
 
 from loyalty.domain.errors import DomainError, NotFound, ValidationFailed
@@ -187,27 +195,36 @@ def _event(
     )
 
 
-def order_events(
+@dataclass(frozen=True, slots=True)
+class OrderGroup:
+    """One order's consecutive rows: its event, or why it cannot be imported."""
+
+    line: int  # the order's first row
+    order_id: str
+    event: InboundEvent | None
+    error: tuple[int, str] | None = None
+
+
+def order_groups(
     rows: Iterable[tuple[int, Mapping[str, Any] | Exception]],
     mapping: Mapping[str, str],
     ctx: TenantContext,
     report: ImportReport,
     *,
     earn: bool,
-) -> Iterator[tuple[int, InboundEvent]]:
-    """Group consecutive rows of one order into an event; bad rows go into the report."""
+) -> Iterator[OrderGroup]:
+    """Group consecutive rows of one order; rows that belong to no order go into the report."""
     current: _OpenOrder | None = None
 
-    def close(order: _OpenOrder) -> Iterator[tuple[int, InboundEvent]]:
-        report.orders += 1
+    def close(order: _OpenOrder) -> OrderGroup:
         if order.error is not None:
-            report.errors.append(order.error)
-            return
+            return OrderGroup(order.first_line, order.order_id, None, order.error)
         try:
-            yield order.first_line, _event(order, mapping, ctx, earn)
+            event = _event(order, mapping, ctx, earn)
         except (_BadRow, DomainError) as error:
             reason = error.detail if isinstance(error, DomainError) else str(error)
-            report.errors.append((order.first_line, reason))
+            return OrderGroup(order.first_line, order.order_id, None, (order.first_line, reason))
+        return OrderGroup(order.first_line, order.order_id, event)
 
     for number, row in rows:
         report.rows += 1
@@ -220,7 +237,7 @@ def order_events(
             continue
         if current is None or current.order_id != order_id:
             if current is not None:
-                yield from close(current)
+                yield close(current)
             current = _OpenOrder(order_id, number, row)
         if current.error is None:
             try:
@@ -228,7 +245,69 @@ def order_events(
             except _BadRow as error:
                 current.error = (number, str(error))
     if current is not None:
-        yield from close(current)
+        yield close(current)
+
+
+class SeenOrders:
+    """The order ids met so far in one import run, with the line each was first seen on.
+
+    Kept in a temporary SQLite file rather than a set, so memory stays constant however many
+    orders the file has; asked a chunk at a time, so the cost is a few statements per chunk.
+    """
+
+    _SLICE = 500  # ids per IN (...) query, well under SQLite's parameter limit
+
+    def __init__(self) -> None:
+        self._dir = tempfile.TemporaryDirectory(prefix="loyalty-import-")
+        self._db = sqlite3.connect(Path(self._dir.name) / "seen.db", isolation_level=None)
+        for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-8192"):
+            self._db.execute(f"PRAGMA {pragma}")
+        self._db.execute("CREATE TABLE seen (order_id TEXT PRIMARY KEY, line INT) WITHOUT ROWID")
+
+    def first_lines(self, groups: list[OrderGroup]) -> list[int | None]:
+        """For each group, in file order: the line its order id was first seen on when that was
+        an earlier group (a duplicate), else None. The ids are remembered for later chunks."""
+        first_here: dict[str, int] = {}
+        for group in groups:
+            first_here.setdefault(group.order_id, group.line)
+        earlier: dict[str, int] = {}
+        ids = list(first_here)
+        for start in range(0, len(ids), self._SLICE):
+            part = ids[start : start + self._SLICE]
+            marks = ",".join("?" * len(part))
+            query = f"SELECT order_id, line FROM seen WHERE order_id IN ({marks})"
+            earlier.update(self._db.execute(query, part).fetchall())
+        fresh = [
+            (order_id, line) for order_id, line in first_here.items() if order_id not in earlier
+        ]
+        self._db.executemany("INSERT INTO seen VALUES (?, ?)", fresh)
+        found: list[int | None] = []
+        for group in groups:
+            first = earlier.get(group.order_id, first_here[group.order_id])
+            found.append(first if first != group.line else None)
+        return found
+
+    def close(self) -> None:
+        self._db.close()
+        self._dir.cleanup()
+
+
+def _screen(
+    groups: list[OrderGroup], seen: SeenOrders, report: ImportReport
+) -> list[tuple[int, InboundEvent]]:
+    """The chunk's orders to write: duplicates and bad orders go into the report."""
+    chunk: list[tuple[int, InboundEvent]] = []
+    for group, first in zip(groups, seen.first_lines(groups), strict=True):
+        if first is not None:
+            reason = f"duplicate order_id '{group.order_id}', first seen on line {first}"
+            report.errors.append((group.line, reason))
+            continue
+        report.orders += 1
+        if group.error is not None:
+            report.errors.append(group.error)
+        elif group.event is not None:
+            chunk.append((group.line, group.event))
+    return chunk
 
 
 def import_orders(
@@ -245,21 +324,30 @@ def import_orders(
     webhooks). While one chunk is being written the next one is parsed."""
     report = ImportReport()
     started = time.perf_counter()
-    chunk: list[tuple[int, InboundEvent]] = []
+    seen = SeenOrders()
+    pending: list[OrderGroup] = []
     writing: tuple[list[tuple[int, InboundEvent]], Future[list[EventResult]]] | None = None
-    for item in order_events(rows, mapping or {}, ctx, report, earn=earn):
-        chunk.append(item)
-        if len(chunk) >= CHUNK:
-            if writing is not None:
-                _count(*writing, report)
-                if progress:
-                    progress(report)
-            writing = chunk, _submit(db, ctx, chunk, now)
-            chunk = []
-    if writing is not None:
-        _count(*writing, report)
-    if chunk:
-        _count(chunk, _submit(db, ctx, chunk, now), report)
+
+    def flush() -> None:
+        nonlocal writing
+        chunk = _screen(pending, seen, report)
+        pending.clear()
+        if writing is not None:
+            _count(*writing, report)
+            if progress:
+                progress(report)
+        writing = (chunk, _submit(db, ctx, chunk, now)) if chunk else None
+
+    try:
+        for group in order_groups(rows, mapping or {}, ctx, report, earn=earn):
+            pending.append(group)
+            if len(pending) >= CHUNK:
+                flush()
+        flush()
+        if writing is not None:
+            _count(*writing, report)
+    finally:
+        seen.close()
     report.errors.sort()
     report.seconds = time.perf_counter() - started
     if progress:
