@@ -107,7 +107,7 @@ def test_shopify_values_that_cannot_be_codes_are_left_out_not_fatal() -> None:
     assert shopify(body).referral is None
 
 
-def test_a_shopify_guest_order_keeps_its_checkout_and_code_for_the_claim() -> None:
+def test_a_shopify_guest_order_carries_its_referral_code_too() -> None:
     body = with_fields(
         "shopify/orders_paid_guest.json",
         note_attributes=[{"name": "loyalty_referral", "value": "ANNA-7Q2K"}],

@@ -112,12 +112,14 @@ REPEATS = [
 ]
 
 
-@pytest.mark.parametrize("chunk", [2, 3, 2_000])
+@pytest.mark.parametrize(("chunk", "memory_ids"), [(2, 1), (3, 250_000), (2_000, 250_000)])
 def test_an_order_id_repeated_later_in_the_file_is_a_duplicate_row(
-    shop: Shop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
+    shop: Shop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int, memory_ids: int
 ) -> None:
-    # chunks of 2 and 3 put the first appearance and the repeat in different chunks
+    # chunks of 2 and 3 put the first appearance and the repeat in different chunks; with
+    # memory for one id the seen ids move to the temporary file after the first chunk
     monkeypatch.setattr(imports, "CHUNK", chunk)
+    monkeypatch.setattr(imports, "MEMORY_IDS", memory_ids)
     path = tmp_path / "repeats.csv"
     path.write_text(HEADER + "".join(REPEATS))
     report = imports.import_orders(shop.db, shop.ctx, read_rows(path), NOW, mapping=MAPPING)
@@ -141,14 +143,18 @@ def test_an_order_id_repeated_later_in_the_file_is_a_duplicate_row(
     assert check_ledger(shop.db, shop.tenant_id).ok
 
 
-def test_the_ids_seen_in_a_run_are_kept_on_disk_and_removed_after(tmp_path: Path) -> None:
-    seen = imports.SeenOrders()
-    folder = Path(seen._dir.name)
+def test_the_ids_seen_in_a_run_move_to_a_temporary_file_removed_after() -> None:
+    seen = imports.SeenOrders(memory_ids=2)
     group = imports.OrderGroup
     first = seen.first_lines([group(2, "A", None), group(3, "B", None), group(4, "A", None)])
     assert first == [None, None, 2]
+    assert not seen.on_disk  # two ids fit in memory
     assert seen.first_lines([group(9, "B", None), group(10, "C", None)]) == [3, None]
+    assert seen.on_disk  # the third did not: all moved to the file
+    assert seen._dir is not None
+    folder = Path(seen._dir.name)
     assert (folder / "seen.db").exists()
+    assert seen.first_lines([group(11, "A", None), group(12, "C", None)]) == [2, 10]
     seen.close()
     assert not folder.exists()
 

@@ -5,10 +5,10 @@ events with the id ``import:<order id>`` and go through the set-based batch path
 re-running the same file changes nothing and a bad row only loses its own order, with its line
 number and reason in the report. An order id that comes back later in the same file (after
 other orders) is a bad row too, ``duplicate order_id '<id>', first seen on line N``: only its
-first appearance counts. The ids met in a run are kept in a temporary SQLite file, not in
-memory, so memory stays constant for a file of any size (the temporary file grows by some tens
-of bytes per order and is deleted when the import ends); a re-run starts with an empty one, so
-its orders are reported as already imported, not as duplicates. Historical dates are kept: points earned two years ago were
+first appearance counts. The ids met in a run are kept in memory up to ``MEMORY_IDS`` (some
+22 MB), then in a temporary SQLite file, so memory stays bounded for a file of any size (the
+file grows by some tens of bytes per order and is deleted when the import ends); a re-run
+starts afresh, so its orders are reported as already imported, not as duplicates. Historical dates are kept: points earned two years ago were
 available long ago and expire on the dates the programme gives them (the next jobs run does it).
 """
 
@@ -53,6 +53,7 @@ ORDER_FIELDS = (
 )
 CUSTOMER_FIELDS = ("customer_id", "email", "phone", "first_name", "last_name", "birthday", "locale")
 CHUNK = 2_000
+MEMORY_IDS = 250_000  # order ids kept in memory per run before they move to a temporary file
 _FLOAT_ID = re.compile(r"^(\d+)\.0+$")
 
 
@@ -251,18 +252,23 @@ def order_groups(
 class SeenOrders:
     """The order ids met so far in one import run, with the line each was first seen on.
 
-    Kept in a temporary SQLite file rather than a set, so memory stays constant however many
-    orders the file has; asked a chunk at a time, so the cost is a few statements per chunk.
+    The first ``memory_ids`` ids are kept in a dict (about 90 bytes each: some 22 MB at the
+    default); past that they all move to a temporary SQLite file with a 64 MB page cache, so
+    memory stays bounded however many orders the file has, and the file (some tens of bytes
+    per id) is deleted by ``close``. Asked a chunk at a time: a few statements per chunk.
     """
 
     _SLICE = 500  # ids per IN (...) query, well under SQLite's parameter limit
 
-    def __init__(self) -> None:
-        self._dir = tempfile.TemporaryDirectory(prefix="loyalty-import-")
-        self._db = sqlite3.connect(Path(self._dir.name) / "seen.db", isolation_level=None)
-        for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-8192"):
-            self._db.execute(f"PRAGMA {pragma}")
-        self._db.execute("CREATE TABLE seen (order_id TEXT PRIMARY KEY, line INT) WITHOUT ROWID")
+    def __init__(self, memory_ids: int | None = None) -> None:
+        self.memory_ids = MEMORY_IDS if memory_ids is None else memory_ids
+        self._memory: dict[str, int] = {}
+        self._dir: tempfile.TemporaryDirectory[str] | None = None
+        self._db: sqlite3.Connection | None = None
+
+    @property
+    def on_disk(self) -> bool:
+        return self._db is not None
 
     def first_lines(self, groups: list[OrderGroup]) -> list[int | None]:
         """For each group, in file order: the line its order id was first seen on when that was
@@ -270,26 +276,53 @@ class SeenOrders:
         first_here: dict[str, int] = {}
         for group in groups:
             first_here.setdefault(group.order_id, group.line)
-        earlier: dict[str, int] = {}
-        ids = list(first_here)
-        for start in range(0, len(ids), self._SLICE):
-            part = ids[start : start + self._SLICE]
-            marks = ",".join("?" * len(part))
-            query = f"SELECT order_id, line FROM seen WHERE order_id IN ({marks})"
-            earlier.update(self._db.execute(query, part).fetchall())
-        fresh = [
-            (order_id, line) for order_id, line in first_here.items() if order_id not in earlier
-        ]
-        self._db.executemany("INSERT INTO seen VALUES (?, ?)", fresh)
+        earlier = self._lookup(list(first_here))
+        self._remember([(i, line) for i, line in first_here.items() if i not in earlier])
         found: list[int | None] = []
         for group in groups:
             first = earlier.get(group.order_id, first_here[group.order_id])
             found.append(first if first != group.line else None)
         return found
 
+    def _lookup(self, ids: list[str]) -> dict[str, int]:
+        if self._db is None:
+            memory = self._memory
+            return {order_id: memory[order_id] for order_id in ids if order_id in memory}
+        earlier: dict[str, int] = {}
+        for start in range(0, len(ids), self._SLICE):
+            part = ids[start : start + self._SLICE]
+            marks = ",".join("?" * len(part))
+            query = f"SELECT order_id, line FROM seen WHERE order_id IN ({marks})"
+            earlier.update(self._db.execute(query, part).fetchall())
+        return earlier
+
+    def _remember(self, fresh: list[tuple[str, int]]) -> None:
+        if self._db is None:
+            self._memory.update(fresh)
+            if len(self._memory) <= self.memory_ids:
+                return
+            fresh, self._memory = list(self._memory.items()), {}
+            self._db = self._open()
+        self._db.execute("BEGIN")  # one transaction per chunk, not one per id
+        self._db.executemany("INSERT INTO seen VALUES (?, ?)", sorted(fresh))
+        self._db.execute("COMMIT")
+
+    def _open(self) -> sqlite3.Connection:
+        self._dir = tempfile.TemporaryDirectory(prefix="loyalty-import-")
+        db = sqlite3.connect(Path(self._dir.name) / "seen.db", isolation_level=None)
+        for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-65536"):
+            db.execute(f"PRAGMA {pragma}")
+        db.execute("CREATE TABLE seen (order_id TEXT PRIMARY KEY, line INT) WITHOUT ROWID")
+        return db
+
     def close(self) -> None:
-        self._db.close()
-        self._dir.cleanup()
+        self._memory = {}
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        if self._dir is not None:
+            self._dir.cleanup()
+            self._dir = None
 
 
 def _screen(
@@ -324,7 +357,7 @@ def import_orders(
     webhooks). While one chunk is being written the next one is parsed."""
     report = ImportReport()
     started = time.perf_counter()
-    seen = SeenOrders()
+    seen = SeenOrders(MEMORY_IDS)
     pending: list[OrderGroup] = []
     writing: tuple[list[tuple[int, InboundEvent]], Future[list[EventResult]]] | None = None
 
