@@ -26,7 +26,7 @@ def test_receive_verifies_then_maps() -> None:
         "X-Shopify-Hmac-Sha256": base64_hmac(body),
         "X-Shopify-Webhook-Id": "w-1",
     }
-    result = adapter_for("Shopify").receive(sent, body, [SECRET], now=NOW, guest_matching=False)
+    result = adapter_for("Shopify").receive(sent, body, [SECRET], now=NOW)
     (event,) = result.events
     assert isinstance(event, InboundEvent)
     assert (event.source, event.event_id) == ("shopify", "w-1")
@@ -37,22 +37,20 @@ def test_receive_never_parses_an_unsigned_body() -> None:
     sent = {"Saleor-Event": "order_fully_paid", "Saleor-Signature": hex_hmac(b"other")}
     # then the signature fails first
     with pytest.raises(SignatureInvalid):
-        adapter_for("saleor").receive(sent, b"{", [SECRET], now=NOW, guest_matching=False)
+        adapter_for("saleor").receive(sent, b"{", [SECRET], now=NOW)
 
 
 def test_the_generic_adapter_gets_the_clock() -> None:
     body = raw("generic/order_paid.json")
     sent = {"Loyalty-Signature": generic.signature_header(body, SECRET, int(NOW.timestamp()))}
     adapter = adapter_for("generic")
-    assert adapter.receive(sent, body, [SECRET], now=NOW, guest_matching=False).events
+    assert adapter.receive(sent, body, [SECRET], now=NOW).events
     with pytest.raises(SignatureInvalid, match="old"):
-        adapter.receive(sent, body, [SECRET], now=NOW.replace(hour=15), guest_matching=False)
+        adapter.receive(sent, body, [SECRET], now=NOW.replace(hour=15))
 
 
 def test_the_woocommerce_ping_gets_through_receive() -> None:
-    result = adapter_for("woocommerce").receive(
-        {}, b"webhook_id=12", [SECRET], now=NOW, guest_matching=False
-    )
+    result = adapter_for("woocommerce").receive({}, b"webhook_id=12", [SECRET], now=NOW)
     assert result.ignored == "WooCommerce ping for webhook 12"
 
 

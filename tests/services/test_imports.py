@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from loyalty.domain.errors import NotFound
 from loyalty.integrations.files import read_rows
 from loyalty.services import imports, jobs, members
 from loyalty.services.checks import check_ledger
@@ -96,6 +97,66 @@ def test_chunks_are_written_in_order_while_the_next_is_parsed(
     assert (report.orders, report.imported, report.errors) == (11, 11, [])
     assert sum(balances(shop, f"c{k}")["lifetime_earned"] for k in range(3)) == sum(range(1, 12))
     assert check_ledger(shop.db, shop.tenant_id).ok
+
+
+REPEATS = [
+    "D1,c1,2025-05-01 10:00:00,S,1,10.00\n",  # line 2
+    "D1,c1,2025-05-01 10:00:00,T,1,5.00\n",  # line 3: D1's second line
+    "D2,c2,2025-05-02 10:00:00,S,1,20.00\n",  # line 4
+    "D1,c1,2025-05-03 10:00:00,S,9,10.00\n",  # line 5: D1 again, after D2
+    "D1,c1,2025-05-03 10:00:00,U,1,1.00\n",  # line 6: part of that repeat
+    "D3,c3,2025-05-04 10:00:00,S,1,abc\n",  # line 7: bad price
+    "D4,c4,2025-05-05 10:00:00,S,1,30.00\n",  # line 8
+    "D3,c3,2025-05-06 10:00:00,S,1,7.00\n",  # line 9: D3 again (its first try was bad)
+    "D2,c2,2025-05-07 10:00:00,S,1,20.00\n",  # line 10: D2 again, same content
+]
+
+
+@pytest.mark.parametrize(("chunk", "memory_ids"), [(2, 1), (3, 250_000), (2_000, 250_000)])
+def test_an_order_id_repeated_later_in_the_file_is_a_duplicate_row(
+    shop: Shop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int, memory_ids: int
+) -> None:
+    # chunks of 2 and 3 put the first appearance and the repeat in different chunks; with
+    # memory for one id the seen ids move to the temporary file after the first chunk
+    monkeypatch.setattr(imports, "CHUNK", chunk)
+    monkeypatch.setattr(imports, "MEMORY_IDS", memory_ids)
+    path = tmp_path / "repeats.csv"
+    path.write_text(HEADER + "".join(REPEATS))
+    report = imports.import_orders(shop.db, shop.ctx, read_rows(path), NOW, mapping=MAPPING)
+    assert (report.rows, report.orders, report.imported, report.already_there) == (9, 4, 3, 0)
+    assert report.errors == [
+        (5, "duplicate order_id 'D1', first seen on line 2"),
+        (7, "unit_price 'abc' is not a number"),
+        (9, "duplicate order_id 'D3', first seen on line 7"),
+        (10, "duplicate order_id 'D2', first seen on line 4"),
+    ]
+    # only the first appearance counts: D1 is 10.00 + 5.00, not the repeat's 91.00
+    assert balances(shop, "c1")["lifetime_earned"] == 15
+    with shop.db.read(shop.tenant_id) as uow, pytest.raises(NotFound):
+        members.get_member(uow, shop.ctx, "c3", NOW)  # D3's only good row was a repeat
+    # a re-run changes nothing: the orders are already there, the repeats still repeats
+    before = {m: balances(shop, m) for m in ("c1", "c2", "c4")}
+    again = imports.import_orders(shop.db, shop.ctx, read_rows(path), NOW, mapping=MAPPING)
+    assert (again.imported, again.already_there) == (0, 3)
+    assert again.errors == report.errors
+    assert {m: balances(shop, m) for m in ("c1", "c2", "c4")} == before
+    assert check_ledger(shop.db, shop.tenant_id).ok
+
+
+def test_the_ids_seen_in_a_run_move_to_a_temporary_file_removed_after() -> None:
+    seen = imports.SeenOrders(memory_ids=2)
+    group = imports.OrderGroup
+    first = seen.first_lines([group(2, "A", None), group(3, "B", None), group(4, "A", None)])
+    assert first == [None, None, 2]
+    assert not seen.on_disk  # two ids fit in memory
+    assert seen.first_lines([group(9, "B", None), group(10, "C", None)]) == [3, None]
+    assert seen.on_disk  # the third did not: all moved to the file
+    assert seen._dir is not None
+    folder = Path(seen._dir.name)
+    assert (folder / "seen.db").exists()
+    assert seen.first_lines([group(11, "A", None), group(12, "C", None)]) == [2, 10]
+    seen.close()
+    assert not folder.exists()
 
 
 def count_rows(uow: Any, table: str) -> int:

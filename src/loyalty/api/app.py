@@ -32,6 +32,7 @@ from loyalty.api.routes import (
     webhooks,
 )
 from loyalty.config import Settings
+from loyalty.integrations.jws import JwksCache
 from loyalty.services.context import Clock, SystemClock
 from loyalty.services.secret_box import SecretBox
 from loyalty.store.uow import Database
@@ -46,6 +47,7 @@ def create_app(db: Database, clock: Clock | None = None, secret_key: str | None 
     app.state.db = db
     app.state.clock = clock or SystemClock()
     app.state.secret_box = SecretBox(secret_key or Settings().secret_key)
+    app.state.jwks = JwksCache()  # Saleor's public signing keys, per configured API URL
     problems.install(app)
     for module in (
         health,

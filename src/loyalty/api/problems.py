@@ -16,6 +16,7 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.MALFORMED_JSON: 400,
     ErrorCode.INVALID_CURSOR: 400,
     ErrorCode.UNAUTHENTICATED: 401,
+    ErrorCode.SIGNING_KEYS_UNAVAILABLE: 503,
     ErrorCode.FORBIDDEN: 403,
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.TENANT_NOT_FOUND: 404,

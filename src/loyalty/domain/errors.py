@@ -13,6 +13,7 @@ class ErrorCode(StrEnum):
     MALFORMED_JSON = "malformed_json"
     VALIDATION_FAILED = "validation_failed"
     UNAUTHENTICATED = "unauthenticated"
+    SIGNING_KEYS_UNAVAILABLE = "signing_keys_unavailable"  # a store's JWKS could not be fetched
     FORBIDDEN = "forbidden"
     NOT_FOUND = "not_found"
     TENANT_NOT_FOUND = "tenant_not_found"

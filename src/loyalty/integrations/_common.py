@@ -9,13 +9,14 @@ from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
 from loyalty.domain.errors import ValidationFailed
-from loyalty.domain.events import InboundEvent, MemberRef, OrderPaid
+from loyalty.domain.events import InboundEvent, MemberRef, OrderPaid, ReferralData
 from loyalty.domain.members import normalise_email, normalise_locale, normalise_phone
 from loyalty.domain.orders import OrderLine, PaidOrder
 from loyalty.integrations._fields import MAX_ID_LENGTH
 from loyalty.integrations.results import GuestOrder
 
 GUEST_PREFIX = "email:"
+MAX_REFERRAL_CODE_LENGTH = 40  # as POST /v1/events takes it
 _MICRO = Decimal("0.000001")
 _NAME_LENGTH = 200
 
@@ -138,16 +139,47 @@ def order_paid(
     buyer: Buyer,
     guest_matching: bool,
     body_hash: str,
+    checkout_id: str | None = None,
+    referral_code: str | None = None,
 ) -> InboundEvent | GuestOrder:
-    """``order.paid`` for the buyer's member, or a guest order kept for a later claim."""
+    """``order.paid`` for the buyer's member, or a guest order kept for a later claim.
+
+    ``checkout_id`` commits what that checkout holds (codes, points); ``referral_code`` is the
+    code the customer came with, attributed as ``POST /v1/events`` would.
+    """
     member = buyer.member(guest_matching)
+    referral = ReferralData(code=referral_code) if referral_code else None
     event = InboundEvent(
         source=source,
         event_id=event_id,
         type="order.paid",
         occurred_at=occurred_at,
         member=member,
-        payload=OrderPaid(order),
+        payload=OrderPaid(order, referral=referral, checkout_id=checkout_id),
         body_hash=body_hash,
     )
     return event if member is not None else GuestOrder(event, buyer.email)
+
+
+def checkout_ref(value: Any) -> str | None:
+    """A checkout id found in a store field: a string or integer id that fits our ids, else
+    None (a field we do not recognise must not cost the customer the order's points)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        value = str(value)
+    if not isinstance(value, str) or not value.strip() or len(value.strip()) > MAX_ID_LENGTH:
+        return None
+    return value.strip()
+
+
+def referral_code(value: Any) -> str | None:
+    """A referral code found in a store field, or None when it cannot be one."""
+    if not isinstance(value, str):
+        return None
+    code = value.strip()
+    return code if 0 < len(code) <= MAX_REFERRAL_CODE_LENGTH else None
+
+
+def first_of(*values: str | None) -> str | None:
+    return next((value for value in values if value is not None), None)

@@ -21,6 +21,20 @@ class SignatureInvalid(Exception):
         self.detail = detail
 
 
+class KeysUnavailable(Exception):
+    """The keys a signature must be checked with could not be fetched (Saleor's JWKS).
+
+    The delivery is neither accepted nor called forged: the endpoint answers 503 so the store
+    retries later, and records nothing.
+    """
+
+    code: ClassVar[str] = "signing_keys_unavailable"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
 class MalformedPayload(ValidationFailed):
     """A signed delivery that does not have the shape its platform documents."""
 

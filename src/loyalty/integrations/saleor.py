@@ -1,11 +1,12 @@
 """Saleor webhooks (subscription payloads): ORDER_FULLY_PAID, ORDER_REFUNDED,
 ORDER_FULLY_REFUNDED, ORDER_CANCELLED, CUSTOMER_CREATED and CUSTOMER_UPDATED.
 
-Signature: with a ``secretKey`` on the webhook, ``Saleor-Signature`` is the hex HMAC-SHA256 of
-the raw body, which is what ``verify`` checks. Without one Saleor signs with a detached JWS
-(RS256) verifiable against the shop's ``/.well-known/jwks.json``; that is NOT implemented yet,
-so such deliveries are rejected with a message saying so. The event type comes from the
-``Saleor-Event`` header (``order_fully_paid``; matched case-insensitively).
+Signature: without a ``secretKey`` on the webhook (Saleor's default since 3.5) ``Saleor-Signature``
+is a detached JWS (RS256) checked against the JWKS of the API URL configured on the connector
+(``jws.py``); a delivery whose ``Saleor-Api-Url`` names another instance is refused. With a
+``secretKey`` (deprecated by Saleor) it is the hex HMAC-SHA256 of the raw body, checked against
+the connector's secrets. The event type comes from the ``Saleor-Event`` header
+(``order_fully_paid``; matched case-insensitively).
 
 Saleor sends no delivery id. A retry re-sends the stored payload byte for byte, so the event id
 is the event type, the object id and the body's SHA-256: equal for a redelivery, different for
@@ -17,7 +18,10 @@ firstName lastName }``, ``userEmail``, ``lines { productSku quantity variant { i
 totalPrice { net { amount } } }``, ``shippingPrice { net { amount } }``, ``total { gross {
 amount currency } net { amount } tax { amount } }``, ``chargeStatus``, and for refunds
 ``grantedRefunds { id status amount { amount } createdAt }`` and/or ``totalRefunded { amount }``;
-``issuedAt`` on the event gives the time.
+``issuedAt`` on the event gives the time. For checkouts and referrals also select ``checkoutId``
+and ``metadata { key value }`` (and ``privateMetadata { key value }``): the checkout id is the
+metadata entry ``checkout_key`` (default ``loyalty_checkout_id``), else ``checkoutId``; the
+referral code is the metadata entry ``referral_key`` (default ``loyalty_referral``).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from loyalty.domain.connectors import HookOptions, jwks_url, same_api_url
 from loyalty.domain.events import (
     CustomerChanged,
     InboundEvent,
@@ -41,28 +46,55 @@ from loyalty.integrations import _common
 from loyalty.integrations._fields import JsonObject, parse_json
 from loyalty.integrations._signatures import first_header, verify_hex
 from loyalty.integrations.errors import MalformedPayload, SignatureInvalid
+from loyalty.integrations.jws import JwksCache, verify_detached
 from loyalty.integrations.results import AdapterResult, GuestOrder, Headers
 
 SOURCE = "saleor"
 SIGNATURE_HEADERS = ("Saleor-Signature", "X-Saleor-Signature")  # X- ones are deprecated
 EVENT_HEADERS = ("Saleor-Event", "X-Saleor-Event")
+API_URL_HEADER = "Saleor-Api-Url"
 
 # Granted refunds count once their money has moved; older Saleor versions send no status.
 _REFUNDED_STATUSES = frozenset({None, "SUCCESS"})
 
 
-def verify(headers: Headers, raw_body: bytes, secrets: Sequence[str]) -> None:
-    """Raise ``SignatureInvalid`` unless the body is signed by one of ``secrets`` (HMAC only)."""
+def verify(
+    headers: Headers,
+    raw_body: bytes,
+    secrets: Sequence[str],
+    *,
+    api_url: str | None = None,
+    keys: JwksCache | None = None,
+) -> None:
+    """Raise ``SignatureInvalid`` unless the body is signed: a JWS by the Saleor at ``api_url``
+    (its keys fetched through ``keys``), or a hex HMAC by one of ``secrets``.
+
+    ``KeysUnavailable`` when the JWKS cannot be fetched: the signature could not be judged.
+    """
     signature = first_header(headers, *SIGNATURE_HEADERS)
-    if signature is not None and "." in signature:
+    if signature is None or "." not in signature:
+        verify_hex(raw_body, signature, secrets, SIGNATURE_HEADERS[0])
+        return
+    if api_url is None:
         raise SignatureInvalid(
-            "Saleor signed this delivery with a JWS, which is not supported yet: set a "
-            "secretKey on the Saleor webhook so it is signed with HMAC-SHA256"
+            "Saleor signed this delivery with a JWS: set api_url on the saleor connector to "
+            "the shop's GraphQL API URL so its public keys can be fetched"
         )
-    verify_hex(raw_body, signature, secrets, SIGNATURE_HEADERS[0])
+    named = first_header(headers, API_URL_HEADER)
+    if named is not None and not same_api_url(named, api_url):
+        raise SignatureInvalid(
+            f"the delivery comes from the Saleor at {named}, but this connector is for {api_url}"
+        )
+    verify_detached(signature, raw_body, jwks_url(api_url), keys or JwksCache())
 
 
-def to_events(headers: Headers, raw_body: bytes, *, guest_matching: bool) -> AdapterResult:
+def to_events(
+    headers: Headers,
+    raw_body: bytes,
+    *,
+    guest_matching: bool,
+    options: HookOptions | None = None,
+) -> AdapterResult:
     """Map a verified delivery; call ``verify`` on the same bytes first."""
     event_type = first_header(headers, *EVENT_HEADERS)
     if event_type is None:
@@ -72,7 +104,9 @@ def to_events(headers: Headers, raw_body: bytes, *, guest_matching: bool) -> Ada
     if mapper is None:
         return AdapterResult.ignore(f"Saleor event '{event_type}' is not used by the programme")
     body = _event_object(parse_json(raw_body))
-    delivery = _Delivery(event_type, _common.body_hash(raw_body), guest_matching, body)
+    delivery = _Delivery(
+        event_type, _common.body_hash(raw_body), guest_matching, body, options or HookOptions()
+    )
     return mapper(delivery)
 
 
@@ -92,6 +126,7 @@ class _Delivery:
     body_hash: str
     guest_matching: bool
     body: JsonObject
+    options: HookOptions
 
     def event_id(self, object_id: str, *more: str) -> str:
         return _common.event_id(self.event_type, object_id, self.body_hash[:32], *more)
@@ -119,8 +154,24 @@ def _order_fully_paid(delivery: _Delivery) -> AdapterResult:
         buyer=_buyer(order),
         guest_matching=delivery.guest_matching,
         body_hash=delivery.body_hash,
+        checkout_id=_common.first_of(
+            _common.checkout_ref(metadata(order, delivery.options.checkout_field(SOURCE))),
+            _common.checkout_ref(order.get("checkoutId")),
+        ),
+        referral_code=_common.referral_code(
+            metadata(order, delivery.options.referral_field(SOURCE))
+        ),
     )
     return AdapterResult.of(item)
+
+
+def metadata(order: JsonObject, key: str) -> Any:
+    """The order's metadata entry ``key``: public ``metadata`` first, then ``privateMetadata``."""
+    for field in ("metadata", "privateMetadata"):
+        for item in order.objs(field):
+            if item.get("key") == key:
+                return item.get("value")
+    return None
 
 
 def paid_order(order: JsonObject) -> PaidOrder:

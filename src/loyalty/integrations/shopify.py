@@ -4,6 +4,12 @@ Shopify signs the raw body with the app's client secret; ``X-Shopify-Hmac-Sha256
 base64 HMAC-SHA256. Only the body is signed, not the headers. ``X-Shopify-Webhook-Id`` names the
 delivery and stays the same when Shopify retries it, so it is our event id. Money is read in the
 shop's currency (``currency``, ``price``, ``total_price``), never the presentment currency.
+
+A paid order carries our checkout id (to commit what ``/v1/checkouts`` held for it) from the
+note attribute named by the connector's ``checkout_key`` (default ``loyalty_checkout_id``),
+else the order's ``checkout_token``, else its ``checkout_id``; and the referral code the
+customer came with from the note attribute ``referral_key`` (default ``loyalty_referral``),
+else the ``ref`` query parameter (``referral_param``) of the order's ``landing_site``.
 """
 
 from __future__ import annotations
@@ -12,7 +18,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
+from loyalty.domain.connectors import HookOptions
 from loyalty.domain.events import (
     CustomerChanged,
     InboundEvent,
@@ -44,7 +52,13 @@ def verify(headers: Headers, raw_body: bytes, secrets: Sequence[str]) -> None:
     verify_base64(raw_body, header(headers, SIGNATURE_HEADER), secrets, SIGNATURE_HEADER)
 
 
-def to_events(headers: Headers, raw_body: bytes, *, guest_matching: bool) -> AdapterResult:
+def to_events(
+    headers: Headers,
+    raw_body: bytes,
+    *,
+    guest_matching: bool,
+    options: HookOptions | None = None,
+) -> AdapterResult:
     """Map a verified delivery; call ``verify`` on the same bytes first."""
     topic = _required_header(headers, TOPIC_HEADER).lower()
     mapper = _TOPICS.get(topic)
@@ -54,6 +68,7 @@ def to_events(headers: Headers, raw_body: bytes, *, guest_matching: bool) -> Ada
         event_id=_required_header(headers, WEBHOOK_ID_HEADER),
         body_hash=_common.body_hash(raw_body),
         guest_matching=guest_matching,
+        options=options or HookOptions(),
     )
     return mapper(delivery, JsonObject(parse_json(raw_body)))
 
@@ -63,6 +78,7 @@ class _Delivery:
     event_id: str
     body_hash: str
     guest_matching: bool
+    options: HookOptions
 
 
 def _required_header(headers: Headers, name: str) -> str:
@@ -86,8 +102,41 @@ def _order_paid(delivery: _Delivery, order: JsonObject) -> AdapterResult:
         buyer=_buyer(order),
         guest_matching=delivery.guest_matching,
         body_hash=delivery.body_hash,
+        checkout_id=checkout_id(order, delivery.options),
+        referral_code=referral_code(order, delivery.options),
     )
     return AdapterResult.of(item)
+
+
+def _note_attribute(order: JsonObject, name: str) -> Any:
+    """The value of the order's note attribute ``name`` (cart attributes set by the shop)."""
+    for attribute in order.objs("note_attributes"):
+        if attribute.get("name") == name:
+            return attribute.get("value")
+    return None
+
+
+def checkout_id(order: JsonObject, options: HookOptions) -> str | None:
+    return _common.first_of(
+        _common.checkout_ref(_note_attribute(order, options.checkout_field(SOURCE))),
+        _common.checkout_ref(order.get("checkout_token")),
+        _common.checkout_ref(order.get("checkout_id")),
+    )
+
+
+def referral_code(order: JsonObject, options: HookOptions) -> str | None:
+    return _common.first_of(
+        _common.referral_code(_note_attribute(order, options.referral_field(SOURCE))),
+        _common.referral_code(_query_param(order.get("landing_site"), options.link_param())),
+    )
+
+
+def _query_param(landing_site: Any, name: str) -> str | None:
+    """``ref`` from a landing site such as ``/products/mug?ref=ANNA-7Q2`` (or a full URL)."""
+    if not isinstance(landing_site, str) or "?" not in landing_site:
+        return None
+    values = parse_qs(urlsplit(landing_site).query).get(name)
+    return values[0] if values else None
 
 
 def paid_order(order: JsonObject) -> PaidOrder:

@@ -8,6 +8,10 @@ facts: the payment (status processing/completed with ``date_paid_gmt``), each re
 becomes its own event; the ledger ignores an order or refund id it has already applied, so the
 same facts repeated by later deliveries change nothing.
 
+A paid order carries our checkout id and the customer's referral code in its ``meta_data``
+under the connector's ``checkout_key`` and ``referral_key`` (defaults ``_loyalty_checkout_id``
+and ``_loyalty_referral``), as the shop's plugin or theme stores them on the order.
+
 When a webhook is created WooCommerce posts an unsigned form body ``webhook_id=<id>`` and keeps
 the webhook only if it gets a 200: that ping passes ``verify`` and maps to an ignored result.
 """
@@ -19,7 +23,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
+from loyalty.domain.connectors import HookOptions
 from loyalty.domain.events import (
     CustomerChanged,
     InboundEvent,
@@ -62,7 +68,13 @@ def verify(headers: Headers, raw_body: bytes, secrets: Sequence[str]) -> None:
     verify_base64(raw_body, signature, secrets, SIGNATURE_HEADER)
 
 
-def to_events(headers: Headers, raw_body: bytes, *, guest_matching: bool) -> AdapterResult:
+def to_events(
+    headers: Headers,
+    raw_body: bytes,
+    *,
+    guest_matching: bool,
+    options: HookOptions | None = None,
+) -> AdapterResult:
     """Map a verified delivery; call ``verify`` on the same bytes first."""
     webhook_id = ping_webhook_id(raw_body)
     if webhook_id is not None:
@@ -75,6 +87,7 @@ def to_events(headers: Headers, raw_body: bytes, *, guest_matching: bool) -> Ada
         delivery_id=_required_header(headers, DELIVERY_HEADER),
         body_hash=_common.body_hash(raw_body),
         guest_matching=guest_matching,
+        options=options or HookOptions(),
     )
     return mapper(delivery, JsonObject(parse_json(raw_body)))
 
@@ -84,6 +97,7 @@ class _Delivery:
     delivery_id: str
     body_hash: str
     guest_matching: bool
+    options: HookOptions
 
     def event(
         self, suffix: str, type_: str, at: datetime, payload: Payload, member: MemberRef | None
@@ -126,6 +140,12 @@ def _order(delivery: _Delivery, order: JsonObject) -> AdapterResult:
                 buyer=_buyer(order),
                 guest_matching=delivery.guest_matching,
                 body_hash=delivery.body_hash,
+                checkout_id=_common.checkout_ref(
+                    meta_value(order, delivery.options.checkout_field(SOURCE))
+                ),
+                referral_code=_common.referral_code(
+                    meta_value(order, delivery.options.referral_field(SOURCE))
+                ),
             )
         )
     for refund_id, amount in refunds(order):
@@ -139,6 +159,15 @@ def _order(delivery: _Delivery, order: JsonObject) -> AdapterResult:
     if not events:
         return AdapterResult.ignore(f"order {order_id} is {status}: nothing for the programme")
     return AdapterResult(events=tuple(events))
+
+
+def meta_value(order: JsonObject, key: str) -> Any:
+    """The value of the order's ``meta_data`` entry ``key`` (the first one if it repeats, as
+    WooCommerce's ``get_meta`` reads it), or None."""
+    for meta in order.objs("meta_data"):
+        if meta.get("key") == key:
+            return meta.get("value")
+    return None
 
 
 def paid_order(order: JsonObject) -> PaidOrder:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from loyalty.domain import connectors as options
+from loyalty.domain.connectors import HookOptions
 from loyalty.domain.errors import DomainError, NotFound, ValidationFailed
 from loyalty.domain.events import InboundEvent, MemberRef, OrderPaid
 from loyalty.domain.members import normalise_email
@@ -30,7 +32,11 @@ PLATFORMS = ("shopify", "woocommerce", "saleor", "generic")
 class HookTarget:
     context: TenantContext
     secrets: list[str]
-    guest_matching: bool
+    options: HookOptions
+
+    @property
+    def guest_matching(self) -> bool:
+        return self.options.guest_matching
 
 
 def _platform(platform: str) -> str:
@@ -49,17 +55,25 @@ def configure(
     guest_matching: bool,
     enabled: bool,
     now: datetime,
+    settings: dict[str, str | None] | None = None,
 ) -> dict[str, Any]:
-    """Store the platform's webhook secrets (current first, then an old one during rotation)."""
+    """Store the platform's webhook secrets (current first, then an old one during rotation)
+    and its settings (``domain.connectors.SETTINGS``).
+
+    A Saleor connector may have no secret at all when ``api_url`` is set: Saleor then signs
+    with a JWS checked against that instance's public keys.
+    """
     _platform(platform)
-    if not 1 <= len(secrets) <= 2 or any(len(s) < 8 for s in secrets):
-        raise ValidationFailed("give one or two secrets of at least 8 characters", field="secrets")
+    chosen = options.validated(platform, settings or {})
+    keyless = platform == "saleor" and chosen.api_url is not None
+    if not (0 if keyless else 1) <= len(secrets) <= 2 or any(len(s) < 8 for s in secrets):
+        need = "at most two secrets" if keyless else "one or two secrets"
+        raise ValidationFailed(f"give {need} of at least 8 characters", field="secrets")
     ConnectorRepository(uow.conn, uow.tenant_id).put(
-        platform, box.seal(secrets), guest_matching, enabled, now
+        platform, box.seal(secrets), guest_matching, enabled, now, options.stored(chosen)
     )
-    uow.audit(
-        "api", "connector.configured", platform, {"secrets": len(secrets), "enabled": enabled}, now
-    )
+    audited = {"secrets": len(secrets), "enabled": enabled, **options.stored(chosen)}
+    uow.audit("api", "connector.configured", platform, audited, now)
     return describe(uow, platform)
 
 
@@ -67,13 +81,23 @@ def describe(uow: UnitOfWork, platform: str) -> dict[str, Any]:
     row = ConnectorRepository(uow.conn, uow.tenant_id).get(_platform(platform))
     if row is None:
         raise NotFound(f"the {platform} connector is not configured", field="platform")
-    return {
+    chosen = options.from_stored(row["settings"], bool(row["guest_matching"]))
+    described: dict[str, Any] = {
         "platform": platform,
         "enabled": bool(row["enabled"]),
-        "guest_matching": bool(row["guest_matching"]),
+        "guest_matching": chosen.guest_matching,
         "updated_at": row["updated_at"].isoformat(),
         "webhook_path": f"/hooks/{{tenant}}/{platform}",
     }
+    if platform in options.DEFAULT_CHECKOUT_KEYS:  # the fields read, defaults filled in
+        described["checkout_key"] = chosen.checkout_field(platform)
+        described["referral_key"] = chosen.referral_field(platform)
+    if platform == "shopify":
+        described["referral_param"] = chosen.link_param()
+    if platform == "saleor":
+        described["api_url"] = chosen.api_url
+        described["jwks_url"] = options.jwks_url(chosen.api_url) if chosen.api_url else None
+    return described
 
 
 def hook_target(db: Database, box: SecretBox, tenant_name: str, platform: str) -> HookTarget:
@@ -90,7 +114,7 @@ def hook_target(db: Database, box: SecretBox, tenant_name: str, platform: str) -
         return HookTarget(
             load_context(uow, actor=f"hook:{platform}"),
             box.open(row["secrets"]),
-            bool(row["guest_matching"]),
+            options.from_stored(row["settings"], bool(row["guest_matching"])),
         )
 
 

@@ -3,7 +3,12 @@
 Rows are streamed; one order's lines must be on consecutive rows. Orders become ``order.paid``
 events with the id ``import:<order id>`` and go through the set-based batch path in chunks, so
 re-running the same file changes nothing and a bad row only loses its own order, with its line
-number and reason in the report. Historical dates are kept: points earned two years ago were
+number and reason in the report. An order id that comes back later in the same file (after
+other orders) is a bad row too, ``duplicate order_id '<id>', first seen on line N``: only its
+first appearance counts. The ids met in a run are kept in memory up to ``MEMORY_IDS`` (some
+22 MB), then in a temporary SQLite file, so memory stays bounded for a file of any size (the
+file grows by some tens of bytes per order and is deleted when the import ends); a re-run
+starts afresh, so its orders are reported as already imported, not as duplicates. Historical dates are kept: points earned two years ago were
 available long ago and expire on the dates the programme gives them (the next jobs run does it).
 """
 
@@ -11,12 +16,15 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sqlite3
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any
 
 from loyalty.domain.errors import DomainError, NotFound, ValidationFailed
@@ -45,6 +53,7 @@ ORDER_FIELDS = (
 )
 CUSTOMER_FIELDS = ("customer_id", "email", "phone", "first_name", "last_name", "birthday", "locale")
 CHUNK = 2_000
+MEMORY_IDS = 250_000  # order ids kept in memory per run before they move to a temporary file
 _FLOAT_ID = re.compile(r"^(\d+)\.0+$")
 
 
@@ -187,27 +196,36 @@ def _event(
     )
 
 
-def order_events(
+@dataclass(frozen=True, slots=True)
+class OrderGroup:
+    """One order's consecutive rows: its event, or why it cannot be imported."""
+
+    line: int  # the order's first row
+    order_id: str
+    event: InboundEvent | None
+    error: tuple[int, str] | None = None
+
+
+def order_groups(
     rows: Iterable[tuple[int, Mapping[str, Any] | Exception]],
     mapping: Mapping[str, str],
     ctx: TenantContext,
     report: ImportReport,
     *,
     earn: bool,
-) -> Iterator[tuple[int, InboundEvent]]:
-    """Group consecutive rows of one order into an event; bad rows go into the report."""
+) -> Iterator[OrderGroup]:
+    """Group consecutive rows of one order; rows that belong to no order go into the report."""
     current: _OpenOrder | None = None
 
-    def close(order: _OpenOrder) -> Iterator[tuple[int, InboundEvent]]:
-        report.orders += 1
+    def close(order: _OpenOrder) -> OrderGroup:
         if order.error is not None:
-            report.errors.append(order.error)
-            return
+            return OrderGroup(order.first_line, order.order_id, None, order.error)
         try:
-            yield order.first_line, _event(order, mapping, ctx, earn)
+            event = _event(order, mapping, ctx, earn)
         except (_BadRow, DomainError) as error:
             reason = error.detail if isinstance(error, DomainError) else str(error)
-            report.errors.append((order.first_line, reason))
+            return OrderGroup(order.first_line, order.order_id, None, (order.first_line, reason))
+        return OrderGroup(order.first_line, order.order_id, event)
 
     for number, row in rows:
         report.rows += 1
@@ -220,7 +238,7 @@ def order_events(
             continue
         if current is None or current.order_id != order_id:
             if current is not None:
-                yield from close(current)
+                yield close(current)
             current = _OpenOrder(order_id, number, row)
         if current.error is None:
             try:
@@ -228,7 +246,101 @@ def order_events(
             except _BadRow as error:
                 current.error = (number, str(error))
     if current is not None:
-        yield from close(current)
+        yield close(current)
+
+
+class SeenOrders:
+    """The order ids met so far in one import run, with the line each was first seen on.
+
+    The first ``memory_ids`` ids are kept in a dict (about 90 bytes each: some 22 MB at the
+    default); past that they all move to a temporary SQLite file with a 64 MB page cache, so
+    memory stays bounded however many orders the file has, and the file (some tens of bytes
+    per id) is deleted by ``close``. Asked a chunk at a time: a few statements per chunk.
+    """
+
+    _SLICE = 500  # ids per IN (...) query, well under SQLite's parameter limit
+
+    def __init__(self, memory_ids: int | None = None) -> None:
+        self.memory_ids = MEMORY_IDS if memory_ids is None else memory_ids
+        self._memory: dict[str, int] = {}
+        self._dir: tempfile.TemporaryDirectory[str] | None = None
+        self._db: sqlite3.Connection | None = None
+
+    @property
+    def on_disk(self) -> bool:
+        return self._db is not None
+
+    def first_lines(self, groups: list[OrderGroup]) -> list[int | None]:
+        """For each group, in file order: the line its order id was first seen on when that was
+        an earlier group (a duplicate), else None. The ids are remembered for later chunks."""
+        first_here: dict[str, int] = {}
+        for group in groups:
+            first_here.setdefault(group.order_id, group.line)
+        earlier = self._lookup(list(first_here))
+        self._remember([(i, line) for i, line in first_here.items() if i not in earlier])
+        found: list[int | None] = []
+        for group in groups:
+            first = earlier.get(group.order_id, first_here[group.order_id])
+            found.append(first if first != group.line else None)
+        return found
+
+    def _lookup(self, ids: list[str]) -> dict[str, int]:
+        if self._db is None:
+            memory = self._memory
+            return {order_id: memory[order_id] for order_id in ids if order_id in memory}
+        earlier: dict[str, int] = {}
+        for start in range(0, len(ids), self._SLICE):
+            part = ids[start : start + self._SLICE]
+            marks = ",".join("?" * len(part))
+            query = f"SELECT order_id, line FROM seen WHERE order_id IN ({marks})"
+            earlier.update(self._db.execute(query, part).fetchall())
+        return earlier
+
+    def _remember(self, fresh: list[tuple[str, int]]) -> None:
+        if self._db is None:
+            self._memory.update(fresh)
+            if len(self._memory) <= self.memory_ids:
+                return
+            fresh, self._memory = list(self._memory.items()), {}
+            self._db = self._open()
+        self._db.execute("BEGIN")  # one transaction per chunk, not one per id
+        self._db.executemany("INSERT INTO seen VALUES (?, ?)", sorted(fresh))
+        self._db.execute("COMMIT")
+
+    def _open(self) -> sqlite3.Connection:
+        self._dir = tempfile.TemporaryDirectory(prefix="loyalty-import-")
+        db = sqlite3.connect(Path(self._dir.name) / "seen.db", isolation_level=None)
+        for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-65536"):
+            db.execute(f"PRAGMA {pragma}")
+        db.execute("CREATE TABLE seen (order_id TEXT PRIMARY KEY, line INT) WITHOUT ROWID")
+        return db
+
+    def close(self) -> None:
+        self._memory = {}
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        if self._dir is not None:
+            self._dir.cleanup()
+            self._dir = None
+
+
+def _screen(
+    groups: list[OrderGroup], seen: SeenOrders, report: ImportReport
+) -> list[tuple[int, InboundEvent]]:
+    """The chunk's orders to write: duplicates and bad orders go into the report."""
+    chunk: list[tuple[int, InboundEvent]] = []
+    for group, first in zip(groups, seen.first_lines(groups), strict=True):
+        if first is not None:
+            reason = f"duplicate order_id '{group.order_id}', first seen on line {first}"
+            report.errors.append((group.line, reason))
+            continue
+        report.orders += 1
+        if group.error is not None:
+            report.errors.append(group.error)
+        elif group.event is not None:
+            chunk.append((group.line, group.event))
+    return chunk
 
 
 def import_orders(
@@ -245,21 +357,30 @@ def import_orders(
     webhooks). While one chunk is being written the next one is parsed."""
     report = ImportReport()
     started = time.perf_counter()
-    chunk: list[tuple[int, InboundEvent]] = []
+    seen = SeenOrders(MEMORY_IDS)
+    pending: list[OrderGroup] = []
     writing: tuple[list[tuple[int, InboundEvent]], Future[list[EventResult]]] | None = None
-    for item in order_events(rows, mapping or {}, ctx, report, earn=earn):
-        chunk.append(item)
-        if len(chunk) >= CHUNK:
-            if writing is not None:
-                _count(*writing, report)
-                if progress:
-                    progress(report)
-            writing = chunk, _submit(db, ctx, chunk, now)
-            chunk = []
-    if writing is not None:
-        _count(*writing, report)
-    if chunk:
-        _count(chunk, _submit(db, ctx, chunk, now), report)
+
+    def flush() -> None:
+        nonlocal writing
+        chunk = _screen(pending, seen, report)
+        pending.clear()
+        if writing is not None:
+            _count(*writing, report)
+            if progress:
+                progress(report)
+        writing = (chunk, _submit(db, ctx, chunk, now)) if chunk else None
+
+    try:
+        for group in order_groups(rows, mapping or {}, ctx, report, earn=earn):
+            pending.append(group)
+            if len(pending) >= CHUNK:
+                flush()
+        flush()
+        if writing is not None:
+            _count(*writing, report)
+    finally:
+        seen.close()
     report.errors.sort()
     report.seconds = time.perf_counter() - started
     if progress:

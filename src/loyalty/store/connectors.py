@@ -24,11 +24,18 @@ class ConnectorRepository:
         return self.conn.execute(stmt).mappings().first()
 
     def put(
-        self, platform: str, sealed: str, guest_matching: bool, enabled: bool, now: datetime
+        self,
+        platform: str,
+        sealed: str,
+        guest_matching: bool,
+        enabled: bool,
+        now: datetime,
+        settings: dict[str, str] | None = None,
     ) -> None:
         dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
         values = {
             "secrets": sealed,
+            "settings": settings or None,
             "guest_matching": int(guest_matching),
             "enabled": int(enabled),
             "updated_at": now,

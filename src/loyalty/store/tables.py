@@ -336,6 +336,8 @@ connectors = Table(
     Column("guest_matching", Integer, nullable=False),
     Column("enabled", Integer, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    # platform options: Saleor's api_url, the checkout / referral field names (null: defaults)
+    Column("settings", JSON),
 )
 
 guest_orders = Table(
