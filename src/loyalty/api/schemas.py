@@ -312,12 +312,13 @@ def canonical_hash(data: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+_NOT_PROFILE = frozenset({"external_id", *ReferralFields.model_fields})
+
+
 def _profile(model: Profile | None) -> dict[str, Any]:
-    if model is None:
+    if model is None or model.model_fields_set <= _NOT_PROFILE:  # most events name only an id
         return {}
-    return model.model_dump(
-        exclude_unset=True, exclude={"external_id", *ReferralFields.model_fields}
-    )
+    return model.model_dump(exclude_unset=True, exclude=set(_NOT_PROFILE))
 
 
 def to_domain(event: Any, source: str = "api") -> InboundEvent:

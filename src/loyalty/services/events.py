@@ -132,7 +132,8 @@ def _dispatch(
     elif isinstance(payload, OrderPaid):
         member = _member_for_order(uow, event, now)
         effects, note = _order_paid(uow, ctx, event, event_pk, member, payload, now, extras)
-        note = _commit_checkout(uow, payload, member, now) or note
+        held = _commit_checkout(uow, payload, member, now)  # what happened to its hold, if any
+        note = "; ".join(n for n in (note, held) if n) or None
     elif isinstance(payload, ActionPerformed):
         member = _member_for_action(uow, event, now)
         effects, note = _action(uow, ctx, event, event_pk, member, payload, now, extras)

@@ -106,6 +106,9 @@ class Database:
             self._lock if self.sqlite else nullcontext()
         )
         self._group = GroupCommitter(engine, self._lock) if self.sqlite else None
+        # Batchable items (order events) share a writer on every database: on PostgreSQL it
+        # turns a burst of single-event requests into one transaction with multi-row writes.
+        self._items = self._group or GroupCommitter(engine, threading.Lock())
 
     def run(self, tenant_id: int, work: Callable[[UnitOfWork], T]) -> T:
         """Run ``work`` in a write transaction and return its result once durably committed."""
@@ -140,23 +143,16 @@ class Database:
         item: ItemT,
         apply: Callable[[UnitOfWork, list[ItemT]], list[T]],
     ) -> T:
-        """Run ``apply(uow, [item])`` in a write transaction; on SQLite, consecutive queued items
-        with the same ``key`` are applied together in one call (``apply`` must answer every item
-        on its own, in order). The result comes once durably committed."""
-        if self._group is not None:
-            future = self._group.submit_item(
-                (tenant_id, key),
-                item,
-                lambda conn, items: apply(UnitOfWork(conn, tenant_id), items),
-            )
-            return await asyncio.wrap_future(future)  # type: ignore[no-any-return]
-        results = await anyio.to_thread.run_sync(
-            self.run, tenant_id, lambda uow: apply(uow, [item])
+        """Run ``apply(uow, [item])`` in a write transaction on the writer thread; consecutive
+        queued items with the same ``key`` are applied together in one call (``apply`` must
+        answer every item on its own, in order). The result comes once durably committed."""
+        future = self._items.submit_item(
+            (tenant_id, key), item, lambda conn, items: apply(UnitOfWork(conn, tenant_id), items)
         )
-        (result,) = results
-        return result
+        return await asyncio.wrap_future(future)  # type: ignore[no-any-return]
 
     def close(self) -> None:
+        self._items.close()
         if self._group is not None:
             self._group.close()
         self.engine.dispose()

@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 
@@ -108,9 +108,7 @@ def _in_body(error: ValidationError) -> list[Any]:
 
 
 @router.post("/batch")
-async def post_batch(
-    batch: EventBatch, principal: Writer, db: DbDep, clock: ClockDep
-) -> JSONResponse:
+async def post_batch(batch: EventBatch, principal: Writer, db: DbDep, clock: ClockDep) -> Response:
     """Up to 1,000 events in one request and one transaction; each succeeds or fails alone."""
     if len(batch.events) > MAX_BATCH:
         raise BatchTooLarge(
@@ -143,10 +141,9 @@ async def post_batch(
                 "body": outcome.body,
             }
     accepted = sum(1 for r in results if r and r["status"] == 200)
-    # A plain JSONResponse: FastAPI's encoder walks every nested value and is slow on 1,000 bodies.
-    return JSONResponse(
-        {"accepted": accepted, "rejected": len(results) - accepted, "results": results}
-    )
+    # orjson, not FastAPI's encoder, which walks every nested value of 1,000 bodies.
+    body = {"accepted": accepted, "rejected": len(results) - accepted, "results": results}
+    return Response(orjson.dumps(body), media_type=JSON)
 
 
 def _failed(index: int, error: DomainError) -> dict[str, Any]:
