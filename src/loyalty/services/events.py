@@ -48,6 +48,8 @@ from loyalty.domain.orders import (
 )
 from loyalty.domain.program import Program
 from loyalty.domain.rules import ORDER_PAID
+from loyalty.domain.tiers.benefits import ONE
+from loyalty.domain.tiers.ladder import TierLadder
 from loyalty.services import checkout, earning, ledger, memberships, referrals, tiers
 from loyalty.services.context import TenantContext
 from loyalty.services.ledger import Effect
@@ -127,11 +129,15 @@ def _dispatch(
     note: str | None = None
     extras: dict[str, Any] = {}
     member: Mapping[Any, Any]
+    ladder: TierLadder | None = None
     if isinstance(payload, CustomerChanged):
         member = _customer_changed(uow, event, payload, now)
     elif isinstance(payload, OrderPaid):
         member = _member_for_order(uow, event, now)
-        effects, note = _order_paid(uow, ctx, event, event_pk, member, payload, now, extras)
+        ladder = tiers.load_ladder(uow)  # read once: the base rate's multiplier, then the tier
+        effects, note = _order_paid(
+            uow, ctx, event, event_pk, member, payload, now, extras, ladder
+        )
         note = _commit_checkout(uow, payload, member, now) or note
     elif isinstance(payload, ActionPerformed):
         member = _member_for_action(uow, event, now)
@@ -148,7 +154,9 @@ def _dispatch(
         raise ValidationFailed(f"unsupported event type {event.type}", field="type")
     referral = referrals.after_event(uow, ctx, event, member, now)
     if isinstance(payload, OrderPaid | OrderRefunded | OrderCancelled):  # the tier metric moved
-        tiers.refresh_member(uow, ctx, member["id"], member["external_id"], now)
+        if not isinstance(payload, OrderPaid):
+            ladder = tiers.load_ladder(uow)
+        tiers.refresh_member_on(uow, ctx, ladder, member["id"], member["external_id"], now)
     balances = uow.members.latest.get(member["id"], member)
     effect_dicts = [e.to_dict() for e in effects]
     body = event_body(event, member["external_id"], effect_dicts, balances, note)
@@ -274,6 +282,7 @@ def _order_paid(
     paid: OrderPaid,
     now: datetime,
     extras: dict[str, Any],
+    ladder: TierLadder | None,
 ) -> tuple[list[Effect], str | None]:
     program, order = ctx.program, paid.order
     if order.currency != program.currency:
@@ -286,8 +295,11 @@ def _order_paid(
     rules = tenant_rules(uow) if paid.earn and not blocked else None
     if rules is not None and not rules.has(ORDER_PAID):
         rules = None  # no custom rule on orders: the programme's rate, as always
-    points = program.points_for(base) if paid.earn and not blocked and rules is None else 0
     earned_at = min(event.occurred_at, now)
+    points, multiplier = 0, ONE
+    if paid.earn and not blocked and rules is None:  # the rules apply the multiplier themselves
+        multiplier = tiers.base_multiplier(uow, ladder, member["id"], earned_at)
+        points = program.points_for(base * multiplier)
     order_pk = uow.orders.add_paid(
         member_id=member["id"],
         order_id=order.order_id,
@@ -334,7 +346,7 @@ def _order_paid(
         kind=EntryKind.EARN,
         earned_at=earned_at,
         now=now,
-        reason=earn_reason(order, base, program),
+        reason=earn_reason(order, base, program, multiplier),
         order_pk=order_pk,
         event_pk=event_pk,
     )
@@ -377,10 +389,13 @@ def _action(
     return [], f"no rule on {event.type} applied"
 
 
-def earn_reason(order: PaidOrder, base: Decimal, program: Program) -> str:
+def earn_reason(
+    order: PaidOrder, base: Decimal, program: Program, multiplier: Decimal = ONE
+) -> str:
+    tier = "" if multiplier == ONE else f" x {multiplier} (tier multiplier)"
     return (
-        f"order {order.order_id}: {base} {order.currency} x {program.points_per_unit} points "
-        f"({program.rounding.value})"
+        f"order {order.order_id}: {base} {order.currency} x {program.points_per_unit} points"
+        f"{tier} ({program.rounding.value})"
     )
 
 
