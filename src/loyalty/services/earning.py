@@ -168,6 +168,7 @@ def _write(
             rule_id=rule_pk,
             rule_version=outcome.version,
             event_pk=event_pk,
+            order_pk=order_pk,
         )
         earned.cashback.append(entry)
     if rule_pk is not None:

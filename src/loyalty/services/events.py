@@ -9,7 +9,7 @@ leaves nothing behind, so the store can fix it and send it again.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -42,6 +42,8 @@ from loyalty.domain.orders import (
     OrderLine,
     PaidOrder,
     RefundState,
+    cashback_reversed_after,
+    cashback_to_reverse,
     points_to_reverse,
     refund_by_amount,
     refund_by_lines,
@@ -50,7 +52,7 @@ from loyalty.domain.program import Program
 from loyalty.domain.rules import ORDER_PAID
 from loyalty.domain.tiers.benefits import ONE
 from loyalty.domain.tiers.ladder import TierLadder
-from loyalty.services import checkout, earning, ledger, memberships, referrals, tiers
+from loyalty.services import checkout, earning, ledger, memberships, referrals, tiers, wallet
 from loyalty.services.context import TenantContext
 from loyalty.services.ledger import Effect
 from loyalty.services.lookup import ensure_member
@@ -135,19 +137,17 @@ def _dispatch(
     elif isinstance(payload, OrderPaid):
         member = _member_for_order(uow, event, now)
         ladder = tiers.load_ladder(uow)  # read once: the base rate's multiplier, then the tier
-        effects, note = _order_paid(
-            uow, ctx, event, event_pk, member, payload, now, extras, ladder
-        )
+        effects, note = _order_paid(uow, ctx, event, event_pk, member, payload, now, extras, ladder)
         note = _commit_checkout(uow, payload, member, now) or note
     elif isinstance(payload, ActionPerformed):
         member = _member_for_action(uow, event, now)
         effects, note = _action(uow, ctx, event, event_pk, member, payload, now, extras)
     elif isinstance(payload, OrderRefunded):
-        member, effects, note = _order_refunded(uow, ctx, event, event_pk, payload, now)
+        member, effects, note = _order_refunded(uow, ctx, event, event_pk, payload, now, extras)
     elif isinstance(payload, OrderCancelled):
         if payload.checkout_id is not None and uow.orders.get(payload.order_id) is None:
             return _unpaid_checkout_cancelled(uow, event, payload, now)
-        member, effects, note = _order_cancelled(uow, ctx, event_pk, payload, now)
+        member, effects, note = _order_cancelled(uow, ctx, event_pk, payload, now, extras)
     elif isinstance(payload, MembershipChanged):
         member, note = memberships.apply_event(uow, ctx, event, payload, now)
     else:  # pragma: no cover - the API only builds the payloads above
@@ -477,6 +477,7 @@ def _order_refunded(
     event_pk: int,
     payload: OrderRefunded,
     now: datetime,
+    extras: dict[str, Any],
 ) -> tuple[RowMapping, list[Effect], str | None]:
     order = _require_order(uow, payload.order_id)
     member = uow.members.get_by_id(order["member_id"], lock=True)
@@ -517,6 +518,21 @@ def _order_refunded(
         refund_id=payload.refund_id,
         event_pk=event_pk,
     )
+    cashback = _reverse_cashback(
+        uow,
+        ctx,
+        member["id"],
+        order,
+        lambda credited: cashback_to_reverse(
+            credited, order["base"], state.base, value.base, order["currency"]
+        ),
+        reason=f"refund {payload.refund_id} of order {payload.order_id}: cashback taken back",
+        reference=f"refund:{_short(payload.refund_id)}",
+        now=now,
+        event_pk=event_pk,
+    )
+    if cashback:
+        extras["cashback"] = cashback
     quantities = dict(state.quantities)
     for sku, quantity in value.quantities.items():
         quantities[sku] = quantities.get(sku, 0) + quantity
@@ -542,6 +558,11 @@ def _order_refunded(
     return member, effects, None
 
 
+def _short(refund_id: str) -> str:
+    """A refund id short enough for a wallet reference (a long one by its digest)."""
+    return refund_id if len(refund_id) <= 100 else hashlib.sha256(refund_id.encode()).hexdigest()
+
+
 def _refund_hash(payload: OrderRefunded) -> str:
     text = repr(
         (
@@ -553,7 +574,12 @@ def _refund_hash(payload: OrderRefunded) -> str:
 
 
 def _order_cancelled(
-    uow: UnitOfWork, ctx: TenantContext, event_pk: int, payload: OrderCancelled, now: datetime
+    uow: UnitOfWork,
+    ctx: TenantContext,
+    event_pk: int,
+    payload: OrderCancelled,
+    now: datetime,
+    extras: dict[str, Any],
 ) -> tuple[RowMapping, list[Effect], str | None]:
     order = _require_order(uow, payload.order_id)
     member = uow.members.get_by_id(order["member_id"], lock=True)
@@ -571,6 +597,24 @@ def _order_cancelled(
         now=now,
         event_pk=event_pk,
     )
+    cashback = _reverse_cashback(
+        uow,
+        ctx,
+        member["id"],
+        order,
+        lambda credited: (
+            credited
+            - cashback_reversed_after(
+                credited, order["base"], order["refunded_base"], order["currency"]
+            )
+        ),
+        reason=f"order {payload.order_id} cancelled: cashback taken back",
+        reference="cancel",
+        now=now,
+        event_pk=event_pk,
+    )
+    if cashback:
+        extras["cashback"] = cashback
     uow.orders.update(
         order["id"],
         status="cancelled",
@@ -582,6 +626,41 @@ def _order_cancelled(
     if checkout_id is not None:
         checkout.release(uow, checkout_id, "order cancelled", now)
     return member, effects, None
+
+
+def _reverse_cashback(
+    uow: UnitOfWork,
+    ctx: TenantContext,
+    member_id: int,
+    order: RowMapping,
+    share: Callable[[Decimal], Decimal],
+    *,
+    reason: str,
+    reference: str,
+    now: datetime,
+    event_pk: int,
+) -> list[dict[str, Any]]:
+    """Take back the part ``share`` gives of each cashback credit the order received (one per
+    rule), as wallet entries that name the rule; the wallet follows the clawback policy."""
+    out = []
+    for credit in uow.wallet.cashback_of_order(member_id, order["id"]):
+        amount = share(credit["amount"])
+        if amount <= 0:
+            continue
+        out.append(
+            wallet.reverse_cashback(
+                uow,
+                ctx,
+                member_id,
+                credit,
+                amount,
+                reason,
+                f"order:{order['id']}:{reference}:entry:{credit['id']}",
+                now,
+                event_pk=event_pk,
+            )
+        )
+    return out
 
 
 def _reverse_order_points(
