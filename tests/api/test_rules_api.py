@@ -378,6 +378,26 @@ def test_cashback_goes_to_the_wallet(api: Api) -> None:
     assert wallet["entries"][0]["rule"]["version"] == 1
 
 
+def test_a_refund_shows_the_cashback_it_takes_back_from_the_wallet(api: Api) -> None:
+    create(api, condition="", effect={"kind": "cashback", "percent": "5"})
+    api.event(order())  # 140.00 -> 7.00 back
+
+    response = api.event(
+        {
+            "id": "r1",
+            "type": "order.refunded",
+            "occurred_at": NOW.isoformat(),
+            "data": {"order_id": "o1", "refund_id": "rf1", "amount": "70.00"},
+        }
+    )
+
+    assert response.status_code == 200, response.text
+    [entry] = response.json()["cashback"]
+    assert (entry["kind"], entry["amount"], entry["balance_after"]) == ("reverse", "-3.50", "3.50")
+    assert entry["rule"]["version"] == 1
+    assert api.client.get("/v1/members/m1/wallet").json()["balance"] == "3.50"
+
+
 def test_a_retried_order_event_earns_once(api: Api) -> None:
     create(api)
     first = api.event(order())

@@ -10,13 +10,22 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from loyalty.domain.errors import DomainError
-from loyalty.services import bulk, events, members
+from loyalty.services import bulk, events, members, tiers
 from loyalty.services.checks import check_ledger
 from loyalty.store.tables import outbox_events
 from tests.builders import event, order_paid_json, refund_json
 from tests.conftest import NOW, Shop
 
 MEMBERS = ["m0", "m1", "m2", "m3"]
+# Silver (x1) from 10 points, gold (x1.25) from 100: orders cross tiers in the middle of a batch.
+LADDER = {
+    "metric": "points_earned",
+    "window": {"kind": "lifetime"},
+    "levels": [
+        {"id": "silver", "name": "Silver", "threshold": 10},
+        {"id": "gold", "name": "Gold", "threshold": 100, "benefits": {"earn_multiplier": "1.25"}},
+    ],
+}
 
 
 @st.composite
@@ -112,17 +121,24 @@ def _balances(shop: Shop) -> dict[str, Any]:
 @settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(bodies=scenarios(), blocked=st.booleans(), pending=st.sampled_from([0, 14]))
+@given(
+    bodies=scenarios(),
+    blocked=st.booleans(),
+    pending=st.sampled_from([0, 14]),
+    tiered=st.booleans(),
+)
 def test_bulk_equals_one_by_one(
-    make_shop: Any, bodies: list[dict[str, Any]], blocked: bool, pending: int
+    make_shop: Any, bodies: list[dict[str, Any]], blocked: bool, pending: int, tiered: bool
 ) -> None:
-    # given two identical shops
+    # given two identical shops, with or without tiers (gold multiplies, and no earning rule)
     shops = [make_shop(pending_days=pending), make_shop(pending_days=pending)]
     for shop in shops:
         with shop.db.transaction(shop.tenant_id) as uow:
             members.create_member(
                 uow, shop.ctx, "m3", {"status": "blocked" if blocked else "active"}, NOW
             )
+            if tiered:
+                tiers.create_tiers(uow, shop.ctx, LADDER, NOW)
     batch = []
     for body in bodies:
         try:
@@ -158,3 +174,26 @@ def test_a_refund_after_a_group_reports_the_balances_the_group_left(make_shop: A
     # then the last response shows the 120 points the group earned
     assert got == expected
     assert got[-1][2]["balances"]["available"] == 129
+
+
+def test_a_tier_reached_inside_a_batch_multiplies_the_next_orders_as_one_by_one(
+    make_shop: Any,
+) -> None:
+    # given gold (x1.25) from 100 points and no earning rule
+    shops = [make_shop(pending_days=0), make_shop(pending_days=0)]
+    for shop in shops:
+        with shop.db.transaction(shop.tenant_id) as uow:
+            tiers.create_tiers(uow, shop.ctx, LADDER, NOW)
+    # when alice orders three times and bob once, in one batch and one by one
+    bodies = [
+        order_paid_json("e-1", "alice", "o-1", [("a", 1, "100")], NOW),
+        order_paid_json("e-2", "bob", "o-2", [("a", 1, "40")], NOW),
+        order_paid_json("e-3", "alice", "o-3", [("a", 1, "10.99")], NOW),
+        order_paid_json("e-4", "alice", "o-4", [("a", 1, "100")], NOW),
+    ]
+    batch = [event(body) for body in bodies]
+    expected = _one_by_one(shops[0], batch)
+    got = [_outcome(r) for r in bulk.ingest_batch(shops[1].db, shops[1].ctx, batch, NOW)]
+    # then alice's orders after reaching gold earn x1.25 on both paths (10.99 x 1.25 = 13.7375)
+    assert got == expected
+    assert [sum(e["points"] for e in o[2]["effects"]) for o in got] == [100, 40, 13, 125]

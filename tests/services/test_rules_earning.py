@@ -321,3 +321,63 @@ def test_a_rule_can_reward_a_segment(shop: Shop) -> None:
     # when both buy, then only m1 gets the bonus on top of the base points
     assert sum(e["points"] for e in send(shop, paid(1, "m1"))["effects"]) == 107
     assert sum(e["points"] for e in send(shop, paid(2, "m2"))["effects"]) == 100
+
+
+# --- the tier multiplier without earning rules ------------------------------------------------
+
+
+GOLD_LADDER = {
+    "metric": "points_earned",
+    "window": {"kind": "lifetime"},
+    "levels": [
+        {"id": "gold", "name": "Gold", "threshold": 100, "benefits": {"earn_multiplier": "1.5"}}
+    ],
+}
+
+
+def _with_gold(shop: Shop) -> Shop:
+    from loyalty.services import tiers
+
+    with shop.db.transaction(shop.tenant_id) as uow:
+        tiers.create_tiers(uow, shop.ctx, GOLD_LADDER, NOW)
+    return shop
+
+
+def test_a_tenant_with_tiers_and_no_rules_applies_the_tier_multiplier(shop: Shop) -> None:
+    # given gold (x1.5) from 100 points and no earning rule at all
+    _with_gold(shop)
+    later = NOW + timedelta(minutes=1)
+    # when m1 buys twice for 100 (gold after the first order)
+    first = send(shop, paid(1))
+    second = send(shop, paid(2, at=later), later)
+    # then the second order earns 100 x 1.5, and its entry says why
+    assert [e["points"] for e in first["effects"]] == [100]
+    assert [e["points"] for e in second["effects"]] == [150]
+    assert "x 1.5 (tier multiplier)" in second["effects"][0]["reason"]
+    with shop.db.read(shop.tenant_id) as uow:
+        assert rules.tenant_rules(uow) is None  # the rules never came into it
+
+
+@pytest.mark.parametrize("price", ["33.33", "66.67", "0.99", "1000.01"])
+def test_the_base_rate_with_a_tier_earns_what_the_rules_path_earns(
+    make_shop: Any, price: str
+) -> None:
+    # given two gold shops, one with a rule that never applies (so the rules path runs)
+    plain, ruled = (_with_gold(make_shop(pending_days=0)) for _ in range(2))
+    add_rule(ruled, **bonus("order.paid", 7, condition="order.total < 0.0"))
+    later = NOW + timedelta(minutes=1)
+    # when m1 reaches gold in each, then buys for ``price``
+    for shop in (plain, ruled):
+        send(shop, paid(1, price="150"))
+    earned = [
+        sum(e["points"] for e in send(shop, paid(2, price=price, at=later), later)["effects"])
+        for shop in (plain, ruled)
+    ]
+    # then both earn the same, rounded once
+    assert earned[0] == earned[1]
+    assert earned[0] == int(Decimal(price) * Decimal("1.5"))
+
+
+def test_a_tenant_without_tiers_earns_the_programme_rate_only(shop: Shop) -> None:
+    assert [e["points"] for e in send(shop, paid(1, price="33.33"))["effects"]] == [33]
+    assert "tier multiplier" not in send(shop, paid(2))["effects"][0]["reason"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 
 from loyalty.domain.errors import InsufficientPoints, ValidationFailed
@@ -105,6 +106,27 @@ def plan_reversal(
     if policy is Clawback.NEGATIVE_BALANCE:
         return ReversalPlan(own, other, short - other, 0)
     return ReversalPlan(own, other, 0, short - other)
+
+
+@dataclass(frozen=True, slots=True)
+class CreditReversal:
+    """How taking back store credit (a refunded order's cashback) is covered when the wallet
+    no longer holds it all. Money in a wallet is fungible: what it holds is all there is to
+    take, so ``other_points`` and ``write_off`` both take what it holds and forgive the rest,
+    and ``negative_balance`` takes it all, leaving the wallet below zero (owed)."""
+
+    taken: Decimal  # leaves the wallet, ``owed`` included
+    owed: Decimal  # taken beyond what the wallet held: the balance goes below zero
+    written_off: Decimal  # forgiven: recorded, not taken
+
+
+def plan_credit_reversal(amount: Decimal, balance: Decimal, policy: Clawback) -> CreditReversal:
+    held = max(balance, Decimal(0))
+    covered = min(amount, held)
+    short = amount - covered
+    if policy is Clawback.NEGATIVE_BALANCE:
+        return CreditReversal(amount, short, Decimal(0))
+    return CreditReversal(covered, Decimal(0), short)
 
 
 def split_draws(draws: Sequence[Draw], owed: Sequence[tuple[int, int]]) -> list[tuple[int, Draw]]:

@@ -181,3 +181,29 @@ def _reversed_after(earned: int, base: Decimal, refunded: Decimal) -> int:
     if base <= 0 or refunded >= base:
         return earned
     return int((earned * refunded / base).to_integral_value(ROUND_FLOOR))
+
+
+def cashback_to_reverse(
+    credited: Decimal, base: Decimal, refunded_before: Decimal, refund: Decimal, currency: str
+) -> Decimal:
+    """Store credit a refund takes back: the cashback an order credited, in proportion to the
+    base it refunds, half-up to the currency's minor unit.
+
+    Like ``points_to_reverse``, computed on the cumulative refunded share and differenced: no
+    sequence of partial refunds takes back more than was credited, and the refund that
+    completes the order takes exactly the remainder.
+    """
+    after = cashback_reversed_after(credited, base, refunded_before + refund, currency)
+    return after - cashback_reversed_after(credited, base, refunded_before, currency)
+
+
+def cashback_reversed_after(
+    credited: Decimal, base: Decimal, refunded: Decimal, currency: str
+) -> Decimal:
+    """How much of ``credited`` the refunds of ``refunded`` (of ``base``) have taken back."""
+    step = quantum(currency)
+    if refunded <= 0:
+        return Decimal(0).quantize(step)
+    if base <= 0 or refunded >= base:
+        return credited.quantize(step)
+    return (credited * refunded / base).quantize(step, ROUND_HALF_UP)

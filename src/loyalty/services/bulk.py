@@ -5,6 +5,11 @@ written with a handful of multi-row statements; any other event (a refund, a cus
 event naming a blocked member or one with a negative balance to repay) first writes the group so
 far, then takes the one-by-one path. Each member's events therefore still apply in the order sent.
 
+Tiers: a member whose orders earn at a multiplier other than 1 (their tier's or a paid
+membership's) takes the one-by-one path, which applies it; when a tier has such a multiplier,
+a group holds at most one order per member, so that a tier reached in the middle of a batch
+counts from the member's next order on, as it does one by one.
+
 ``history=True`` is the history import's lean mode: the same orders, lots, entries and balances,
 but no inbox rows (a re-run is recognised by the orders table), no response bodies and no outbox
 rows (importing years of orders must not send the shop's receivers a webhook per old order).
@@ -22,6 +27,7 @@ from loyalty.domain.errors import DomainError, EventConflict
 from loyalty.domain.events import InboundEvent, OrderPaid
 from loyalty.domain.ledger import EntryKind, LotStatus
 from loyalty.domain.members import MemberStatus
+from loyalty.domain.tiers.ladder import TierLadder
 from loyalty.services import events, tiers
 from loyalty.services.context import TenantContext
 from loyalty.services.events import EventResult
@@ -83,7 +89,8 @@ def process_batch(
     results: list[EventResult | None] = [None] * len(batch)
     if uow.rules.set_version()[1] > 0:
         return [_one_by_one(uow, ctx, event, now) for event in batch]
-    group = _Group(history=history)
+    ladder = tiers.load_ladder(uow)  # tier edits are not events: it holds for the whole batch
+    group = _Group(history=history, ladder=ladder, one_per_member=tiers.ladder_multiplies(ladder))
     for index, event in enumerate(batch):
         if group.accepts(event, ctx):
             group.add(index, event)
@@ -110,8 +117,13 @@ class _Group:
     indexes: list[int] = field(default_factory=list)
     event_ids: set[str] = field(default_factory=set)
     order_ids: set[str] = field(default_factory=set)
+    members: set[str] = field(default_factory=set)
     source: str | None = None
     history: bool = False
+    ladder: TierLadder | None = None
+    # A tier reached by one order changes what the member's next order earns: with such tiers
+    # a group holds one order per member, and tiers are decided again between groups.
+    one_per_member: bool = False
 
     def accepts(self, event: InboundEvent, ctx: TenantContext) -> bool:
         payload = event.payload
@@ -124,6 +136,7 @@ class _Group:
             and event.event_id not in self.event_ids
             and payload.order.order_id not in self.order_ids
             and (self.source is None or event.source == self.source)
+            and not (self.one_per_member and event.member.external_id in self.members)
         )
 
     def add(self, index: int, event: InboundEvent) -> None:
@@ -131,6 +144,8 @@ class _Group:
         self.indexes.append(index)
         self.event_ids.add(event.event_id)
         self.order_ids.add(event.payload.order.order_id)
+        assert event.member is not None
+        self.members.add(event.member.external_id)
         self.source = event.source
 
     def flush(
@@ -142,8 +157,9 @@ class _Group:
         now: datetime,
     ) -> None:
         if self.indexes:
-            _write_group(uow, ctx, batch, self.indexes, results, now, self.history)
+            _write_group(uow, ctx, batch, self.indexes, results, now, self.history, self.ladder)
         self.indexes, self.event_ids, self.order_ids, self.source = [], set(), set(), None
+        self.members = set()
 
 
 def _write_group(
@@ -154,6 +170,7 @@ def _write_group(
     results: list[EventResult | None],
     now: datetime,
     history: bool,
+    ladder: TierLadder | None,
 ) -> None:
     writer = BulkWriter(uow.raw, uow.tenant_id)
     source = batch[indexes[0]].source
@@ -179,6 +196,7 @@ def _write_group(
         x for x, m in members.items() if m["status"] == MemberStatus.BLOCKED or m["debt"] > 0
     }
     careful |= uow.referrals.awaiting_first_order(members)  # the referral path is one by one
+    careful |= _multiplied(uow, ladder, [batch[i] for i in fresh], members, careful, now)
     plain = [i for i in fresh if _member_id(batch[i]) not in careful]
     for i in fresh:
         if _member_id(batch[i]) in careful:
@@ -187,6 +205,29 @@ def _write_group(
         _write_orders(uow, ctx, writer, batch, plain, members, results, now, history)
         ordered = {_member_id(batch[i]) for i in plain}
         tiers.refresh_members(uow, ctx, {members[x]["id"]: x for x in ordered}, now)
+
+
+def _multiplied(
+    uow: UnitOfWork,
+    ladder: TierLadder | None,
+    group: list[InboundEvent],
+    members: dict[str, dict[str, Any]],
+    careful: set[str],
+    now: datetime,
+) -> set[str]:
+    """Members whose orders earn at a multiplier other than 1 (their tier or a paid
+    membership): the one-by-one path applies it. Without tiers: none, and no query."""
+    if ladder is None:
+        return set()
+    out: set[str] = set()
+    for event in group:
+        external_id = _member_id(event)
+        if external_id in careful or external_id in out:
+            continue
+        at = min(event.occurred_at, now)
+        if tiers.base_multiplier(uow, ladder, members[external_id]["id"], at) != 1:
+            out.add(external_id)
+    return out
 
 
 def _member_id(event: InboundEvent) -> str:

@@ -2,8 +2,11 @@
 
 Writes, in the event's transaction: one ledger entry per rule that gave points (naming the
 rule id and version; the programme's base rate names none), a wallet credit per cashback,
-the usage, budget and stamp counters, a ``reward.earned`` outbox row per reward a stamp card
-completes, and a failure row for each rule whose condition failed at run time (the rule is
+the usage, budget and stamp counters, and per reward a stamp card completes, the reward itself
+(``rewards.grant_reward``: a redemption at no points cost, with its code or store credit) and a
+``reward.earned`` outbox row naming the redemption; a reward that cannot be issued (out of
+stock, no longer offered, unknown) is not, and the row says why. A failure row is written for
+each rule whose condition failed at run time, or whose reward could not be issued (the rule is
 skipped; the event still succeeds).
 """
 
@@ -30,7 +33,7 @@ from loyalty.domain.rules import (
     evaluate_rules,
     usage_keys,
 )
-from loyalty.services import ledger, tiers, wallet
+from loyalty.services import ledger, rewards, tiers, wallet
 from loyalty.services.context import TenantContext
 from loyalty.services.ledger import Effect
 from loyalty.services.outbox import emit
@@ -168,19 +171,55 @@ def _write(
             rule_id=rule_pk,
             rule_version=outcome.version,
             event_pk=event_pk,
+            order_pk=order_pk,
         )
         earned.cashback.append(entry)
     if rule_pk is not None:
         _counters(uow, outcome, member["id"], rule_pk, now)
     for grant in outcome.rewards:
-        reward = {
-            "rule_id": outcome.rule_id,
-            "reward_id": grant.reward_id,
-            "quantity": grant.quantity,
-        }
+        reward = _grant(uow, ctx, member, grant.reward_id, grant.quantity, now)
+        reward = {"rule_id": outcome.rule_id, **reward}
+        if reward["status"] != "issued" and rule_pk is not None:
+            error = f"reward {grant.reward_id} not issued ({reward['status']}): {reward['detail']}"
+            uow.rules.record_failure(rule_pk, outcome.version, event_pk, event_type, error, now)
         earned.rewards.append(reward)
         payload = {"member": member["external_id"], **reward, "event_type": event_type}
         emit(uow, "reward.earned", member["external_id"], payload, now)
+
+
+def _grant(
+    uow: UnitOfWork,
+    ctx: TenantContext,
+    member: Mapping[Any, Any],
+    reward_id: str,
+    quantity: int,
+    now: datetime,
+) -> dict[str, Any]:
+    """Issue ``quantity`` of a reward a stamp card completed, through the rewards service (a
+    redemption at no points cost). Stops at the first unit that cannot be issued (out of
+    stock, no longer offered, unknown): the status says which, ``issued`` how many were."""
+    redemptions: list[int] = []
+    coupons: list[str] = []
+    refused: dict[str, Any] | None = None
+    for _ in range(quantity):
+        result = rewards.grant_reward(uow, ctx, member, reward_id, now)
+        if result["status"] != "issued":
+            refused = result
+            break
+        redemptions.append(result["redemption"]["id"])
+        if result["redemption"]["coupon"] is not None:
+            coupons.append(result["redemption"]["coupon"]["code"])
+    out: dict[str, Any] = {
+        "reward_id": reward_id,
+        "quantity": quantity,
+        "status": "issued" if refused is None else refused["status"],
+        "issued": len(redemptions),
+        "redemption_ids": redemptions,
+        "coupon_codes": coupons,
+    }
+    if refused is not None:
+        out["detail"] = refused["detail"]
+    return out
 
 
 def _counters(

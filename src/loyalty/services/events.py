@@ -9,7 +9,7 @@ leaves nothing behind, so the store can fix it and send it again.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -42,13 +42,17 @@ from loyalty.domain.orders import (
     OrderLine,
     PaidOrder,
     RefundState,
+    cashback_reversed_after,
+    cashback_to_reverse,
     points_to_reverse,
     refund_by_amount,
     refund_by_lines,
 )
 from loyalty.domain.program import Program
 from loyalty.domain.rules import ORDER_PAID
-from loyalty.services import checkout, earning, ledger, memberships, referrals, tiers
+from loyalty.domain.tiers.benefits import ONE
+from loyalty.domain.tiers.ladder import TierLadder
+from loyalty.services import checkout, earning, ledger, memberships, referrals, tiers, wallet
 from loyalty.services.context import TenantContext
 from loyalty.services.ledger import Effect
 from loyalty.services.lookup import ensure_member
@@ -127,29 +131,33 @@ def _dispatch(
     note: str | None = None
     extras: dict[str, Any] = {}
     member: Mapping[Any, Any]
+    ladder: TierLadder | None = None
     if isinstance(payload, CustomerChanged):
         member = _customer_changed(uow, event, payload, now)
     elif isinstance(payload, OrderPaid):
         member = _member_for_order(uow, event, now)
-        effects, note = _order_paid(uow, ctx, event, event_pk, member, payload, now, extras)
+        ladder = tiers.load_ladder(uow)  # read once: the base rate's multiplier, then the tier
+        effects, note = _order_paid(uow, ctx, event, event_pk, member, payload, now, extras, ladder)
         held = _commit_checkout(uow, payload, member, now)  # what happened to its hold, if any
         note = "; ".join(n for n in (note, held) if n) or None
     elif isinstance(payload, ActionPerformed):
         member = _member_for_action(uow, event, now)
         effects, note = _action(uow, ctx, event, event_pk, member, payload, now, extras)
     elif isinstance(payload, OrderRefunded):
-        member, effects, note = _order_refunded(uow, ctx, event, event_pk, payload, now)
+        member, effects, note = _order_refunded(uow, ctx, event, event_pk, payload, now, extras)
     elif isinstance(payload, OrderCancelled):
         if payload.checkout_id is not None and uow.orders.get(payload.order_id) is None:
             return _unpaid_checkout_cancelled(uow, event, payload, now)
-        member, effects, note = _order_cancelled(uow, ctx, event_pk, payload, now)
+        member, effects, note = _order_cancelled(uow, ctx, event_pk, payload, now, extras)
     elif isinstance(payload, MembershipChanged):
         member, note = memberships.apply_event(uow, ctx, event, payload, now)
     else:  # pragma: no cover - the API only builds the payloads above
         raise ValidationFailed(f"unsupported event type {event.type}", field="type")
     referral = referrals.after_event(uow, ctx, event, member, now)
     if isinstance(payload, OrderPaid | OrderRefunded | OrderCancelled):  # the tier metric moved
-        tiers.refresh_member(uow, ctx, member["id"], member["external_id"], now)
+        if not isinstance(payload, OrderPaid):
+            ladder = tiers.load_ladder(uow)
+        tiers.refresh_member_on(uow, ctx, ladder, member["id"], member["external_id"], now)
     balances = uow.members.latest.get(member["id"], member)
     effect_dicts = [e.to_dict() for e in effects]
     body = event_body(event, member["external_id"], effect_dicts, balances, note)
@@ -275,6 +283,7 @@ def _order_paid(
     paid: OrderPaid,
     now: datetime,
     extras: dict[str, Any],
+    ladder: TierLadder | None,
 ) -> tuple[list[Effect], str | None]:
     program, order = ctx.program, paid.order
     if order.currency != program.currency:
@@ -287,8 +296,11 @@ def _order_paid(
     rules = tenant_rules(uow) if paid.earn and not blocked else None
     if rules is not None and not rules.has(ORDER_PAID):
         rules = None  # no custom rule on orders: the programme's rate, as always
-    points = program.points_for(base) if paid.earn and not blocked and rules is None else 0
     earned_at = min(event.occurred_at, now)
+    points, multiplier = 0, ONE
+    if paid.earn and not blocked and rules is None:  # the rules apply the multiplier themselves
+        multiplier = tiers.base_multiplier(uow, ladder, member["id"], earned_at)
+        points = program.points_for(base * multiplier)
     order_pk = uow.orders.add_paid(
         member_id=member["id"],
         order_id=order.order_id,
@@ -335,7 +347,7 @@ def _order_paid(
         kind=EntryKind.EARN,
         earned_at=earned_at,
         now=now,
-        reason=earn_reason(order, base, program),
+        reason=earn_reason(order, base, program, multiplier),
         order_pk=order_pk,
         event_pk=event_pk,
     )
@@ -378,10 +390,13 @@ def _action(
     return [], f"no rule on {event.type} applied"
 
 
-def earn_reason(order: PaidOrder, base: Decimal, program: Program) -> str:
+def earn_reason(
+    order: PaidOrder, base: Decimal, program: Program, multiplier: Decimal = ONE
+) -> str:
+    tier = "" if multiplier == ONE else f" x {multiplier} (tier multiplier)"
     return (
-        f"order {order.order_id}: {base} {order.currency} x {program.points_per_unit} points "
-        f"({program.rounding.value})"
+        f"order {order.order_id}: {base} {order.currency} x {program.points_per_unit} points"
+        f"{tier} ({program.rounding.value})"
     )
 
 
@@ -463,6 +478,7 @@ def _order_refunded(
     event_pk: int,
     payload: OrderRefunded,
     now: datetime,
+    extras: dict[str, Any],
 ) -> tuple[RowMapping, list[Effect], str | None]:
     order = _require_order(uow, payload.order_id)
     member = uow.members.get_by_id(order["member_id"], lock=True)
@@ -503,6 +519,21 @@ def _order_refunded(
         refund_id=payload.refund_id,
         event_pk=event_pk,
     )
+    cashback = _reverse_cashback(
+        uow,
+        ctx,
+        member["id"],
+        order,
+        lambda credited: cashback_to_reverse(
+            credited, order["base"], state.base, value.base, order["currency"]
+        ),
+        reason=f"refund {payload.refund_id} of order {payload.order_id}: cashback taken back",
+        reference=f"refund:{_short(payload.refund_id)}",
+        now=now,
+        event_pk=event_pk,
+    )
+    if cashback:
+        extras["cashback"] = cashback
     quantities = dict(state.quantities)
     for sku, quantity in value.quantities.items():
         quantities[sku] = quantities.get(sku, 0) + quantity
@@ -528,6 +559,11 @@ def _order_refunded(
     return member, effects, None
 
 
+def _short(refund_id: str) -> str:
+    """A refund id short enough for a wallet reference (a long one by its digest)."""
+    return refund_id if len(refund_id) <= 100 else hashlib.sha256(refund_id.encode()).hexdigest()
+
+
 def _refund_hash(payload: OrderRefunded) -> str:
     text = repr(
         (
@@ -539,7 +575,12 @@ def _refund_hash(payload: OrderRefunded) -> str:
 
 
 def _order_cancelled(
-    uow: UnitOfWork, ctx: TenantContext, event_pk: int, payload: OrderCancelled, now: datetime
+    uow: UnitOfWork,
+    ctx: TenantContext,
+    event_pk: int,
+    payload: OrderCancelled,
+    now: datetime,
+    extras: dict[str, Any],
 ) -> tuple[RowMapping, list[Effect], str | None]:
     order = _require_order(uow, payload.order_id)
     member = uow.members.get_by_id(order["member_id"], lock=True)
@@ -557,6 +598,24 @@ def _order_cancelled(
         now=now,
         event_pk=event_pk,
     )
+    cashback = _reverse_cashback(
+        uow,
+        ctx,
+        member["id"],
+        order,
+        lambda credited: (
+            credited
+            - cashback_reversed_after(
+                credited, order["base"], order["refunded_base"], order["currency"]
+            )
+        ),
+        reason=f"order {payload.order_id} cancelled: cashback taken back",
+        reference="cancel",
+        now=now,
+        event_pk=event_pk,
+    )
+    if cashback:
+        extras["cashback"] = cashback
     uow.orders.update(
         order["id"],
         status="cancelled",
@@ -568,6 +627,41 @@ def _order_cancelled(
     if checkout_id is not None:
         checkout.release(uow, checkout_id, "order cancelled", now)
     return member, effects, None
+
+
+def _reverse_cashback(
+    uow: UnitOfWork,
+    ctx: TenantContext,
+    member_id: int,
+    order: RowMapping,
+    share: Callable[[Decimal], Decimal],
+    *,
+    reason: str,
+    reference: str,
+    now: datetime,
+    event_pk: int,
+) -> list[dict[str, Any]]:
+    """Take back the part ``share`` gives of each cashback credit the order received (one per
+    rule), as wallet entries that name the rule; the wallet follows the clawback policy."""
+    out = []
+    for credit in uow.wallet.cashback_of_order(member_id, order["id"]):
+        amount = share(credit["amount"])
+        if amount <= 0:
+            continue
+        out.append(
+            wallet.reverse_cashback(
+                uow,
+                ctx,
+                member_id,
+                credit,
+                amount,
+                reason,
+                f"order:{order['id']}:{reference}:entry:{credit['id']}",
+                now,
+                event_pk=event_pk,
+            )
+        )
+    return out
 
 
 def _reverse_order_points(

@@ -9,6 +9,7 @@ very same lots (``ledger.restore``) while the issued code is unused.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +28,9 @@ from loyalty.domain.rewards import (
     Period,
     RedemptionNotCancellable,
     RedemptionNotFound,
+    RedemptionPlan,
+    RedemptionRefused,
+    RefusalReason,
     Reward,
     RewardExists,
     RewardNotFound,
@@ -35,6 +39,7 @@ from loyalty.domain.rewards import (
     StoreCreditUnavailable,
     cancel,
     cancel_fulfilment,
+    decide_grant,
     deliver,
     generate_code,
     is_visible,
@@ -161,6 +166,61 @@ def redeem_reward(
     reward = Reward.from_dict(row["data"])
     facts = _facts(uow, ctx, member, reward, now)
     plan = redeem(reward, facts, stock_left=row["stock_left"], now=now, tz=ctx.timezone)
+    view, effects = _issue(uow, ctx, member, row, reward, plan, now)
+    balances = uow.members.latest.get(member["id"]) or _balances(member)
+    emit_effects(uow, external_id, effects, balances, now)
+    emit(uow, "reward.redeemed", external_id, {"redemption": view}, now)
+    if view["coupon"] is not None:
+        emit(uow, "coupon.issued", external_id, {"coupon": view["coupon"]}, now)
+    return view
+
+
+def grant_reward(
+    uow: UnitOfWork,
+    ctx: TenantContext,
+    member: Mapping[Any, Any],
+    reward_id: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """Give ``member`` a reward they earned (a completed stamp card), at no points cost, in the
+    caller's transaction: a redemption of 0 points that takes stock and issues the code, the
+    store credit or the gift exactly as ``redeem_reward`` does.
+
+    Returns ``{"status": "issued", "redemption": ...}``, or, when the reward cannot be given
+    (``not_found``, ``inactive``, ``out_of_stock``, ``store_credit_unavailable``), that status
+    and a ``detail``, having written nothing. Idempotency is the caller's: the event inbox
+    runs an event's effects once.
+    """
+    row = uow.rewards.get(reward_id)
+    if row is None:
+        return {"status": "not_found", "detail": f"no reward with id '{reward_id}'"}
+    reward = Reward.from_dict(row["data"])
+    decision = decide_grant(reward, stock_left=row["stock_left"], now=now)
+    if isinstance(decision, RedemptionRefused):
+        return {"status": decision.reason.value, "detail": decision.message}
+    try:
+        with uow.savepoint():  # a refusal met half-way leaves nothing behind
+            view, _ = _issue(uow, ctx, member, row, reward, decision, now)
+    except RewardOutOfStock as error:  # the last unit went to a concurrent redemption
+        return {"status": RefusalReason.OUT_OF_STOCK.value, "detail": error.detail}
+    except StoreCreditUnavailable as error:
+        return {"status": "store_credit_unavailable", "detail": error.detail}
+    if view["coupon"] is not None:
+        emit(uow, "coupon.issued", member["external_id"], {"coupon": view["coupon"]}, now)
+    return {"status": "issued", "redemption": view}
+
+
+def _issue(
+    uow: UnitOfWork,
+    ctx: TenantContext,
+    member: Mapping[Any, Any],
+    row: RowMapping,
+    reward: Reward,
+    plan: RedemptionPlan,
+    now: datetime,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Carry out ``plan`` for the locked ``member``: take a unit of stock, record the
+    redemption, spend its points, issue its code or store credit. The view and ledger effects."""
     if plan.takes_stock and not uow.rewards.take_unit(row["id"]):
         raise RewardOutOfStock(
             "the last unit of this reward was just taken", field="reward_id", reward_id=reward.id
@@ -190,7 +250,7 @@ def redeem_reward(
         effects.append(effect.to_dict())
         values["entry_id"] = effect.entry_id
     if reward.issues_code:
-        coupon = reward_coupon(reward, plan, _fresh_code(uow), external_id, now)
+        coupon = reward_coupon(reward, plan, _fresh_code(uow), member["external_id"], now)
         uow.coupons.add_many(
             [
                 {
@@ -217,13 +277,7 @@ def redeem_reward(
         )
     if values:
         uow.redemptions.update(pk, **values)
-    view = _redemption_view(uow, pk)
-    balances = uow.members.latest.get(member["id"]) or _balances(member)
-    emit_effects(uow, external_id, effects, balances, now)
-    emit(uow, "reward.redeemed", external_id, {"redemption": view}, now)
-    if view["coupon"] is not None:
-        emit(uow, "coupon.issued", external_id, {"coupon": view["coupon"]}, now)
-    return view
+    return _redemption_view(uow, pk), effects
 
 
 def _credit_wallet(

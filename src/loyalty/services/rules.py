@@ -142,6 +142,8 @@ def _save(
 ) -> None:
     definition = _definition(rule)
     uow.rules.save_version(rule_id, rule.version, definition, ctx.actor, now)
+    if rule.limits.budget_points is not None:
+        uow.rules.ensure_budget(rule_id)  # a row for FOR UPDATE to lock from the first use
     uow.rules.bump_set_version(now)
 
 

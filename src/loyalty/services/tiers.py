@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,7 +17,7 @@ import orjson
 
 from loyalty.domain.errors import InvalidSettings, NotFound
 from loyalty.domain.money import Money
-from loyalty.domain.tiers.benefits import Benefits, EffectiveBenefits, merge_benefits
+from loyalty.domain.tiers.benefits import ONE, Benefits, EffectiveBenefits, merge_benefits
 from loyalty.domain.tiers.decision import TierDecision, clear_manual_tier, decide, set_manual_tier
 from loyalty.domain.tiers.errors import InvalidTierSettings
 from loyalty.domain.tiers.ladder import Metric, TierLadder
@@ -201,7 +202,18 @@ def refresh_member(
 
     Does nothing when the programme has no tiers. Safe to call any number of times.
     """
-    ladder = load_ladder(uow)
+    return refresh_member_on(uow, ctx, load_ladder(uow), member_id, external_id, now)
+
+
+def refresh_member_on(
+    uow: UnitOfWork,
+    ctx: TenantContext,
+    ladder: TierLadder | None,
+    member_id: int,
+    external_id: str,
+    now: datetime,
+) -> TierDecision | None:
+    """``refresh_member`` with the ladder the caller has just read (``load_ladder``)."""
     if ladder is None:
         return None
     status, row, facts = _measured(uow, ladder, member_id, external_id, now, ctx.timezone)
@@ -214,9 +226,10 @@ def refresh_members(
     uow: UnitOfWork, ctx: TenantContext, members: Mapping[int, str], now: datetime
 ) -> None:
     """``refresh_member`` for several members (id -> external id), in id order."""
-    if members and _repo(uow).ladder() is not None:
+    ladder = load_ladder(uow) if members else None
+    if ladder is not None:
         for member_id in sorted(members):
-            refresh_member(uow, ctx, member_id, members[member_id], now)
+            refresh_member_on(uow, ctx, ladder, member_id, members[member_id], now)
 
 
 def _store(
@@ -405,6 +418,26 @@ def standing(
     row = _repo(uow).state(member_id)
     tier = None if row is None else row["tier"]
     return tier, _benefits(uow, ladder, tier, member_id, now)
+
+
+def base_multiplier(
+    uow: UnitOfWork, ladder: TierLadder | None, member_id: int, now: datetime
+) -> Decimal:
+    """The earn multiplier on the programme's own rate when the tenant has no earning rule
+    on orders (the rules apply it themselves): the member's, as ``standing`` gives it, when
+    the programme has tiers. Without tiers it is 1 and costs no query."""
+    if ladder is None:
+        return ONE
+    row = _repo(uow).state(member_id)
+    tier = None if row is None else row["tier"]
+    return _benefits(uow, ladder, tier, member_id, now).earn_multiplier
+
+
+def ladder_multiplies(ladder: TierLadder | None) -> bool:
+    """Whether reaching a tier can change what an order earns (a level multiplier is not 1)."""
+    return ladder is not None and any(
+        level.benefits.earn_multiplier != ONE for level in ladder.levels
+    )
 
 
 def benefits_for(uow: UnitOfWork, member_id: int, now: datetime) -> EffectiveBenefits:

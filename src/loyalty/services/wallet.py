@@ -3,7 +3,9 @@
 Every movement is an append-only entry with a reason and a reference; the reference makes a
 movement idempotent (the same kind and reference again returns the first entry, or is a
 conflict when the amount differs). The balance is cached on the wallet row, changed only
-here, with the member row locked first; it never goes below zero (a CHECK backs that up).
+here, with the member row locked first. Spending and debits never take it below zero; only a
+refund taking back cashback the member already spent can, under the ``negative_balance``
+clawback policy (``reverse_cashback``): the wallet then owes, and later credits repay it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from loyalty.domain.errors import (
     ValidationFailed,
     WalletReferenceConflict,
 )
+from loyalty.domain.ledger import plan_credit_reversal
 from loyalty.domain.money import quantum
 from loyalty.services.context import TenantContext
 from loyalty.services.lookup import require_member
@@ -26,6 +29,7 @@ from loyalty.store.uow import UnitOfWork
 
 CREDIT = "credit"
 DEBIT = "debit"
+REVERSE = "reverse"  # cashback taken back by a refund or cancellation
 
 
 def credit(
@@ -66,10 +70,74 @@ def credit_from_rule(
     rule_id: int,
     rule_version: int,
     event_pk: int | None,
+    order_pk: int | None = None,
 ) -> dict[str, Any]:
-    """Cashback an earning rule gave: a credit that names the rule version and the event."""
-    extra = {"rule_id": rule_id, "rule_version": rule_version, "event_pk": event_pk}
+    """Cashback an earning rule gave: a credit that names the rule version, the event and the
+    order (whose refund takes it back, ``reverse_cashback``)."""
+    extra = {
+        "rule_id": rule_id,
+        "rule_version": rule_version,
+        "event_pk": event_pk,
+        "order_pk": order_pk,
+    }
     return _move(uow, ctx, member_id, CREDIT, amount, reason, reference, now, extra)
+
+
+def reverse_cashback(
+    uow: UnitOfWork,
+    ctx: TenantContext,
+    member_id: int,
+    credit_entry: RowMapping,
+    amount: Decimal,
+    reason: str,
+    reference: str,
+    now: datetime,
+    *,
+    event_pk: int | None,
+) -> dict[str, Any]:
+    """Take back ``amount`` of a cashback credit; idempotent by ``reference``.
+
+    When the wallet no longer holds it (the member spent the credit) the programme's clawback
+    policy decides, as it does for points (``loyalty.domain.ledger.plan_credit_reversal``):
+    ``negative_balance`` takes it all and the wallet owes the rest (a negative balance that
+    later credits repay; nothing can be spent meanwhile); ``other_points`` and ``write_off``
+    take what the wallet holds and write the rest off. The entry's ``meta`` says which.
+    """
+    currency = ctx.program.currency
+    amount = amount.quantize(quantum(currency))
+    if uow.members.get_by_id(member_id, lock=True) is None:  # lock, then check, then write
+        raise ValidationFailed(f"no member with id {member_id}", field="member_id")
+    previous = uow.wallet.entry_by_reference(member_id, REVERSE, reference)
+    if previous is not None:
+        return {**entry_view(previous), "replayed": True}
+    wallet = uow.wallet.balance(member_id)
+    balance = Decimal(0) if wallet is None else wallet["balance"]
+    plan = plan_credit_reversal(amount, balance, ctx.program.clawback)
+    after = balance - plan.taken
+    meta: dict[str, Any] = {"reverses_entry": credit_entry["id"], "amount": str(amount)}
+    if plan.taken != amount or plan.owed:
+        meta["clawback"] = ctx.program.clawback.value
+    if plan.owed:
+        meta["owed"] = str(plan.owed)
+    if plan.written_off:
+        meta["written_off"] = str(plan.written_off)
+    uow.wallet.set_balance(member_id, currency, after, now, exists=wallet is not None)
+    row = {
+        "kind": REVERSE,
+        "amount": -plan.taken,
+        "balance_after": after,
+        "currency": currency,
+        "reason": reason[:500],
+        "reference": reference,
+        "created_at": now,
+        "rule_id": credit_entry["rule_id"],
+        "rule_version": credit_entry["rule_version"],
+        "event_pk": event_pk,
+        "order_pk": credit_entry["order_pk"],
+        "meta": meta,
+    }
+    entry_id = uow.wallet.add_entry(member_id=member_id, **row)
+    return {**entry_view({"id": entry_id, **row}), "replayed": False}
 
 
 def spend(
@@ -191,4 +259,6 @@ def entry_view(row: Any) -> dict[str, Any]:
     }
     if row.get("rule_id") is not None:
         out["rule"] = {"id": str(row["rule_id"]), "version": row["rule_version"]}
+    if row.get("meta"):
+        out["meta"] = row["meta"]
     return out

@@ -183,7 +183,13 @@ class RuleRepository:
         )
 
     def budgets_spent(self, rule_ids: Iterable[int], *, lock: bool = True) -> dict[int, int]:
-        """Points each rule's budget has given; rows are locked so two events cannot overspend."""
+        """Points each rule's budget has given; rows are locked so two events cannot overspend.
+
+        ``FOR UPDATE`` locks only rows that exist, so every budget has its counter row from
+        the moment the rule is saved (``ensure_budget``). A rule saved before that rule held
+        gets its row here, on first use: the insert waits for a concurrent insert of the same
+        row to finish, and the locking read that follows then waits for its transaction.
+        """
         ids = sorted(set(rule_ids))
         if not ids:
             return {}
@@ -194,7 +200,18 @@ class RuleRepository:
         )
         if lock and self._lock:
             stmt = stmt.with_for_update()
+        spent = {int(r[0]): int(r[1]) for r in self.conn.execute(stmt)}
+        missing = [rule_id for rule_id in ids if rule_id not in spent]
+        if not lock or not missing:
+            return spent
+        for rule_id in missing:
+            self.ensure_budget(rule_id)
         return {int(r[0]): int(r[1]) for r in self.conn.execute(stmt)}
+
+    def ensure_budget(self, rule_id: int) -> None:
+        """The rule's budget counter row (spent 0) unless it has one already."""
+        row = {"tenant_id": self.tenant_id, "rule_id": rule_id, "spent": 0}
+        insert_row_if_absent(self.conn, rule_budgets, row)
 
     def spend_budget(self, rule_id: int, points: int) -> None:
         row = {"tenant_id": self.tenant_id, "rule_id": rule_id, "spent": points}

@@ -961,7 +961,9 @@ birthday_changes = Table(
     Column("changed_on", Date, nullable=False),
 )
 
-# Store credit (cashback): balance cached per member, entries append-only.
+# Store credit (cashback): balance cached per member, entries append-only. The balance goes
+# below zero only when a refund takes back cashback already spent under the programme's
+# ``negative_balance`` clawback (0013); spending and debits never overdraw it.
 wallets = Table(
     "wallets",
     metadata,
@@ -970,8 +972,6 @@ wallets = Table(
     Column("currency", String(3), nullable=False),
     Column("balance", Money, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
-    # Money is stored as text; a minus sign is the one way it can be negative.
-    CheckConstraint("balance NOT LIKE '-%'", name="balance_not_negative"),
 )
 
 wallet_entries = Table(
@@ -980,7 +980,7 @@ wallet_entries = Table(
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("tenant_id", Id, nullable=False),
     Column("member_id", Id, nullable=False),
-    Column("kind", String(8), nullable=False),  # credit | debit
+    Column("kind", String(8), nullable=False),  # credit | debit | reverse
     Column("amount", Money, nullable=False),  # signed: debits are negative
     Column("balance_after", Money, nullable=False),
     Column("currency", String(3), nullable=False),
@@ -990,8 +990,11 @@ wallet_entries = Table(
     Column("rule_version", Integer),
     Column("event_pk", Id),
     Column("created_at", UtcDateTime, nullable=False),
+    Column("order_pk", Id),  # the order whose cashback this credits or takes back (0013)
+    Column("meta", JSON),  # a reversal's clawback: what it reverses, owed, written off (0013)
     UniqueConstraint(
         "tenant_id", "member_id", "kind", "reference", name="uq_wallet_entries_reference"
     ),
     Index("ix_wallet_entries_member", "tenant_id", "member_id", "id"),
+    Index("ix_wallet_entries_order", "tenant_id", "order_pk"),
 )

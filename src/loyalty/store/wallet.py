@@ -65,3 +65,19 @@ class WalletRepository:
             conditions.append(w.id < after)
         stmt = select(wallet_entries).where(*conditions).order_by(w.id.desc()).limit(limit)
         return list(self.conn.execute(stmt).mappings())
+
+    def cashback_of_order(self, member_id: int, order_pk: int) -> list[RowMapping]:
+        """The cashback credits an order gave (one per rule), oldest first."""
+        w = wallet_entries.c
+        stmt = (
+            select(wallet_entries)
+            .where(
+                w.tenant_id == self.tenant_id,
+                w.order_pk == order_pk,
+                w.member_id == member_id,
+                w.kind == "credit",
+                w.rule_id.is_not(None),
+            )
+            .order_by(w.id)
+        )
+        return list(self.conn.execute(stmt).mappings())

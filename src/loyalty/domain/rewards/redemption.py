@@ -134,6 +134,26 @@ def decide_redemption(
     )
 
 
+def decide_grant(
+    reward: Reward, *, stock_left: int | None, now: datetime
+) -> RedemptionPlan | RedemptionRefused:
+    """Plan giving a reward the member earned (a completed stamp card) rather than bought: it
+    costs no points, and visibility and per-member limits do not apply (the rule chose the
+    member), but it must be on offer and in stock."""
+    refusal = _inactive(reward, now) or _out_of_stock(reward, stock_left)
+    if refusal is not None:
+        return refusal
+    return RedemptionPlan(
+        reward_id=reward.id,
+        reward_version=reward.version,
+        points=0,
+        benefit=reward.benefit,
+        code_expires_at=reward.code_expires_at(now),
+        takes_stock=reward.stock is not None,
+        usage_keys=(),
+    )
+
+
 def redeem(
     reward: Reward,
     member: MemberRewardFacts,
