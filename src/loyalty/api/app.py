@@ -49,11 +49,11 @@ def create_app(db: Database, clock: Clock | None = None, secret_key: str | None 
     app.state.secret_box = SecretBox(secret_key or Settings().secret_key)
     app.state.jwks = JwksCache()  # Saleor's public signing keys, per configured API URL
     problems.install(app)
-    for module in (
+    for module in (  # the routes are tried in this order: the hot path first
+        events,
         health,
         program,
         members,
-        events,
         imports,
         webhooks,
         connectors,
