@@ -268,12 +268,15 @@ def serve(
         bool, typer.Option("--jobs/--no-jobs", help="run the scheduler here")
     ] = True,
     access_log: Annotated[bool, typer.Option()] = False,
+    workers: Annotated[
+        int, typer.Option(min=1, help="API processes (more than one needs PostgreSQL)")
+    ] = 1,
 ) -> None:
     """Serve the API (and the scheduler) with uvicorn."""
-    _serve(host, port, jobs_in_process, access_log)
+    _serve(host, port, jobs_in_process, access_log, workers)
 
 
-def _serve(host: str, port: int, jobs_in_process: bool, access_log: bool) -> None:
+def _serve(host: str, port: int, jobs_in_process: bool, access_log: bool, workers: int) -> None:
     import uvicorn
 
     from loyalty.api.app import create_app
@@ -281,10 +284,17 @@ def _serve(host: str, port: int, jobs_in_process: bool, access_log: bool) -> Non
     from loyalty.jobs.webhooks import WebhookWorker
 
     settings = Settings()
+    if workers > 1 and settings.database_url.startswith("sqlite"):
+        typer.echo(
+            "several API processes need PostgreSQL: SQLite has one writer, and one process "
+            "already shares each commit among concurrent requests",
+            err=True,
+        )
+        raise typer.Exit(2)
     # The writer thread and the event loop share the GIL; a short switch interval keeps the
     # loop answering while a group of writes is being applied (the default is 5 ms).
     sys.setswitchinterval(settings.switch_interval_seconds)
-    db = bootstrap.database(settings)
+    db = bootstrap.database(settings)  # migrated once, here, before any worker starts
     clock = SystemClock()
     scheduler = Scheduler(db, clock, settings.jobs_interval_seconds) if jobs_in_process else None
     delivery = WebhookWorker(db, clock) if jobs_in_process else None
@@ -292,13 +302,24 @@ def _serve(host: str, port: int, jobs_in_process: bool, access_log: bool) -> Non
         if background:
             background.start()
     try:
-        uvicorn.run(
-            create_app(db, clock, settings.secret_key),
-            host=host,
-            port=port,
-            access_log=access_log,
-            log_level="info",
-        )
+        if workers > 1:  # each worker builds its own app; the jobs stay in this process
+            uvicorn.run(
+                "loyalty.api.app:app_from_environment",
+                factory=True,
+                workers=workers,
+                host=host,
+                port=port,
+                access_log=access_log,
+                log_level="info",
+            )
+        else:
+            uvicorn.run(
+                create_app(db, clock, settings.secret_key),
+                host=host,
+                port=port,
+                access_log=access_log,
+                log_level="info",
+            )
     finally:
         for background in (scheduler, delivery):
             if background:

@@ -20,8 +20,9 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, workers: int = 1) -> None:
         self.database_url = database_url
+        self.workers = workers
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
@@ -36,6 +37,8 @@ class Server:
             "--port",
             str(self.port),
             "--no-jobs",
+            "--workers",
+            str(self.workers),
         ]
         self.process = subprocess.Popen(
             command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -71,11 +74,11 @@ class Server:
 
 
 @pytest.fixture
-def start_server(database_url: str) -> Iterator[Callable[[], Server]]:
+def start_server(database_url: str) -> Iterator[Callable[..., Server]]:
     servers: list[Server] = []
 
-    def start() -> Server:
-        server = Server(database_url).start()
+    def start(workers: int = 1) -> Server:
+        server = Server(database_url, workers).start()
         servers.append(server)
         return server
 

@@ -93,3 +93,27 @@ def test_parallel_duplicate_deliveries_have_one_effect(
     assert member["balances"]["available"] == 50
     assert _entries(shop, "m1") == [("earn", 50)]
     _assert_clean(shop)
+
+
+def test_order_events_and_their_retries_through_two_api_processes(
+    shop: Shop, start_server: Callable[..., Server], database_url: str
+) -> None:
+    if database_url.startswith("sqlite"):
+        pytest.skip("several API processes need PostgreSQL")
+    # given two API processes on one PostgreSQL database
+    server = start_server(workers=2)
+    bodies = [
+        order_paid_json(f"e{n}", f"m{n % 4}", f"o{n}", [("a", 1, "10.00")], NOW) for n in range(40)
+    ]
+    # when 40 order events and a retry of each arrive at once, spread over both processes
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        responses = list(
+            pool.map(lambda b: _post(server.url, shop.api_key, "/v1/events", b), bodies * 2)
+        )
+    # then every request succeeds and each order earned exactly once
+    assert [r.status_code for r in responses] == [200] * 80
+    replays = [r.headers.get("Idempotent-Replayed") == "true" for r in responses]
+    assert sum(replays) == 40
+    for member in ("m0", "m1", "m2", "m3"):
+        assert _entries(shop, member) == [("earn", 10)] * 10
+    _assert_clean(shop)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from fastapi import FastAPI
 
-from loyalty import __version__
+from loyalty import __version__, bootstrap
 from loyalty.api import problems
 from loyalty.api.routes import (
     analytics,
@@ -75,6 +76,15 @@ def create_app(db: Database, clock: Clock | None = None, secret_key: str | None 
         app.include_router(module.router)
     _document_event_models(app)
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one worker process of ``loyalty serve --workers N`` (settings from the
+    environment; the parent process has already migrated the database)."""
+    settings = Settings()
+    sys.setswitchinterval(settings.switch_interval_seconds)
+    db = bootstrap.database(settings, run_migrations=False)
+    return create_app(db, SystemClock(), settings.secret_key)
 
 
 def _document_event_models(app: FastAPI) -> None:
