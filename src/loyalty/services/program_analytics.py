@@ -99,15 +99,28 @@ class Dataset:
     def sales(self) -> pl.DataFrame:
         """Counted orders: not cancelled and worth more than zero after refunds, plus the
         unclaimed guest orders; one row each: ``customer``, ``member_id``, ``paid_at``,
-        ``net``, ``group``, ``day``."""
+        ``net``, ``group``, ``day``. ``customer`` is a code (kpis counts distinct ones with
+        bincounts): ``member_id`` minus the smallest member id, then one per guest email (or
+        per guest order without an email) after the members."""
+        members = self.members["member_id"]
+        lowest = int(members.min()) if members.len() else 0  # type: ignore[arg-type]
+        span = int(members.max()) - lowest + 1 if members.len() else 0  # type: ignore[operator]
         known = self._orders.filter(pl.col("net") > 0).select(
-            pl.col("member_id").alias("customer"), "member_id", "paid_at", "net", "group", "day"
+            (pl.col("member_id") - lowest).alias("customer"),
+            "member_id",
+            "paid_at",
+            "net",
+            "group",
+            "day",
         )
+        guests = self._guests.filter(pl.col("net") > 0)
         email = pl.col("email")
-        guests = self._guests.filter(pl.col("net") > 0).select(
-            pl.when(email.is_null())
-            .then(snapshot.GUEST_WITHOUT_EMAIL - pl.col("id"))
-            .otherwise(-email.rank("dense").cast(pl.Int64))
+        emails = guests["email"].n_unique()
+        guests = guests.select(
+            pl.when(email.is_null())  # one customer per email, or per order without one
+            .then(span + emails + pl.int_range(pl.len()))
+            .otherwise(span + email.rank("dense").cast(pl.Int64) - 1)
+            .cast(pl.Int64)
             .alias("customer"),
             pl.lit(None, pl.Int64).alias("member_id"),
             "paid_at",

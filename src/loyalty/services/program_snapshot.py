@@ -44,7 +44,6 @@ from loyalty.store import program_analytics as store
 from loyalty.store.uow import Database
 
 GROUP = pl.Enum(["member", "non_member"])
-GUEST_WITHOUT_EMAIL = -(10**12)  # guest customers are negative: by email, or one per order
 FORMAT = 1  # of the saved copy; bump when a stored column changes
 SAVE_AFTER_ROWS = 100_000  # rows taken in since the last save that make a request save
 SAVE_EVERY_SECONDS = 3_600.0  # the scheduler saves smaller changes this often
