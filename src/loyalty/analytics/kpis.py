@@ -15,9 +15,13 @@ tens of milliseconds. Per-bucket sums go through a day -> bucket lookup table.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -67,17 +71,55 @@ BITMAP_CELLS = 1 << 27
 _EPOCH = date(1970, 1, 1)
 
 
+class _Columns:
+    """A frame's columns as numpy arrays, converted once: the figures of one request read the
+    same frames again and again. Holds the frame, so its ``id`` is not reused meanwhile."""
+
+    def __init__(self, frame: pl.DataFrame) -> None:
+        self.frame = frame
+        self.arrays: dict[Any, Any] = {}
+
+
+_COLUMNS: OrderedDict[int, _Columns] = OrderedDict()
+_COLUMNS_LOCK = threading.Lock()
+_COLUMNS_KEPT = 8
+
+
+def _array(frame: pl.DataFrame, column: str, make: Callable[[pl.Series], Any] | None = None) -> Any:
+    """``column`` of ``frame`` as a numpy array (or ``make(series)``), cached per frame."""
+    with _COLUMNS_LOCK:
+        held = _COLUMNS.get(id(frame))
+        if held is None or held.frame is not frame:
+            held = _COLUMNS[id(frame)] = _Columns(frame)
+            while len(_COLUMNS) > _COLUMNS_KEPT:
+                _COLUMNS.popitem(last=False)
+    key = (column, make)
+    if key not in held.arrays:
+        series = frame[column]
+        held.arrays[key] = make(series) if make else series.to_physical().to_numpy()
+    return held.arrays[key]
+
+
 def _days(frame: pl.DataFrame, column: str = "day") -> np.ndarray:
     """A date column as day numbers (days since 1970-01-01)."""
-    return frame[column].to_physical().to_numpy().astype(np.int64)
+    days: np.ndarray = _array(frame, column)
+    return days
 
 
 def _number(day: date) -> int:
     return (day - _EPOCH).days
 
 
-def _mask(days: np.ndarray, period: Period) -> np.ndarray:
-    return (days >= _number(period.first)) & (days <= _number(period.last))
+def _mask(days: np.ndarray, period: Period) -> Any:
+    """Which rows fall in the period: a boolean mask, or ``slice(None)`` when all do."""
+    first, last = _number(period.first), _number(period.last)
+    if not days.size or (int(days.min()) >= first and int(days.max()) <= last):
+        return slice(None)
+    return (days >= first) & (days <= last)
+
+
+def _count(selector: Any, size: int) -> int:
+    return size if isinstance(selector, slice) else int(np.count_nonzero(selector))
 
 
 def _buckets(period: Period, granularity: Granularity) -> tuple[pl.DataFrame, np.ndarray]:
@@ -91,7 +133,7 @@ def _buckets(period: Period, granularity: Granularity) -> tuple[pl.DataFrame, np
 
 def _sum_by(index: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
     """Exact integer sums of ``values`` per ``index`` (float bincount is exact below 2**53)."""
-    if values.size and int(np.abs(values).sum()) >= 1 << 53:
+    if values.size and values.size * int(np.abs(values).max()) >= 1 << 53:
         out = np.zeros(size, dtype=np.int64)
         np.add.at(out, index, values)
         return out
@@ -116,7 +158,15 @@ def _codes(column: pl.Series) -> tuple[list[str], np.ndarray]:
     if not isinstance(column.dtype, pl.Enum):
         column = column.cast(pl.Enum(column.drop_nulls().unique().sort().to_list()))
     labels = list(column.dtype.categories)  # type: ignore[attr-defined]
-    return labels, column.to_physical().to_numpy().astype(np.int64)
+    return labels, column.to_physical().to_numpy()
+
+
+def _is_member_row(column: pl.Series) -> np.ndarray:
+    return column.is_not_null().to_numpy()
+
+
+def _is_member_group(column: pl.Series) -> np.ndarray:
+    return (column == "member").to_numpy()
 
 
 def _distinct(codes: np.ndarray) -> int:
@@ -136,11 +186,12 @@ def members_over_time(
     enrolled_before = int((joined < first).sum())
     inside = joined[_mask(joined, period)]
     enrolled = np.bincount(index[inside - first], minlength=size).astype(np.int64)
-    buyers = sales.filter(pl.col("member_id").is_not_null())
-    days = _days(buyers)
+    buyer = _array(sales, "member_id", _is_member_row)
+    days = _days(sales)
     kept = _mask(days, period)
-    codes = buyers["customer"].to_numpy()[kept].astype(np.int64)
-    active = _distinct_pairs(codes, index[days[kept] - first], size)
+    chosen = buyer if isinstance(kept, slice) else buyer & kept
+    codes = _array(sales, "customer")[chosen]
+    active = _distinct_pairs(codes, index[days[chosen] - first], size)
     return grid.with_columns(
         pl.Series("enrolled", enrolled),
         pl.Series("enrolled_total", np.cumsum(enrolled) + enrolled_before),
@@ -152,10 +203,10 @@ def value_by_group(sales: pl.DataFrame, period: Period) -> pl.DataFrame:
     """Per group: customers, orders, customers with two or more orders, revenue."""
     days = _days(sales)
     kept = _mask(days, period)
-    labels, codes = _codes(sales["group"])
+    labels, codes = _array(sales, "group", _codes)
     groups = codes[kept]
-    customers = sales["customer"].to_numpy()[kept].astype(np.int64)
-    net = sales["net"].to_numpy()[kept].astype(np.int64)
+    customers = _array(sales, "customer")[kept]
+    net = _array(sales, "net")[kept]
     rows = []
     present = np.flatnonzero(np.bincount(groups, minlength=len(labels)))
     for code, group in sorted(((int(c), labels[c]) for c in present), key=lambda g: g[1]):
@@ -165,7 +216,7 @@ def value_by_group(sales: pl.DataFrame, period: Period) -> pl.DataFrame:
             {
                 "group": group,
                 "customers": int(np.count_nonzero(orders_of)),
-                "orders": int(chosen.sum()),
+                "orders": int(np.count_nonzero(chosen)),
                 "repeat_customers": int((orders_of >= 2).sum()),
                 "revenue": int(net[chosen].sum()),
             }
@@ -188,8 +239,8 @@ def revenue_over_time(
     days = _days(sales)
     kept = _mask(days, period)
     buckets = index[days[kept] - _number(period.first)]
-    net = sales["net"].to_numpy()[kept].astype(np.int64)
-    member = (sales["group"] == "member").to_numpy()[kept]
+    net = _array(sales, "net")[kept]
+    member = _array(sales, "group", _is_member_group)[kept]
     size = grid.height
     return grid.with_columns(
         pl.Series("orders", np.bincount(buckets, minlength=size).astype(np.int64)),
@@ -203,10 +254,10 @@ def retention_cohorts(sales: pl.DataFrame, period: Period) -> pl.DataFrame:
     """Members by the month of their first order ever (the cohort) and, for each month since
     (0 = the cohort's month) up to the period's last month, how many of them ordered in it.
     Cohorts whose month starts within the period are kept."""
-    buyers = sales.filter(pl.col("member_id").is_not_null())
+    buyer = _array(sales, "member_id", _is_member_row)
     last_month = period.last.year * 12 + period.last.month - 1
     first_month = period.first.year * 12 + period.first.month - 1
-    days = _days(buyers)
+    days = _days(sales)[buyer]
     if not days.size:
         return _cohort_rows([], [], [], [])
     low = int(days.min())
@@ -218,7 +269,7 @@ def retention_cohorts(sales: pl.DataFrame, period: Period) -> pl.DataFrame:
     )
     month_of_day = (calendar.dt.year() * 12 + calendar.dt.month() - 1).to_numpy()
     months = month_of_day[days - low].astype(np.int64)
-    codes = buyers["customer"].to_numpy().astype(np.int64)
+    codes = _array(sales, "customer")[buyer]
     kept = months <= last_month
     months, codes = months[kept], codes[kept]
     if not months.size:
@@ -308,8 +359,8 @@ def before_and_after(sales: pl.DataFrame, launch: date, period: Period) -> pl.Da
     with the number of days each side covers (so rates per day can be compared)."""
     rows = []
     days = _days(sales)
-    customers = sales["customer"].to_numpy().astype(np.int64)
-    net = sales["net"].to_numpy().astype(np.int64)
+    customers = _array(sales, "customer")
+    net = _array(sales, "net")
     sides = (
         ("before", Period(period.first, min(period.last, _day_before(launch)))),
         ("after", Period(max(period.first, launch), period.last)),
@@ -322,7 +373,7 @@ def before_and_after(sales: pl.DataFrame, launch: date, period: Period) -> pl.Da
                 "side": name,
                 "days": length,
                 "customers": _distinct(customers[kept]),
-                "orders": int(kept.sum()),
+                "orders": _count(kept, days.size),
                 "revenue": int(net[kept].sum()),
             }
         )
@@ -354,9 +405,20 @@ def points_over_time(
     days = _days(points)
     kept = _mask(days, period)
     buckets = index[days[kept] - _number(period.first)]
-    amounts = np.abs(points["points"].to_numpy()[kept].astype(np.int64))
+    amounts = np.abs(_array(points, "points")[kept])
+    labels, codes = _array(points, "kind", _codes)
+    kinds = codes[kept]
     columns = []
     for kind, flow in POINT_FLOWS.items():
-        chosen = (points["kind"] == kind).to_numpy()[kept]
+        chosen = kinds == (labels.index(kind) if kind in labels else -1)
         columns.append(pl.Series(flow, _sum_by(buckets[chosen], amounts[chosen], grid.height)))
     return grid.with_columns(columns)
+
+
+def flow_totals(points: pl.DataFrame) -> dict[str, int]:
+    """All-time points issued, reversed, redeemed and expired (as positive numbers)."""
+    labels, codes = _array(points, "kind", _codes)
+    amounts = np.abs(_array(points, "points"))
+    sums = _sum_by(codes, amounts, len(labels)) if labels else np.zeros(0, dtype=np.int64)
+    found = dict(zip(labels, sums.tolist(), strict=True))
+    return {flow: int(found.get(kind, 0)) for kind, flow in POINT_FLOWS.items()}

@@ -136,9 +136,7 @@ class Dataset:
 
     def flow_totals(self) -> dict[str, int]:
         """All-time points issued, reversed, redeemed and expired (as positive numbers)."""
-        found = self.points.group_by("kind").agg(pl.col("points").abs().sum())
-        sums = {str(kind): int(total) for kind, total in found.iter_rows()}
-        return {flow: sums.get(kind, 0) for kind, flow in kpis.POINT_FLOWS.items()}
+        return kpis.flow_totals(self.points)
 
     @cached_property
     def launch_day(self) -> date:
