@@ -148,7 +148,8 @@ def _distinct_pairs(codes: np.ndarray, buckets: np.ndarray, size: int) -> np.nda
     if span * size <= BITMAP_CELLS:
         seen = np.zeros(span * size, dtype=bool)
         seen[codes * size + buckets] = True
-        return seen.reshape(span, size).sum(axis=0).astype(np.int64)
+        counts: np.ndarray = seen.reshape(span, size).sum(axis=0).astype(np.int64)
+        return counts
     pairs = np.unique(codes * size + buckets)
     return np.bincount(pairs % size, minlength=size).astype(np.int64)
 

@@ -103,8 +103,8 @@ class Dataset:
         bincounts): ``member_id`` minus the smallest member id, then one per guest email (or
         per guest order without an email) after the members."""
         members = self.members["member_id"]
-        lowest = int(members.min()) if members.len() else 0  # type: ignore[arg-type]
-        span = int(members.max()) - lowest + 1 if members.len() else 0  # type: ignore[operator]
+        lowest = int(members[0]) if members.len() else 0  # members are in id order
+        span = int(members[-1]) - lowest + 1 if members.len() else 0
         known = self._orders.filter(pl.col("net") > 0).select(
             (pl.col("member_id") - lowest).alias("customer"),
             "member_id",
