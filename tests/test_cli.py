@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import text, update
 from typer.testing import CliRunner
 
 from loyalty.cli import app
@@ -92,3 +92,19 @@ def test_check_is_clean_then_reports_a_tampered_balance(cli_env: str, shop: Shop
             .where(members.c.tenant_id == shop.tenant_id, members.c.external_id == "m1")
             .values(available=members.c.available - 5)
         )
+
+
+def test_analytics_snapshot_builds_and_saves_the_read_model(
+    cli_env: str, shop: Shop, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOYALTY_ANALYTICS_DIR", str(tmp_path))
+    events.ingest(shop.db, shop.ctx, order_paid("e1", "ann", "o1", [("SKU", 1, "10")], NOW), NOW)
+    with shop.db.read(shop.tenant_id) as uow:
+        name = uow.conn.execute(
+            text("SELECT name FROM tenants WHERE id = :id"), {"id": shop.tenant_id}
+        ).scalar_one()
+    result = invoke("analytics", "snapshot", "--tenant", name)
+    assert result.exit_code == 0
+    assert result.stdout == "orders=1\nmembers=1\nledger_entries=1\nguest_orders=0\n"
+    assert (tmp_path / f"tenant-{shop.tenant_id}" / "current.json").exists()
+    assert invoke("analytics", "snapshot", "--tenant", "no-such-shop").exit_code == 2

@@ -11,6 +11,7 @@ from alembic.config import Config
 from sqlalchemy import Engine
 
 from loyalty.config import Settings
+from loyalty.services import program_snapshot
 from loyalty.store.db import make_engine
 from loyalty.store.uow import Database
 
@@ -44,4 +45,6 @@ def database(settings: Settings | None = None, *, run_migrations: bool = True) -
     engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
     if run_migrations:
         migrate(engine)
-    return Database(engine)
+    db = Database(engine)
+    program_snapshot.configure(db, Path(settings.analytics_dir) if settings.analytics_dir else None)
+    return db

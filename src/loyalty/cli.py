@@ -222,7 +222,10 @@ def import_customers(
     _run_import(tenant, path, "customers", _mapping(mapping), True)
 
 
-analytics_app = typer.Typer(help="Customer profiles and segments.", no_args_is_help=True)
+analytics_app = typer.Typer(
+    help="Customer profiles and segments; the programme analytics read model.",
+    no_args_is_help=True,
+)
 app.add_typer(analytics_app, name="analytics")
 
 
@@ -246,6 +249,28 @@ def analytics_refresh(
         report = profiles.refresh_profiles(db, ctx, _now(), as_of.date() if as_of else None)
     for name, value in report.to_dict().items():
         print(f"{name}={value}")
+
+
+@analytics_app.command("snapshot")
+def analytics_snapshot(tenant: Annotated[str, typer.Option(help="the tenant's name")]) -> None:
+    """Build (or catch up) and save the programme analytics read model of a tenant, so the
+    first request after a restart or a large import does not read the whole history."""
+    from loyalty.services import program_snapshot
+    from loyalty.services.program import load_context
+
+    with bootstrap.opened() as db:
+        with db.admin(read_only=True) as admin:
+            row = admin.find_tenant(tenant)
+        if row is None:
+            console.print(f"[red]error:[/red] no tenant named '{tenant}'")
+            raise typer.Exit(2)
+        with db.read(row["id"]) as uow:
+            ctx = load_context(uow)
+        facts = program_snapshot.build(db, ctx)
+    print(f"orders={facts.orders.height}")
+    print(f"members={facts.members.height}")
+    print(f"ledger_entries={facts.ledger.height}")
+    print(f"guest_orders={facts.guests.height}")
 
 
 @app.command()

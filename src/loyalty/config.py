@@ -20,6 +20,9 @@ class Settings(BaseSettings):
     run_jobs_in_process: bool = True
     db_pool_size: int = 8
     switch_interval_seconds: float = 0.0005
+    # Where the programme analytics read model keeps its Parquet copies, one folder per tenant
+    # ("" = in memory only: every process start reads the history again). docs/analytics.md.
+    analytics_dir: str = "loyalty-analytics"
 
     @model_validator(mode="after")
     def _no_placeholder_secret_outside_development(self) -> Settings:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from loyalty.services import profiles, survey_invitations
+from loyalty.services import profiles, program_snapshot, survey_invitations
 from loyalty.services.context import Clock
 from loyalty.services.jobs import run_due_jobs
 from loyalty.store.uow import Database
@@ -41,6 +41,11 @@ class Scheduler:
                     log.info("profiles refreshed for %d tenants", refreshed)
             except Exception:
                 log.exception("profile refresh failed")
+            try:
+                if saved := program_snapshot.refresh_loaded(self.db):
+                    log.info("analytics read model saved for %d tenants", saved)
+            except Exception:
+                log.exception("analytics read model refresh failed")
             try:
                 if invited := survey_invitations.invite_due(self.db, self.clock.now()):
                     log.info("survey invitations: %d", invited)

@@ -25,8 +25,8 @@ from loyalty.analytics import kpis
 from loyalty.analytics.kpis import Granularity, Period
 from loyalty.domain.errors import ValidationFailed
 from loyalty.domain.money import minor_units, quantum
+from loyalty.services import program_snapshot as snapshot
 from loyalty.services.context import TenantContext
-from loyalty.services.events import order_from_json
 from loyalty.store import program_analytics as store
 from loyalty.store.uow import Database
 
@@ -56,68 +56,87 @@ class Report:
 
 
 class Dataset:
-    """The tenant's data as frames, each read from the store on first use."""
+    """The tenant's data as frames: from ``facts`` when given (the read model), else read from
+    the store on first use."""
 
-    def __init__(self, conn: Connection, ctx: TenantContext) -> None:
+    def __init__(
+        self, conn: Connection, ctx: TenantContext, facts: snapshot.Facts | None = None
+    ) -> None:
         self.conn = conn
         self.ctx = ctx
         self.timezone = ctx.timezone.key
         self.scale = 10 ** minor_units(ctx.program.currency)
+        self.facts = facts
+        self.cache: dict[Any, Any] = {}  # results shared by figures of one request
 
     @cached_property
     def members(self) -> pl.DataFrame:
-        frame = store.member_frame(self.conn, self.ctx.tenant_id)
-        return frame.with_columns(kpis.local_day("joined_at", self.timezone).alias("joined_day"))
+        if self.facts is not None:
+            return self.facts.members
+        return snapshot.read_members(self.conn, self.ctx.tenant_id, self.timezone)
+
+    @cached_property
+    def _orders(self) -> pl.DataFrame:
+        if self.facts is not None:
+            return self.facts.orders
+        return snapshot.read_orders(
+            self.conn, self.ctx.tenant_id, self.scale, self.members, self.timezone
+        )
+
+    @cached_property
+    def _guests(self) -> pl.DataFrame:
+        if self.facts is not None:
+            return self.facts.guests
+        return snapshot.read_guests(self.conn, self.ctx.tenant_id, self.scale, self.timezone)
+
+    @cached_property
+    def _ledger(self) -> pl.DataFrame:
+        if self.facts is not None:
+            return self.facts.ledger
+        return snapshot.read_ledger(self.conn, self.ctx.tenant_id, self.timezone)
 
     @cached_property
     def sales(self) -> pl.DataFrame:
-        """Counted orders: not cancelled and worth more than zero after refunds."""
-        orders = store.order_frame(self.conn, self.ctx.tenant_id, self.scale)
-        joined = self.members.select("member_id", "joined_at")
-        member_order = (pl.col("earned") == 1) | (pl.col("paid_at") >= pl.col("joined_at"))
-        known = (
-            orders.filter(pl.col("net") > 0)
-            .join(joined, on="member_id", how="left")
-            .select(
-                pl.col("member_id").alias("customer"),
-                "member_id",
-                "paid_at",
-                "net",
-                pl.when(member_order)
-                .then(pl.lit("member"))
-                .otherwise(pl.lit("non_member"))
-                .alias("group"),
-            )
+        """Counted orders: not cancelled and worth more than zero after refunds, plus the
+        unclaimed guest orders; one row each: ``customer``, ``member_id``, ``paid_at``,
+        ``net``, ``group``, ``day``. ``customer`` is a code (kpis counts distinct ones with
+        bincounts): ``member_id`` minus the smallest member id, then one per guest email (or
+        per guest order without an email) after the members."""
+        members = self.members["member_id"]
+        lowest = int(members[0]) if members.len() else 0  # members are in id order
+        span = int(members[-1]) - lowest + 1 if members.len() else 0
+        known = self._orders.filter(pl.col("net") > 0).select(
+            (pl.col("member_id") - lowest).alias("customer"),
+            "member_id",
+            "paid_at",
+            "net",
+            "group",
+            "day",
         )
-        frame = pl.concat([known, self._guests()], how="vertical")
-        return frame.with_columns(kpis.local_day("paid_at", self.timezone).alias("day"))
-
-    def _guests(self) -> pl.DataFrame:
-        """Unclaimed guest orders; one customer per email address (or per order without one)."""
-        keys: dict[str, int] = {}
-        rows = []
-        for n, (email, event) in enumerate(
-            store.unclaimed_guest_orders(self.conn, self.ctx.tenant_id)
-        ):
-            order = order_from_json(event["order"])
-            net = int((order.charged_total * self.scale).to_integral_value(ROUND_HALF_UP))
-            paid_at = int(datetime.fromisoformat(event["occurred_at"]).timestamp())
-            customer = keys.setdefault(email, -len(keys) - 1) if email else -(10**12) - n
-            if net > 0:
-                rows.append((customer, None, paid_at, net, "non_member"))
-        schema = {
-            "customer": pl.Int64,
-            "member_id": pl.Int64,
-            "paid_at": pl.Int64,
-            "net": pl.Int64,
-            "group": pl.String,
-        }
-        return pl.DataFrame(rows, schema=schema, orient="row")
+        guests = self._guests.filter(pl.col("net") > 0)
+        email = pl.col("email")
+        emails = guests["email"].n_unique()
+        guests = guests.select(
+            pl.when(email.is_null())  # one customer per email, or per order without one
+            .then(span + emails + pl.int_range(pl.len()))
+            .otherwise(span + email.rank("dense").cast(pl.Int64) - 1)
+            .cast(pl.Int64)
+            .alias("customer"),
+            pl.lit(None, pl.Int64).alias("member_id"),
+            "paid_at",
+            "net",
+            pl.lit("non_member", snapshot.GROUP).alias("group"),
+            "day",
+        )
+        return pl.concat([known, guests], how="vertical")
 
     @cached_property
     def points(self) -> pl.DataFrame:
-        frame = store.ledger_frame(self.conn, self.ctx.tenant_id)
-        return frame.with_columns(kpis.local_day("occurred_at", self.timezone).alias("day"))
+        return self._ledger.select("kind", "points", "occurred_at", "day")
+
+    def flow_totals(self) -> dict[str, int]:
+        """All-time points issued, reversed, redeemed and expired (as positive numbers)."""
+        return kpis.flow_totals(self.points)
 
     @cached_property
     def launch_day(self) -> date:
@@ -211,8 +230,11 @@ GROUPINGS: dict[str, Callable[[Dataset], pl.DataFrame]] = {
 
 
 def _by_group(data: Dataset, period: Period, query: FigureQuery) -> list[dict[str, Any]]:
-    sales = GROUPINGS[query.group_by](data)
-    found = {row["group"]: row for row in kpis.value_by_group(sales, period).to_dicts()}
+    key = ("value_by_group", query.group_by, period)
+    if key not in data.cache:  # repeat purchase and customer value share it
+        sales = GROUPINGS[query.group_by](data)
+        data.cache[key] = kpis.value_by_group(sales, period).to_dicts()
+    found = {row["group"]: row for row in data.cache[key]}
     groups = ["member", "non_member"] if query.group_by == "membership" else sorted(found)
     empty = {"customers": 0, "orders": 0, "repeat_customers": 0, "revenue": 0}
     return [{**empty, **found.get(group, {}), "group": group} for group in groups]
@@ -315,7 +337,7 @@ def liability(data: Dataset, period: Period, query: FigureQuery) -> Report:
     """Outstanding points now, their money value and the IFRS 15 style liability."""
     held = store.outstanding_points(data.conn, data.ctx.tenant_id)
     outstanding = held["pending"] + held["available"]
-    totals = store.point_flow_totals(data.conn, data.ctx.tenant_id)
+    totals = data.flow_totals()
     settled = totals["redeemed"] + totals["expired"]
     estimated = Decimal(totals["expired"]) / settled if settled else Decimal(0)
     program = data.ctx.program
@@ -370,7 +392,7 @@ def figure(
             f"group_by must be one of: {', '.join(sorted(GROUPINGS))}", field="group_by"
         )
     with db.read(ctx.tenant_id) as uow:
-        data = Dataset(uow.conn, ctx)
+        data = Dataset(uow.conn, ctx, snapshot.current(db, uow.conn, ctx))
         if name in AS_OF_NOW:
             today = now.astimezone(ctx.timezone).date()
             report = FIGURES[name](data, Period(today, today), query)
@@ -387,7 +409,7 @@ def all_figures(
 ) -> list[Report]:
     """Every figure over one read of the data (what the benchmark times)."""
     with db.read(ctx.tenant_id) as uow:
-        data = Dataset(uow.conn, ctx)
+        data = Dataset(uow.conn, ctx, snapshot.current(db, uow.conn, ctx))
         period = period_of(data, query, now)
         return [compute(data, period, query) for compute in FIGURES.values()]
 

@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, RowMapping
 
+from loyalty.store.program_analytics import note_change
 from loyalty.store.tables import connectors, guest_orders
 
 
@@ -87,3 +88,4 @@ class ConnectorRepository:
             .values(claimed_by=member_external_id, claimed_at=now)
         )
         self.conn.execute(stmt)
+        note_change(self.conn, self.tenant_id, "guest_order", guest_order_id)

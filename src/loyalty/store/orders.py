@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Connection, RowMapping
 
 from loyalty.store._raw import RawRunner, RawStatement
+from loyalty.store.program_analytics import note_change
 from loyalty.store.tables import orders, refunds
 
 _ADD = RawStatement(
@@ -21,6 +22,10 @@ _ADD = RawStatement(
     ON CONFLICT DO NOTHING RETURNING id""",
     json_params=("lines", "refunded_quantities"),
 )
+
+
+# Order columns the analytics read model is built from (besides points_earned, see update).
+_SHOWN_IN_ANALYTICS = {"status", "total", "refunded_amount", "paid_at", "member_id"}
 
 
 class OrderRepository:
@@ -79,8 +84,13 @@ class OrderRepository:
         return None if row is None else int(row[0])
 
     def update(self, order_pk: int, **values: Any) -> None:
+        """Change a recorded order. A change the analytics read model shows (status, amounts,
+        owner, payment time) is noted in ``analytics_changes`` in the same transaction;
+        ``points_earned`` is only set by the transaction that records the order."""
         stmt = update(orders).where(orders.c.tenant_id == self.tenant_id, orders.c.id == order_pk)
         self.conn.execute(stmt.values(**values))
+        if values.keys() & _SHOWN_IN_ANALYTICS:
+            note_change(self.conn, self.tenant_id, "order", order_pk)
 
     def get_refund(self, order_pk: int, refund_id: str) -> RowMapping | None:
         stmt = select(refunds).where(

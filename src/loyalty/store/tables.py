@@ -356,6 +356,19 @@ guest_orders = Table(
     Index("ix_guest_orders_email", "tenant_id", "email"),
 )
 
+# Rows of orders and guest orders changed after they were recorded (refunds, cancellations,
+# claims): the columnar analytics read model re-reads them (services/program_snapshot.py).
+# Append-only; new rows are found by id, so recording an order writes nothing here.
+analytics_changes = Table(
+    "analytics_changes",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", Id, nullable=False),
+    Column("source", String(16), nullable=False),  # 'order' | 'guest_order'
+    Column("row_pk", Id, nullable=False),
+    Index("ix_analytics_changes_tenant", "tenant_id", "id"),
+)
+
 # --- customer profiles (refreshed by a job; analytics read model) -------------------------
 
 member_profiles = Table(
