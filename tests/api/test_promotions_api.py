@@ -39,7 +39,13 @@ def test_create_then_read_a_promotion(api: Api) -> None:
         "budget": None,
         "code_uses": None,
     }
-    assert body["usage"] == {"uses": 0, "budget_spent": "0", "codes": []}
+    assert body["usage"] == {
+        "uses": 0,
+        "budget_spent": "0",
+        "held_uses": 0,
+        "held_budget": "0",
+        "codes": [],
+    }
     assert api.client.get("/v1/promotions/spring10").json() == body
 
 

@@ -5,12 +5,16 @@ the applied promotions and the points to pay with are held until ``expires_at``:
 
 - a code's use is held with one conditional statement (``uses + reserved < max_uses``), so two
   checkouts racing for the last use of a code cannot both get it;
+- a limited promotion's use (global, per member) and the discount it gives (its budget) are
+  held on the promotion's row, locked while they are checked and taken; what open checkouts
+  hold counts as taken for every other evaluation, dry runs included, so two open checkouts
+  cannot both take the last use or the last of the budget;
 - points are taken from the member's lots through the ledger (a ``redeem`` entry), so nothing
   else can spend or expire them meanwhile; releasing gives them back as ``restore`` entries
   with the expiry dates of the lots they came from.
 
-``order.paid`` naming the checkout commits it (code uses and promotion usage are counted, the
-points stay spent); ``order.cancelled`` or the expiry job releases it.
+``order.paid`` naming the checkout commits it (held code uses and promotion usage become
+used, the points stay spent); ``order.cancelled`` or the expiry job releases it.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from loyalty.domain.promotions import (
     CartLine,
     MemberFacts,
     PointsPaymentPolicy,
+    PromotionHolds,
     RejectedPromotion,
     RejectReason,
     UsageFacts,
@@ -52,7 +57,7 @@ from loyalty.services import ledger
 from loyalty.services.context import TenantContext
 from loyalty.services.earning import facts_for
 from loyalty.services.expressions import cel_check
-from loyalty.services.promotions import Catalogue, catalogue
+from loyalty.services.promotions import Catalogue, Counters, Entry, catalogue
 from loyalty.services.rules import tenant_rules
 from loyalty.store.checkouts import COMMITTED, RELEASED, RESERVED
 from loyalty.store.uow import Database, UnitOfWork
@@ -67,6 +72,15 @@ class CartRequest:
     codes: tuple[str, ...] = ()
     points_to_pay: int = 0
     checkout_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """One promotion's use held by this checkout: the discount (budget) it holds and the
+    member whose per-member use it holds (None: a guest, not counted per member)."""
+
+    amount: Decimal
+    member_id: int | None
 
 
 @dataclass(slots=True)
@@ -141,9 +155,12 @@ def points_to_earn(
 def _usage(
     uow: UnitOfWork,
     found: Catalogue,
-    counters: dict[int, tuple[int, Decimal]],
+    counters: Counters,
     member: dict[str, Any] | None,
+    own: dict[int, _Held],
 ) -> dict[str, UsageFacts]:
+    """What is left of each limited promotion: uses and budget held by open checkouts count
+    as taken, except what this checkout (``own``) holds itself."""
     limited = [entry for entry in found.entries.values() if entry.limits.limited]
     if not limited:
         return {}
@@ -151,10 +168,24 @@ def _usage(
     member_uses = uow.promotions.member_uses(member["id"]) if member and per_member else {}
     usage = {}
     for entry in limited:
-        uses, spent = counters.get(entry.pk, (0, Decimal(0)))
-        mine = member_uses.get(entry.pk, 0) if member else None
-        usage[entry.promotion.id] = entry.limits.usage(uses, spent, mine)
+        uses, spent, held_uses, held_budget = counters.get(entry.pk, _NO_COUNTS)
+        mine = own.get(entry.pk)
+        member_used, member_held = member_uses.get(entry.pk, (0, 0))
+        if mine is not None:
+            held_uses -= 1
+            held_budget -= mine.amount
+            if member is not None and mine.member_id == member["id"]:
+                member_held -= 1
+        holds = PromotionHolds(
+            max(held_uses, 0), max(member_held, 0), max(held_budget, Decimal(0))
+        )
+        usage[entry.promotion.id] = entry.limits.usage(
+            uses, spent, member_used if member else None, held=holds
+        )
     return usage
+
+
+_NO_COUNTS = (0, Decimal(0), 0, Decimal(0))
 
 
 def _usable_codes(
@@ -195,6 +226,7 @@ def _price(
     held_codes: set[str] | None = None,
     held_points: int = 0,
     refused: list[RejectedPromotion] | None = None,
+    own: dict[int, _Held] | None = None,
 ) -> _Priced:
     found, counters = catalogue(uow)
     refused = refused or []
@@ -208,7 +240,7 @@ def _price(
         cart,
         found.promotions,
         now=now,
-        usage=_usage(uow, found, counters, member),
+        usage=_usage(uow, found, counters, member, own or {}),
         cel_check=cel_check if has_expressions else None,
     )
     earn = points_to_earn(uow, ctx, member, cart, evaluation, now)
@@ -324,11 +356,11 @@ def reserve(
 ) -> dict[str, Any]:
     """Price the cart and make the checkout hold exactly what this evaluation uses.
 
-    Re-evaluating the same checkout replaces its hold: codes no longer applied are let go,
-    new ones are taken, and the points held change to ``points_to_pay``.
+    Re-evaluating the same checkout replaces its hold: codes and promotion usage no longer
+    applied are let go, new ones are taken, and the points held change to ``points_to_pay``.
     """
     assert request.checkout_id is not None
-    _release_expired_holders(uow, request.codes, now)
+    _release_expired_holders(uow, request.codes, now, keep=request.checkout_id)
     member = _member(uow, request.member, lock=True)  # members before checkouts, always
     row = uow.checkouts.get(request.checkout_id, lock=True)
     if row is None:
@@ -347,20 +379,28 @@ def reserve(
         row = _reloaded(uow, row)
     held_codes = {item["code"] for item in row["codes"]}
     held_points = row["points"] if same_member else 0
-    priced, holding = _price_and_hold_codes(uow, ctx, request, now, member, held_codes, held_points)
+    own = _own_holds(row)
+    priced, holding = _price_and_hold(
+        uow, ctx, request, now, member, held_codes, held_points, own
+    )
     for code in held_codes - holding.keys():
         uow.promotions.unreserve_code(code)
     _hold_points(uow, row, member, priced.points_to_pay, now)
     row = _reloaded(uow, row)
     expires_at = now + timedelta(minutes=ctx.program.checkout_ttl_minutes)
-    applied = [
-        {
-            "promotion_pk": priced.catalogue.by_id[a.promotion_id].pk,
-            "promotion_id": a.promotion_id,
-            "discount": str(a.total_discount),
-        }
-        for a in priced.evaluation.applied
-    ]
+    applied: list[dict[str, Any]] = []
+    for a in priced.evaluation.applied:
+        pk = priced.catalogue.by_id[a.promotion_id].pk
+        held = own.get(pk)
+        applied.append(
+            {
+                "promotion_pk": pk,
+                "promotion_id": a.promotion_id,
+                "discount": str(a.total_discount),
+                "held": held is not None,
+                "held_member_id": None if held is None else held.member_id,
+            }
+        )
     codes = [{"code": code, "promotion_pk": pk} for code, pk in sorted(holding.items())]
     uow.checkouts.update(
         row["id"],
@@ -375,9 +415,19 @@ def reserve(
         "status": RESERVED,
         "expires_at": expires_at.isoformat(),
         "reserved_codes": sorted(holding),
+        "reserved_promotions": sorted(str(a["promotion_id"]) for a in applied if a["held"]),
         "reserved_points": row["points"],
     }
     return _body(priced, ctx.program, checkout)
+
+
+def _own_holds(row: RowMapping) -> dict[int, _Held]:
+    """The promotion usage an open checkout holds, by promotion pk."""
+    return {
+        item["promotion_pk"]: _Held(Decimal(item["discount"]), item.get("held_member_id"))
+        for item in row["promotions"]
+        if item.get("held")
+    }
 
 
 def _reloaded(uow: UnitOfWork, row: RowMapping) -> RowMapping:
@@ -386,7 +436,10 @@ def _reloaded(uow: UnitOfWork, row: RowMapping) -> RowMapping:
     return fresh
 
 
-def _price_and_hold_codes(
+_MAX_TRIES = 20
+
+
+def _price_and_hold(
     uow: UnitOfWork,
     ctx: TenantContext,
     request: CartRequest,
@@ -394,11 +447,14 @@ def _price_and_hold_codes(
     member: dict[str, Any] | None,
     held_codes: set[str],
     held_points: int,
+    own: dict[int, _Held],
 ) -> tuple[_Priced, dict[str, int]]:
-    """Price, then take each applied code's use; a code lost to a racing checkout is refused
-    and the cart priced again without it."""
+    """Price, then take each applied code's use and each applied limited promotion's use and
+    budget. A code lost to a racing checkout is refused; a promotion whose last use or budget
+    a racing checkout took is priced again with what is left (refused if nothing is). ``own``
+    is updated in place to what the checkout holds in the end."""
     refused: list[RejectedPromotion] = []
-    while True:
+    for _ in range(_MAX_TRIES):
         priced = _price(
             uow,
             ctx,
@@ -408,6 +464,7 @@ def _price_and_hold_codes(
             held_codes=held_codes,
             held_points=held_points,
             refused=refused,
+            own=own,
         )
         holding: dict[str, int] = {}
         lost = None
@@ -421,10 +478,70 @@ def _price_and_hold_codes(
             else:
                 lost = applied.code
                 break
-        if lost is None:
+        if lost is not None:
+            message = "was taken by another checkout a moment ago"
+            refused.append(_code_refusal(lost, RejectReason.CODE_RESERVED, message))
+            continue
+        if _hold_promotions(uow, priced, member, own):
             return priced, holding
-        message = "was taken by another checkout a moment ago"
-        refused.append(_code_refusal(lost, RejectReason.CODE_RESERVED, message))
+    raise RuntimeError("checkout could not settle its holds")  # pragma: no cover
+
+
+def _hold_promotions(
+    uow: UnitOfWork, priced: _Priced, member: dict[str, Any] | None, own: dict[int, _Held]
+) -> bool:
+    """Make ``own`` hold the applied limited promotions, in promotion order (so that two
+    checkouts lock rows in the same order); False when one could not be taken as priced."""
+    member_id = None if member is None else int(member["id"])
+    wanted: dict[int, Decimal] = {}
+    entries: dict[int, Entry] = {}
+    for applied in priced.evaluation.applied:
+        entry = priced.catalogue.by_id[applied.promotion_id]
+        if entry.limits.limited:
+            wanted[entry.pk] = applied.total_discount
+            entries[entry.pk] = entry
+    for pk in sorted(wanted.keys() | own.keys()):
+        have = own.get(pk)
+        if pk not in wanted:
+            assert have is not None
+            uow.promotions.unhold(pk, have.member_id, have.amount)
+            del own[pk]
+            continue
+        amount = wanted[pk]
+        if have is not None and have.amount == amount and have.member_id == member_id:
+            continue
+        if not _take(uow, entries[pk], member_id, amount, have):
+            return False
+        own[pk] = _Held(amount, member_id)
+    return True
+
+
+def _take(
+    uow: UnitOfWork, entry: Entry, member_id: int | None, amount: Decimal, have: _Held | None
+) -> bool:
+    """Hold one use and ``amount`` of budget of a promotion (replacing ``have``, what this
+    checkout held of it), checked against the locked counters; False if they no longer
+    allow it."""
+    row = uow.promotions.counters(entry.pk)
+    if row is None:
+        return False
+    limits = entry.limits
+    held_uses = row["reserved_uses"] - (1 if have is not None else 0)
+    if limits.uses is not None and row["uses"] + held_uses >= limits.uses:
+        return False
+    if limits.budget is not None:
+        held_budget = row["reserved_budget"] - (have.amount if have is not None else 0)
+        if row["budget_spent"] + held_budget + amount > limits.budget:
+            return False
+    if limits.uses_per_member is not None and member_id is not None:
+        used, held = uow.promotions.member_usage(entry.pk, member_id)
+        if have is not None and have.member_id == member_id:
+            held -= 1
+        if used + held >= limits.uses_per_member:
+            return False
+    previous = None if have is None else (have.member_id, have.amount)
+    uow.promotions.hold(row, member_id, amount, previous=previous)
+    return True
 
 
 def _hold_points(
@@ -477,8 +594,9 @@ def _give_back_points(uow: UnitOfWork, row: RowMapping, reason: str, now: dateti
 
 
 def release(uow: UnitOfWork, checkout_id: str, reason: str, now: datetime) -> str | None:
-    """Let go of what an open checkout holds; a committed one gives back its points and code
-    uses (its order was cancelled). Returns a note for the event response."""
+    """Let go of what an open checkout holds; a committed one gives back its points, code
+    uses and promotion usage (its order was cancelled). Returns a note for the event
+    response."""
     seen = uow.checkouts.get(checkout_id)
     if seen is None:
         return f"checkout {checkout_id} is not known"
@@ -495,13 +613,25 @@ def release(uow: UnitOfWork, checkout_id: str, reason: str, now: datetime) -> st
             uow.promotions.unuse_code(item["code"])
         else:
             uow.promotions.unreserve_code(item["code"])
+    promotions = row["promotions"]
     if committed:
-        for applied in row["promotions"]:
-            uow.promotions.uncount_use(applied["promotion_pk"], row["member_id"])
+        for applied in promotions:
+            uow.promotions.uncount_use(
+                applied["promotion_pk"], row["member_id"], Decimal(applied["discount"])
+            )
+    else:
+        for pk, held in sorted(_own_holds(row).items()):
+            uow.promotions.unhold(pk, held.member_id, held.amount)
+        promotions = [{**item, "held": False, "held_member_id": None} for item in promotions]
     # the codes stay on the row, so an order paid after its hold expired still counts them
     codes = [] if committed else row["codes"]
     uow.checkouts.update(
-        row["id"], status=RELEASED, release_reason=reason, codes=codes, updated_at=now
+        row["id"],
+        status=RELEASED,
+        release_reason=reason,
+        codes=codes,
+        promotions=promotions,
+        updated_at=now,
     )
     return None
 
@@ -509,8 +639,8 @@ def release(uow: UnitOfWork, checkout_id: str, reason: str, now: datetime) -> st
 def commit(
     uow: UnitOfWork, checkout_id: str, member_id: int, order_pk: int, now: datetime
 ) -> str | None:
-    """The order of this checkout was paid: count the code uses and promotion usage; the held
-    points stay spent. Returns a note when there was nothing to commit."""
+    """The order of this checkout was paid: the held code uses and promotion usage become
+    used; the held points stay spent. Returns a note when there was nothing to commit."""
     row = uow.checkouts.get(checkout_id, lock=True)
     if row is None:
         return f"checkout {checkout_id} is not known; no codes or points were held"
@@ -520,23 +650,31 @@ def commit(
         return f"checkout {checkout_id} was already {row['status']}; nothing committed"
     for item in row["codes"]:
         uow.promotions.use_reserved_code(item["code"])
-    for applied in row["promotions"]:
+    for applied in sorted(row["promotions"], key=lambda item: item["promotion_pk"]):
         uow.promotions.count_use(
-            applied["promotion_pk"], row["member_id"] or member_id, Decimal(applied["discount"])
+            applied["promotion_pk"],
+            row["member_id"] or member_id,
+            Decimal(applied["discount"]),
+            held=bool(applied.get("held")),
+            held_member_id=applied.get("held_member_id"),
         )
-    uow.checkouts.update(row["id"], status=COMMITTED, order_pk=order_pk, updated_at=now)
+    promotions = [{**item, "held": False, "held_member_id": None} for item in row["promotions"]]
+    uow.checkouts.update(
+        row["id"], status=COMMITTED, order_pk=order_pk, promotions=promotions, updated_at=now
+    )
     return None
 
 
 def _commit_late(
     uow: UnitOfWork, row: RowMapping, member_id: int, order_pk: int, now: datetime
 ) -> str:
-    """The order was paid after the hold ran out: count what is still free to count."""
+    """The order was paid after the hold ran out: count what is still free to count. (The
+    store gave the discount already, so promotion usage is counted even past its limit.)"""
     counted: list[dict[str, Any]] = []
     lost: list[dict[str, Any]] = []
     for item in row["codes"]:
         (counted if uow.promotions.use_code(item["code"]) else lost).append(item)
-    for applied in row["promotions"]:
+    for applied in sorted(row["promotions"], key=lambda item: item["promotion_pk"]):
         uow.promotions.count_use(
             applied["promotion_pk"], row["member_id"] or member_id, Decimal(applied["discount"])
         )
@@ -551,7 +689,8 @@ def _commit_late(
 
 
 def refunded(uow: UnitOfWork, program: Program, order_pk: int, full: bool) -> None:
-    """A refund gives the order's limited codes back when the programme's policy says so."""
+    """A refund gives the order's limited codes back when the programme's policy says so,
+    with the use of their promotions (and, for a full refund, the budget they spent)."""
     policy = program.code_refund_policy
     if policy is CodeRefundPolicy.KEEP or (
         policy is CodeRefundPolicy.RELEASE_ON_FULL_REFUND and not full
@@ -564,24 +703,30 @@ def refunded(uow: UnitOfWork, program: Program, order_pk: int, full: bool) -> No
     for item in row["codes"]:
         uow.promotions.unuse_code(item["code"])
         pks.add(item["promotion_pk"])
-    for pk in pks:
-        uow.promotions.uncount_use(pk, row["member_id"])
+    discounts = {item["promotion_pk"]: Decimal(item["discount"]) for item in row["promotions"]}
+    for pk in sorted(pks):
+        given_back = discounts.get(pk, Decimal(0)) if full else Decimal(0)
+        uow.promotions.uncount_use(pk, row["member_id"], given_back)
     uow.checkouts.update(row["id"], codes=[], release_reason="refund")
 
 
 def release_due(uow: UnitOfWork, now: datetime) -> int:
     """Release this tenant's checkouts whose hold ran out; returns how many."""
     due = uow.checkouts.due(now)
-    for checkout_id, _codes in due:
+    for checkout_id, _codes, _promotions in due:
         release(uow, checkout_id, "expired", now)
     return len(due)
 
 
-def _release_expired_holders(uow: UnitOfWork, codes: tuple[str, ...], now: datetime) -> None:
-    """Let go of expired holds on the entered codes now, rather than when the job next runs."""
+def _release_expired_holders(
+    uow: UnitOfWork, codes: tuple[str, ...], now: datetime, *, keep: str
+) -> None:
+    """Let go of expired holds on the entered codes and on promotion usage now, rather than
+    when the job next runs (``keep``: the checkout being evaluated, which renews its own)."""
     wanted = {normalize_code(code) for code in codes}
-    if not wanted:
-        return
-    for checkout_id, held in uow.checkouts.due(now):
-        if wanted & {item["code"] for item in held}:
+    for checkout_id, held_codes, promotions in uow.checkouts.due(now):
+        if checkout_id == keep:
+            continue
+        holds_usage = any(item.get("held") for item in promotions)
+        if holds_usage or wanted & {item["code"] for item in held_codes}:
             release(uow, checkout_id, "expired", now)
