@@ -176,9 +176,7 @@ def _usage(
             held_budget -= mine.amount
             if member is not None and mine.member_id == member["id"]:
                 member_held -= 1
-        holds = PromotionHolds(
-            max(held_uses, 0), max(member_held, 0), max(held_budget, Decimal(0))
-        )
+        holds = PromotionHolds(max(held_uses, 0), max(member_held, 0), max(held_budget, Decimal(0)))
         usage[entry.promotion.id] = entry.limits.usage(
             uses, spent, member_used if member else None, held=holds
         )
@@ -380,9 +378,7 @@ def reserve(
     held_codes = {item["code"] for item in row["codes"]}
     held_points = row["points"] if same_member else 0
     own = _own_holds(row)
-    priced, holding = _price_and_hold(
-        uow, ctx, request, now, member, held_codes, held_points, own
-    )
+    priced, holding = _price_and_hold(uow, ctx, request, now, member, held_codes, held_points, own)
     for code in held_codes - holding.keys():
         uow.promotions.unreserve_code(code)
     _hold_points(uow, row, member, priced.points_to_pay, now)

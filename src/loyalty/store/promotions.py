@@ -253,9 +253,7 @@ class PromotionRepository:
 
     def _member_usage(self, pk: int, member_id: int, *, uses: int = 0, reserved: int = 0) -> None:
         key = {"tenant_id": self.tenant_id, "promotion_pk": pk, "member_id": member_id}
-        insert_row_if_absent(
-            self.conn, promotion_member_usage, {**key, "uses": 0, "reserved": 0}
-        )
+        insert_row_if_absent(self.conn, promotion_member_usage, {**key, "uses": 0, "reserved": 0})
         u = promotion_member_usage.c
         values: dict[str, Any] = {}
         if uses:
