@@ -120,7 +120,7 @@ def test_a_cel_condition_is_accepted(api: Api) -> None:
         (ten_off(conditions={"expression": "cart.subtotal >"}), "conditions.expression"),
         (ten_off(conditions={"expression": "basket.total > 1"}), "conditions.expression"),
         (ten_off(trigger="sometimes"), "trigger"),
-        (ten_off(trigger="code"), "codes"),
+        (ten_off(trigger="code", limits={"code_uses": 1}), "limits.code_uses"),
         (ten_off(codes=["X"]), "codes"),
         (ten_off(limits={"uses": 0}), "limits.uses"),
         (ten_off(limits={"budget": "1.001"}), "limits.budget"),

@@ -20,13 +20,29 @@ _REFERRAL_TABLES = (tables.referrals, tables.referral_codes, tables.member_signa
 
 @pytest.fixture
 def api(make_api: Callable[..., Api]) -> Api:
-    """A shop with a 14-day return window and a referral link base URL."""
+    """A shop with a 14-day return window, a referral link base URL, and a welcome code
+    worth 20.00 PLN off for 30 days."""
     made = make_api(pending_days=14)
+    created = made.client.post("/v1/promotions", json=WELCOME)
+    assert created.status_code == 201, created.text
     response = made.client.put(
-        "/v1/referrals/settings", json={"link_base_url": "https://shop.example/join"}
+        "/v1/referrals/settings",
+        json={
+            "link_base_url": "https://shop.example/join",
+            "welcome_promotion_id": "welcome",
+            "welcome_valid_days": 30,
+        },
     )
     assert response.status_code == 200, response.text
     return made
+
+
+WELCOME = {
+    "id": "welcome",
+    "trigger": "code",
+    "currency": "PLN",
+    "benefits": [{"type": "amount_off", "amount": "20.00"}],
+}
 
 
 def state(api: Api) -> dict[str, Any]:

@@ -43,6 +43,7 @@ from loyalty.domain.promotions import (
     CartLine,
     MemberFacts,
     PointsPaymentPolicy,
+    Promotion,
     PromotionHolds,
     RejectedPromotion,
     RejectReason,
@@ -52,14 +53,26 @@ from loyalty.domain.promotions import (
     normalize_code,
     quote_points_payment,
 )
+from loyalty.domain.rewards import (
+    Coupon,
+    CouponNotFound,
+    CouponNotReserved,
+    CouponRefusal,
+    IllegalCouponTransition,
+    RewardNotFound,
+    check_coupon,
+    promotion_for_reward,
+)
 from loyalty.domain.rules import ORDER_PAID, evaluate_rules
-from loyalty.services import ledger
+from loyalty.services import coupons, ledger
 from loyalty.services.context import TenantContext
 from loyalty.services.earning import facts_for
 from loyalty.services.expressions import cel_check
 from loyalty.services.promotions import Catalogue, Counters, Entry, catalogue
+from loyalty.services.rewards import get_reward_model
 from loyalty.services.rules import tenant_rules
 from loyalty.store.checkouts import COMMITTED, RELEASED, RESERVED
+from loyalty.store.coupons import to_coupon
 from loyalty.store.uow import Database, UnitOfWork
 
 
@@ -91,6 +104,7 @@ class _Priced:
     points: dict[str, Any]
     points_to_pay: int
     extra_rejected: list[RejectedPromotion] = field(default_factory=list)
+    coupon_codes: frozenset[str] = frozenset()  # entered codes that are issued coupons
 
 
 def evaluate(
@@ -188,13 +202,16 @@ _NO_COUNTS = (0, Decimal(0), 0, Decimal(0))
 
 def _usable_codes(
     uow: UnitOfWork, codes: tuple[str, ...], held: set[str]
-) -> tuple[tuple[str, ...], list[RejectedPromotion]]:
-    """Drop entered codes with no use left (``held``: codes this checkout already holds)."""
+) -> tuple[tuple[str, ...], list[RejectedPromotion], list[str]]:
+    """Drop entered codes with no use left (``held``: codes this checkout already holds);
+    also returns the codes that are no promotion's code (issued coupons, or unknown)."""
     normalised = tuple(dict.fromkeys(normalize_code(code) for code in codes if code.strip()))
     rows = uow.promotions.codes(normalised)
-    kept, rejected = [], []
+    kept, rejected, other = [], [], []
     for code in normalised:
         row = rows.get(code)
+        if row is None:
+            other.append(code)
         if row is None or row.max_uses is None:
             kept.append(code)
             continue
@@ -207,7 +224,88 @@ def _usable_codes(
             )
         else:
             kept.append(code)
-    return tuple(kept), rejected
+    return tuple(kept), rejected, other
+
+
+_COUPON_REFUSALS: dict[CouponRefusal, tuple[RejectReason, str]] = {
+    CouponRefusal.EXPIRED: (RejectReason.COUPON_EXPIRED, "has expired"),
+    CouponRefusal.USED: (RejectReason.CODE_USED_UP, "has been used"),
+    CouponRefusal.CANCELLED: (RejectReason.COUPON_CANCELLED, "has been cancelled"),
+    CouponRefusal.RESERVED: (RejectReason.CODE_RESERVED, "is held by another checkout"),
+    CouponRefusal.NOT_OWNED: (RejectReason.COUPON_NOT_OWNED, "belongs to another member"),
+    CouponRefusal.MEMBER_REQUIRED: (
+        RejectReason.COUPON_MEMBER_REQUIRED,
+        "can be used only by a signed-in member",
+    ),
+    CouponRefusal.USED_BY_MEMBER: (
+        RejectReason.COUPON_USED_BY_MEMBER,
+        "can be used once per member and this member has used it",
+    ),
+}
+
+
+@dataclass(slots=True)
+class _Coupons:
+    """Entered codes that are issued coupons: code -> promotion id for the engine, the
+    promotions derived from rewards that the catalogue does not hold, and the refused ones."""
+
+    by_code: dict[str, str] = field(default_factory=dict)
+    derived: dict[str, Promotion] = field(default_factory=dict)
+    rejected: list[RejectedPromotion] = field(default_factory=list)
+
+
+def _issued_coupons(
+    uow: UnitOfWork,
+    found: Catalogue,
+    codes: list[str],
+    member: dict[str, Any] | None,
+    request: CartRequest,
+    now: datetime,
+) -> _Coupons:
+    out = _Coupons()
+    if not codes:
+        return out
+    for code, row in uow.coupons.get_many(codes).items():
+        coupon = to_coupon(row)
+        uses = 0
+        if member is not None and coupon.once_per_member:
+            uses = uow.coupons.member_uses(row, member["id"])
+        refusal = check_coupon(
+            coupon,
+            now,
+            member_id=request.member,
+            member_uses=uses,
+            checkout_id=request.checkout_id,
+        )
+        if refusal is not None:
+            reason, what = _COUPON_REFUSALS[refusal]
+            out.rejected.append(_code_refusal(code, reason, what))
+            continue
+        promotion_id = coupon.promotion_id
+        if promotion_id is None:
+            out.rejected.append(
+                _code_refusal(code, RejectReason.UNKNOWN_CODE, "is not a checkout coupon")
+            )
+            continue
+        if promotion_id not in found.by_id:
+            derived = _derived_promotion(uow, coupon)
+            if derived is not None:
+                out.derived[derived.id] = derived
+        out.by_code[code] = promotion_id
+    return out
+
+
+def _derived_promotion(uow: UnitOfWork, coupon: Coupon) -> Promotion | None:
+    """The promotion a reward's coupon stands for when the reward carries the benefit itself
+    (the reward as it is now, if it is still the version the coupon was issued for)."""
+    if coupon.reward_id is None:
+        return None
+    try:
+        reward = get_reward_model(uow, coupon.reward_id)
+    except RewardNotFound:
+        return None
+    promotion = promotion_for_reward(reward)
+    return promotion if promotion is not None and promotion.id == coupon.promotion_id else None
 
 
 def _code_refusal(code: str, reason: RejectReason, what: str) -> RejectedPromotion:
@@ -230,22 +328,37 @@ def _price(
     refused = refused or []
     lost = {r.code for r in refused}
     entered = tuple(code for code in request.codes if normalize_code(code) not in lost)
-    codes, rejected = _usable_codes(uow, entered, held_codes or set())
-    rejected = [*refused, *rejected]
+    codes, rejected, other = _usable_codes(uow, entered, held_codes or set())
+    issued = _issued_coupons(uow, found, other, member, request, now)
+    refused_coupons = {r.code for r in issued.rejected}
+    codes = tuple(code for code in codes if code not in refused_coupons)
+    rejected = [*refused, *rejected, *issued.rejected]
     cart = Cart(request.currency, request.lines, request.shipping, member_facts(uow, member), codes)
     has_expressions = any(p.conditions.expression for p in found.promotions)
+    promotions = found.promotions
+    if issued.derived:
+        promotions = (*promotions, *issued.derived.values())
     evaluation = evaluate_cart(
         cart,
-        found.promotions,
+        promotions,
         now=now,
         usage=_usage(uow, found, counters, member, own or {}),
+        coupons=issued.by_code,
         cel_check=cel_check if has_expressions else None,
     )
     earn = points_to_earn(uow, ctx, member, cart, evaluation, now)
     points = _points(
         ctx.program, cart, evaluation, earn, member, request.points_to_pay, held_points
     )
-    return _Priced(evaluation, found, member, points, request.points_to_pay, rejected)
+    return _Priced(
+        evaluation,
+        found,
+        member,
+        points,
+        request.points_to_pay,
+        rejected,
+        frozenset(issued.by_code),
+    )
 
 
 def _points(
@@ -376,28 +489,44 @@ def reserve(
         _give_back_points(uow, row, f"checkout {row['checkout_id']} changed member", now)
         row = _reloaded(uow, row)
     held_codes = {item["code"] for item in row["codes"]}
+    held_coupons = {item["code"] for item in row["codes"] if item.get("coupon")}
     held_points = row["points"] if same_member else 0
     own = _own_holds(row)
-    priced, holding = _price_and_hold(uow, ctx, request, now, member, held_codes, held_points, own)
-    for code in held_codes - holding.keys():
-        uow.promotions.unreserve_code(code)
+    expires_at = now + timedelta(minutes=ctx.program.checkout_ttl_minutes)
+    priced, holding = _price_and_hold(
+        uow,
+        ctx,
+        request,
+        now,
+        member,
+        _Holding(held_codes, held_coupons, held_points, own, expires_at),
+    )
+    for code in sorted(held_codes - holding.keys()):
+        if code in held_coupons:
+            _let_go_coupon(uow, code, request.checkout_id, now)
+        else:
+            uow.promotions.unreserve_code(code)
     _hold_points(uow, row, member, priced.points_to_pay, now)
     row = _reloaded(uow, row)
-    expires_at = now + timedelta(minutes=ctx.program.checkout_ttl_minutes)
     applied: list[dict[str, Any]] = []
     for a in priced.evaluation.applied:
-        pk = priced.catalogue.by_id[a.promotion_id].pk
-        held = own.get(pk)
+        entry = priced.catalogue.by_id.get(a.promotion_id)
+        if entry is None:  # derived from a reward's coupon: no counters of its own
+            continue
+        held = own.get(entry.pk)
         applied.append(
             {
-                "promotion_pk": pk,
+                "promotion_pk": entry.pk,
                 "promotion_id": a.promotion_id,
                 "discount": str(a.total_discount),
                 "held": held is not None,
                 "held_member_id": None if held is None else held.member_id,
             }
         )
-    codes = [{"code": code, "promotion_pk": pk} for code, pk in sorted(holding.items())]
+    codes = [
+        {"code": code, "promotion_pk": pk, "coupon": code in held_coupons}
+        for code, pk in sorted(holding.items())
+    ]
     uow.checkouts.update(
         row["id"],
         member_id=None if member is None else member["id"],
@@ -435,20 +564,29 @@ def _reloaded(uow: UnitOfWork, row: RowMapping) -> RowMapping:
 _MAX_TRIES = 20
 
 
+@dataclass(slots=True)
+class _Holding:
+    """What the checkout holds while it is priced and held again (updated in place)."""
+
+    codes: set[str]  # promotion codes and coupons
+    coupons: set[str]  # of ``codes``, the issued coupons
+    points: int
+    promotions: dict[int, _Held]
+    until: datetime
+
+
 def _price_and_hold(
     uow: UnitOfWork,
     ctx: TenantContext,
     request: CartRequest,
     now: datetime,
     member: dict[str, Any] | None,
-    held_codes: set[str],
-    held_points: int,
-    own: dict[int, _Held],
-) -> tuple[_Priced, dict[str, int]]:
-    """Price, then take each applied code's use and each applied limited promotion's use and
-    budget. A code lost to a racing checkout is refused; a promotion whose last use or budget
-    a racing checkout took is priced again with what is left (refused if nothing is). ``own``
-    is updated in place to what the checkout holds in the end."""
+    held: _Holding,
+) -> tuple[_Priced, dict[str, int | None]]:
+    """Price, then take each applied code's use (a promotion code's counter, or an issued
+    coupon's hold) and each applied limited promotion's use and budget. A code lost to a
+    racing checkout is refused; a promotion whose last use or budget a racing checkout took
+    is priced again with what is left (refused if nothing is)."""
     refused: list[RejectedPromotion] = []
     for _ in range(_MAX_TRIES):
         priced = _price(
@@ -457,30 +595,61 @@ def _price_and_hold(
             request,
             now,
             member,
-            held_codes=held_codes,
-            held_points=held_points,
+            held_codes=held.codes,
+            held_points=held.points,
             refused=refused,
-            own=own,
+            own=held.promotions,
         )
-        holding: dict[str, int] = {}
+        holding: dict[str, int | None] = {}
         lost = None
         for applied in priced.evaluation.applied:
-            if applied.code is None:
+            code = applied.code
+            if code is None:
                 continue
-            pk = priced.catalogue.by_id[applied.promotion_id].pk
-            if applied.code in held_codes or uow.promotions.reserve_code(applied.code):
-                holding[applied.code] = pk
-                held_codes.add(applied.code)
+            entry = priced.catalogue.by_id.get(applied.promotion_id)
+            if code in priced.coupon_codes:
+                taken = _hold_coupon(uow, code, request, member, held.until, now)
+                if taken:
+                    held.coupons.add(code)
             else:
-                lost = applied.code
+                taken = code in held.codes or uow.promotions.reserve_code(code)
+            if not taken:
+                lost = code
                 break
+            holding[code] = None if entry is None else entry.pk
+            held.codes.add(code)
         if lost is not None:
             message = "was taken by another checkout a moment ago"
             refused.append(_code_refusal(lost, RejectReason.CODE_RESERVED, message))
             continue
-        if _hold_promotions(uow, priced, member, own):
+        if _hold_promotions(uow, priced, member, held.promotions):
             return priced, holding
     raise RuntimeError("checkout could not settle its holds")  # pragma: no cover
+
+
+def _hold_coupon(
+    uow: UnitOfWork,
+    code: str,
+    request: CartRequest,
+    member: dict[str, Any] | None,
+    until: datetime,
+    now: datetime,
+) -> bool:
+    """Hold one use of an issued coupon for the checkout (again: extend the hold)."""
+    assert request.checkout_id is not None
+    buyer = None if member is None else request.member
+    try:
+        coupons.reserve_coupon(uow, code, request.checkout_id, until, buyer, now)
+    except IllegalCouponTransition:
+        return False
+    return True
+
+
+def _let_go_coupon(uow: UnitOfWork, code: str, checkout_id: str, now: datetime) -> None:
+    try:
+        coupons.release_coupon(uow, code, checkout_id, now)
+    except (CouponNotReserved, CouponNotFound):
+        pass  # its hold lapsed and the job dropped it, or the coupon is gone
 
 
 def _hold_promotions(
@@ -605,7 +774,12 @@ def release(uow: UnitOfWork, checkout_id: str, reason: str, now: datetime) -> st
     committed = row["status"] == COMMITTED
     _give_back_points(uow, row, f"checkout {checkout_id} released: {reason}", now)
     for item in row["codes"]:
-        if committed:
+        if item.get("coupon"):
+            if committed:
+                coupons.give_back_use(uow, item["code"], f"checkout {checkout_id}", now)
+            else:
+                _let_go_coupon(uow, item["code"], checkout_id, now)
+        elif committed:
             uow.promotions.unuse_code(item["code"])
         else:
             uow.promotions.unreserve_code(item["code"])
@@ -633,7 +807,13 @@ def release(uow: UnitOfWork, checkout_id: str, reason: str, now: datetime) -> st
 
 
 def commit(
-    uow: UnitOfWork, checkout_id: str, member_id: int, order_pk: int, now: datetime
+    uow: UnitOfWork,
+    checkout_id: str,
+    member_id: int,
+    order_pk: int,
+    now: datetime,
+    *,
+    order_id: str,
 ) -> str | None:
     """The order of this checkout was paid: the held code uses and promotion usage become
     used; the held points stay spent. Returns a note when there was nothing to commit."""
@@ -641,11 +821,16 @@ def commit(
     if row is None:
         return f"checkout {checkout_id} is not known; no codes or points were held"
     if row["status"] == RELEASED and row["release_reason"] == "expired":
-        return _commit_late(uow, row, member_id, order_pk, now)
+        return _commit_late(uow, row, member_id, order_pk, now, order_id)
     if row["status"] != RESERVED:
         return f"checkout {checkout_id} was already {row['status']}; nothing committed"
+    lost = []
     for item in row["codes"]:
-        uow.promotions.use_reserved_code(item["code"])
+        if item.get("coupon"):
+            if not _use_coupon(uow, item["code"], row, member_id, order_id, now):
+                lost.append(item["code"])
+        else:
+            uow.promotions.use_reserved_code(item["code"])
     for applied in sorted(row["promotions"], key=lambda item: item["promotion_pk"]):
         uow.promotions.count_use(
             applied["promotion_pk"],
@@ -655,21 +840,47 @@ def commit(
             held_member_id=applied.get("held_member_id"),
         )
     promotions = [{**item, "held": False, "held_member_id": None} for item in row["promotions"]]
+    codes = [item for item in row["codes"] if item["code"] not in lost]
     uow.checkouts.update(
-        row["id"], status=COMMITTED, order_pk=order_pk, promotions=promotions, updated_at=now
+        row["id"],
+        status=COMMITTED,
+        order_pk=order_pk,
+        codes=codes,
+        promotions=promotions,
+        updated_at=now,
     )
+    if lost:
+        return f"coupon(s) {', '.join(lost)} could not be used: " + "no use was left"
     return None
 
 
+def _use_coupon(
+    uow: UnitOfWork, code: str, row: RowMapping, member_id: int, order_id: str, now: datetime
+) -> bool:
+    """Spend the coupon's use for the order (the checkout's hold, or a free use if the hold
+    lapsed); False when none is left."""
+    buyer = uow.members.get_by_id(row["member_id"] or member_id)
+    external_id = None if buyer is None else str(buyer["external_id"])
+    try:
+        coupons.use_coupon(uow, code, order_id, external_id, now, checkout_id=row["checkout_id"])
+    except (IllegalCouponTransition, CouponNotFound):
+        return False
+    return True
+
+
 def _commit_late(
-    uow: UnitOfWork, row: RowMapping, member_id: int, order_pk: int, now: datetime
+    uow: UnitOfWork, row: RowMapping, member_id: int, order_pk: int, now: datetime, order_id: str
 ) -> str:
     """The order was paid after the hold ran out: count what is still free to count. (The
     store gave the discount already, so promotion usage is counted even past its limit.)"""
     counted: list[dict[str, Any]] = []
     lost: list[dict[str, Any]] = []
     for item in row["codes"]:
-        (counted if uow.promotions.use_code(item["code"]) else lost).append(item)
+        if item.get("coupon"):
+            used = _use_coupon(uow, item["code"], row, member_id, order_id, now)
+        else:
+            used = uow.promotions.use_code(item["code"])
+        (counted if used else lost).append(item)
     for applied in sorted(row["promotions"], key=lambda item: item["promotion_pk"]):
         uow.promotions.count_use(
             applied["promotion_pk"], row["member_id"] or member_id, Decimal(applied["discount"])
@@ -684,7 +895,7 @@ def _commit_late(
     return note
 
 
-def refunded(uow: UnitOfWork, program: Program, order_pk: int, full: bool) -> None:
+def refunded(uow: UnitOfWork, program: Program, order_pk: int, full: bool, now: datetime) -> None:
     """A refund gives the order's limited codes back when the programme's policy says so,
     with the use of their promotions (and, for a full refund, the budget they spent)."""
     policy = program.code_refund_policy
@@ -697,8 +908,12 @@ def refunded(uow: UnitOfWork, program: Program, order_pk: int, full: bool) -> No
         return
     pks = set()
     for item in row["codes"]:
-        uow.promotions.unuse_code(item["code"])
-        pks.add(item["promotion_pk"])
+        if item.get("coupon"):
+            coupons.give_back_use(uow, item["code"], f"checkout {row['checkout_id']}", now)
+        else:
+            uow.promotions.unuse_code(item["code"])
+        if item["promotion_pk"] is not None:
+            pks.add(item["promotion_pk"])
     discounts = {item["promotion_pk"]: Decimal(item["discount"]) for item in row["promotions"]}
     for pk in sorted(pks):
         given_back = discounts.get(pk, Decimal(0)) if full else Decimal(0)

@@ -187,8 +187,10 @@ def _check_limits(promotion: Promotion, limits: PromotionLimits) -> None:
             )
     if limits.code_uses is not None and promotion.trigger is not Trigger.CODE:
         raise InvalidPromotion("only a code promotion has code uses", field="limits.code_uses")
-    if promotion.trigger is Trigger.CODE and not promotion.codes:
-        raise InvalidPromotion("a code promotion needs at least one code", field="codes")
+    if limits.code_uses is not None and not promotion.codes:
+        raise InvalidPromotion("code uses need codes of its own", field="limits.code_uses")
+    # A code promotion without codes of its own applies only through issued coupons
+    # (reward redemptions, coupon batches, referral welcome codes).
 
 
 def _columns(
