@@ -19,6 +19,7 @@ used, the points stay spent); ``order.cancelled`` or the expiry job releases it.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -646,10 +647,9 @@ def _hold_coupon(
 
 
 def _let_go_coupon(uow: UnitOfWork, code: str, checkout_id: str, now: datetime) -> None:
-    try:
+    # its hold may have lapsed and been dropped by the job, or the coupon be gone
+    with suppress(CouponNotReserved, CouponNotFound):
         coupons.release_coupon(uow, code, checkout_id, now)
-    except (CouponNotReserved, CouponNotFound):
-        pass  # its hold lapsed and the job dropped it, or the coupon is gone
 
 
 def _hold_promotions(

@@ -105,11 +105,11 @@ def _check_welcome_benefit(
                 "must be a code promotion (an automatic one needs no code)",
                 field="welcome_promotion_id",
             )
-    if data.get("welcome_reward_id") is not None:
-        if _reward_promotion(uow, str(data["welcome_reward_id"])) is None:
-            raise InvalidReferralProgram(
-                "must be a reward that is a checkout coupon", field="welcome_reward_id"
-            )
+    reward_id = data.get("welcome_reward_id")
+    if reward_id is not None and _reward_promotion(uow, str(reward_id)) is None:
+        raise InvalidReferralProgram(
+            "must be a reward that is a checkout coupon", field="welcome_reward_id"
+        )
 
 
 def _reward_promotion(uow: UnitOfWork, reward_id: str) -> str | None:
