@@ -575,3 +575,24 @@ def test_an_unusable_welcome_benefit_is_422(
     response = api.client.put("/v1/referrals/settings", json=settings)
     assert_problem(response, 422, "invalid_settings", field)
     assert state(api) == before
+
+
+def test_a_welcome_reward_gives_the_code_the_rewards_benefit(api: Api) -> None:
+    ten_off = {
+        "id": "ten-off",
+        "name": "10 PLN off",
+        "cost_points": 100,
+        "benefit": {"type": "fixed_discount", "amount": "10", "currency": "PLN"},
+    }
+    assert api.client.post("/v1/rewards", json=ten_off).status_code == 201
+    settings = {"welcome_reward_id": "ten-off", "welcome_promotion_id": None}
+    assert api.client.put("/v1/referrals/settings", json=settings).status_code == 200
+    member(api, "anna")
+    first = order_paid_json("p1", "ben", "o1", [("a", 1, "100")], NOW)
+    first["data"]["referral_code"] = code_of(api, "anna")
+    api.event(first)
+    welcome = welcome_code_of(api, "ben")
+    assert welcome["reward_id"] == "ten-off"
+    body = evaluate(api, "ben", welcome["code"])
+    assert [a["promotion_id"] for a in body["applied"]] == ["reward:ten-off:1"]
+    assert body["discount"] == "10.00"
