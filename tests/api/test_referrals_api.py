@@ -563,12 +563,15 @@ def welcome_code_of_or_none(api: Api, referee: str) -> Any:
         ({"welcome_valid_days": 0}, "welcome_valid_days"),
     ],
 )
-def test_an_unusable_welcome_benefit_is_422(
-    api: Api, settings: dict[str, Any], field: str
-) -> None:
+def test_an_unusable_welcome_benefit_is_422(api: Api, settings: dict[str, Any], field: str) -> None:
     auto = {**WELCOME, "id": "auto", "trigger": "automatic"}
     assert api.client.post("/v1/promotions", json=auto).status_code == 201
-    gift = {"id": "r1", "name": "Mug", "cost_points": 9, "benefit": {"type": "physical_gift", "sku": "M"}}
+    gift = {
+        "id": "r1",
+        "name": "Mug",
+        "cost_points": 9,
+        "benefit": {"type": "physical_gift", "sku": "M"},
+    }
     created = api.client.post("/v1/rewards", json=gift)
     assert created.status_code == 201, created.text
     before = state(api)
