@@ -39,7 +39,13 @@ def test_create_then_read_a_promotion(api: Api) -> None:
         "budget": None,
         "code_uses": None,
     }
-    assert body["usage"] == {"uses": 0, "budget_spent": "0", "codes": []}
+    assert body["usage"] == {
+        "uses": 0,
+        "budget_spent": "0",
+        "held_uses": 0,
+        "held_budget": "0",
+        "codes": [],
+    }
     assert api.client.get("/v1/promotions/spring10").json() == body
 
 
@@ -114,7 +120,7 @@ def test_a_cel_condition_is_accepted(api: Api) -> None:
         (ten_off(conditions={"expression": "cart.subtotal >"}), "conditions.expression"),
         (ten_off(conditions={"expression": "basket.total > 1"}), "conditions.expression"),
         (ten_off(trigger="sometimes"), "trigger"),
-        (ten_off(trigger="code"), "codes"),
+        (ten_off(trigger="code", limits={"code_uses": 1}), "limits.code_uses"),
         (ten_off(codes=["X"]), "codes"),
         (ten_off(limits={"uses": 0}), "limits.uses"),
         (ten_off(limits={"budget": "1.001"}), "limits.budget"),

@@ -20,13 +20,29 @@ _REFERRAL_TABLES = (tables.referrals, tables.referral_codes, tables.member_signa
 
 @pytest.fixture
 def api(make_api: Callable[..., Api]) -> Api:
-    """A shop with a 14-day return window and a referral link base URL."""
+    """A shop with a 14-day return window, a referral link base URL, and a welcome code
+    worth 20.00 PLN off for 30 days."""
     made = make_api(pending_days=14)
+    created = made.client.post("/v1/promotions", json=WELCOME)
+    assert created.status_code == 201, created.text
     response = made.client.put(
-        "/v1/referrals/settings", json={"link_base_url": "https://shop.example/join"}
+        "/v1/referrals/settings",
+        json={
+            "link_base_url": "https://shop.example/join",
+            "welcome_promotion_id": "welcome",
+            "welcome_valid_days": 30,
+        },
     )
     assert response.status_code == 200, response.text
     return made
+
+
+WELCOME = {
+    "id": "welcome",
+    "trigger": "code",
+    "currency": "PLN",
+    "benefits": [{"type": "amount_off", "amount": "20.00"}],
+}
 
 
 def state(api: Api) -> dict[str, Any]:
@@ -430,3 +446,156 @@ def test_settings_need_the_admin_scope(api: Api) -> None:
 def test_settings_read_needs_a_key(api: Api) -> None:
     with client_for(api.shop, headers={}) as anonymous:
         assert_problem(anonymous.get("/v1/referrals/settings"), 401, "unauthenticated")
+
+
+# --- the friend's welcome code at checkout -----------------------------------------------------
+
+
+def evaluate(api: Api, member_id: str | None, code: str, **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "currency": "PLN",
+        "lines": [{"sku": "a", "quantity": 1, "unit_price": "60.00"}],
+        "coupon_codes": [code.lower()],
+        **extra,
+    }
+    if member_id is not None:
+        body["member"] = member_id
+    response = api.client.post("/v1/carts/evaluate", json=body)
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def welcome_code_of(api: Api, referee: str) -> dict[str, Any]:
+    response = api.client.get(f"/v1/members/{referee}/referral")
+    assert response.status_code == 200, response.text
+    welcome: dict[str, Any] = response.json()["welcome_coupon"]
+    return welcome
+
+
+def test_the_welcome_code_is_a_coupon_of_the_friend_that_checkout_accepts_once(api: Api) -> None:
+    member(api, "anna")
+    member(api, "carl")
+    first = order_paid_json("p1", "ben", "o1", [("a", 1, "100")], NOW)
+    first["data"]["referral_code"] = code_of(api, "anna")
+    paid = api.event(first)
+    assert paid.status_code == 200, paid.text
+    # then ben finds his code on his referral page, valid for 30 days
+    welcome = welcome_code_of(api, "ben")
+    code = welcome["code"]
+    assert welcome["status"] == "issued" and welcome["promotion_id"] == "welcome"
+    assert welcome["expires_at"] == (NOW + timedelta(days=30)).isoformat()
+    assert paid.json()["referral"]["welcome_coupon"]["code"] == code
+    coupon = api.client.get(f"/v1/coupons/{code}").json()
+    assert (coupon["member"], coupon["max_uses"]) == ("ben", 1)
+    # when ben enters it at checkout it is worth 20.00; nobody else can use it
+    mine = evaluate(api, "ben", code)
+    assert [(a["promotion_id"], a["code"]) for a in mine["applied"]] == [("welcome", code)]
+    assert mine["discount"] == "20.00"
+    theirs = evaluate(api, "carl", code)
+    assert theirs["applied"] == []
+    assert [r["reason"] for r in theirs["rejected"]] == ["coupon_not_owned"]
+    # when ben's checkout holds it, his other checkout cannot
+    held = evaluate(api, "ben", code, checkout_id="k1")
+    assert held["checkout"]["reserved_codes"] == [code]
+    other = evaluate(api, "ben", code, checkout_id="k2")
+    assert [r["reason"] for r in other["rejected"]] == ["code_reserved"]
+    # when the order of the holding checkout is paid
+    second = order_paid_json("p2", "ben", "o2", [("a", 1, "40.00")], NOW)
+    second["data"]["checkout_id"] = "k1"
+    assert api.event(second).status_code == 200
+    # then the code is used up
+    assert welcome_code_of(api, "ben")["status"] == "used"
+    again = evaluate(api, "ben", code)
+    assert [r["reason"] for r in again["rejected"]] == ["code_used_up"]
+
+
+def test_a_replayed_first_order_issues_one_welcome_code(api: Api) -> None:
+    member(api, "anna")
+    first = order_paid_json("p1", "ben", "o1", [("a", 1, "100")], NOW)
+    first["data"]["referral_code"] = code_of(api, "anna")
+    assert api.event(first).status_code == 200
+    assert api.event(first).status_code == 200
+    with api.shop.db.read(api.shop.tenant_id) as uow:
+        count = uow.conn.execute(
+            select(func.count())
+            .select_from(tables.coupons)
+            .where(tables.coupons.c.tenant_id == api.shop.tenant_id)
+        ).scalar_one()
+    assert count == 1
+
+
+def test_a_refunded_first_order_cancels_the_unused_welcome_code(api: Api) -> None:
+    member(api, "anna")
+    first = order_paid_json("p1", "ben", "o1", [("a", 1, "100")], NOW)
+    first["data"]["referral_code"] = code_of(api, "anna")
+    api.event(first)
+    code = welcome_code_of(api, "ben")["code"]
+    api.event(refund_json("r1", "o1", "rf1", NOW + timedelta(days=2), amount="100"))
+    assert welcome_code_of(api, "ben")["status"] == "cancelled"
+    refused = evaluate(api, "ben", code)
+    assert [r["reason"] for r in refused["rejected"]] == ["coupon_cancelled"]
+
+
+def test_without_a_welcome_benefit_no_code_is_issued(make_api: Callable[..., Api]) -> None:
+    api = make_api(pending_days=14)
+    member(api, "anna")
+    first = order_paid_json("p1", "ben", "o1", [("a", 1, "100")], NOW)
+    first["data"]["referral_code"] = code_of(api, "anna")
+    body = api.event(first).json()
+    assert body["referral"]["status"] == "pending"
+    assert body["referral"]["welcome_coupon"] is None
+    assert welcome_code_of_or_none(api, "ben") is None
+
+
+def welcome_code_of_or_none(api: Api, referee: str) -> Any:
+    return api.client.get(f"/v1/members/{referee}/referral").json()["welcome_coupon"]
+
+
+@pytest.mark.parametrize(
+    ("settings", "field"),
+    [
+        ({"welcome_promotion_id": "nope"}, "welcome_promotion_id"),
+        ({"welcome_promotion_id": "auto"}, "welcome_promotion_id"),
+        ({"welcome_reward_id": "nope", "welcome_promotion_id": None}, "welcome_reward_id"),
+        ({"welcome_reward_id": "r1", "welcome_promotion_id": None}, "welcome_reward_id"),
+        ({"welcome_reward_id": "r1"}, "welcome_promotion_id"),
+        ({"welcome_valid_days": 0}, "welcome_valid_days"),
+    ],
+)
+def test_an_unusable_welcome_benefit_is_422(api: Api, settings: dict[str, Any], field: str) -> None:
+    auto = {**WELCOME, "id": "auto", "trigger": "automatic"}
+    assert api.client.post("/v1/promotions", json=auto).status_code == 201
+    gift = {
+        "id": "r1",
+        "name": "Mug",
+        "cost_points": 9,
+        "benefit": {"type": "physical_gift", "sku": "M"},
+    }
+    created = api.client.post("/v1/rewards", json=gift)
+    assert created.status_code == 201, created.text
+    before = state(api)
+    response = api.client.put("/v1/referrals/settings", json=settings)
+    assert_problem(response, 422, "invalid_settings", field)
+    assert state(api) == before
+
+
+def test_a_welcome_reward_gives_the_code_the_rewards_benefit(api: Api) -> None:
+    ten_off = {
+        "id": "ten-off",
+        "name": "10 PLN off",
+        "cost_points": 100,
+        "benefit": {"type": "fixed_discount", "amount": "10", "currency": "PLN"},
+    }
+    assert api.client.post("/v1/rewards", json=ten_off).status_code == 201
+    settings = {"welcome_reward_id": "ten-off", "welcome_promotion_id": None}
+    assert api.client.put("/v1/referrals/settings", json=settings).status_code == 200
+    member(api, "anna")
+    first = order_paid_json("p1", "ben", "o1", [("a", 1, "100")], NOW)
+    first["data"]["referral_code"] = code_of(api, "anna")
+    api.event(first)
+    welcome = welcome_code_of(api, "ben")
+    assert welcome["reward_id"] == "ten-off"
+    body = evaluate(api, "ben", welcome["code"])
+    assert [a["promotion_id"] for a in body["applied"]] == ["reward:ten-off:1"]
+    assert body["discount"] == "10.00"

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from loyalty.domain.errors import UnknownReferralCode
 from loyalty.domain.events import ReferralData
 from loyalty.domain.referrals import Address
-from loyalty.services import events, jobs, members, referrals
+from loyalty.services import events, jobs, members, promotions, referrals
 from loyalty.services.checks import check_ledger
 from loyalty.store import tables
 from loyalty.store.tables import ledger_entries, outbox_events
@@ -28,7 +28,27 @@ WINDOW = timedelta(days=14)
 def shop(make_shop: Any) -> Shop:
     """A shop with a 14-day return window: order points and referrals wait for it."""
     made: Shop = make_shop(pending_days=14)
+    with_welcome(made)
     return made
+
+
+def with_welcome(shop: Shop) -> None:
+    """The friend's welcome code is worth 20.00 PLN off an order of 50.00 or more."""
+    with shop.db.transaction(shop.tenant_id) as uow:
+        promotions.create(
+            uow,
+            {
+                "id": "welcome",
+                "trigger": "code",
+                "currency": "PLN",
+                "conditions": {"min_subtotal": "50.00"},
+                "benefits": [{"type": "amount_off", "amount": "20.00"}],
+            },
+            "test",
+            NOW,
+        )
+        referrals.put_settings(uow, shop.ctx, {"welcome_promotion_id": "welcome"}, NOW)
+    promotions.forget(shop.tenant_id)
 
 
 def send(shop: Shop, body: dict[str, Any], now: datetime = NOW) -> dict[str, Any]:

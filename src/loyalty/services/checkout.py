@@ -5,16 +5,21 @@ the applied promotions and the points to pay with are held until ``expires_at``:
 
 - a code's use is held with one conditional statement (``uses + reserved < max_uses``), so two
   checkouts racing for the last use of a code cannot both get it;
+- a limited promotion's use (global, per member) and the discount it gives (its budget) are
+  held on the promotion's row, locked while they are checked and taken; what open checkouts
+  hold counts as taken for every other evaluation, dry runs included, so two open checkouts
+  cannot both take the last use or the last of the budget;
 - points are taken from the member's lots through the ledger (a ``redeem`` entry), so nothing
   else can spend or expire them meanwhile; releasing gives them back as ``restore`` entries
   with the expiry dates of the lots they came from.
 
-``order.paid`` naming the checkout commits it (code uses and promotion usage are counted, the
-points stay spent); ``order.cancelled`` or the expiry job releases it.
+``order.paid`` naming the checkout commits it (held code uses and promotion usage become
+used, the points stay spent); ``order.cancelled`` or the expiry job releases it.
 """
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -39,6 +44,8 @@ from loyalty.domain.promotions import (
     CartLine,
     MemberFacts,
     PointsPaymentPolicy,
+    Promotion,
+    PromotionHolds,
     RejectedPromotion,
     RejectReason,
     UsageFacts,
@@ -47,14 +54,26 @@ from loyalty.domain.promotions import (
     normalize_code,
     quote_points_payment,
 )
+from loyalty.domain.rewards import (
+    Coupon,
+    CouponNotFound,
+    CouponNotReserved,
+    CouponRefusal,
+    IllegalCouponTransition,
+    RewardNotFound,
+    check_coupon,
+    promotion_for_reward,
+)
 from loyalty.domain.rules import ORDER_PAID, evaluate_rules
-from loyalty.services import ledger
+from loyalty.services import coupons, ledger
 from loyalty.services.context import TenantContext
 from loyalty.services.earning import facts_for
 from loyalty.services.expressions import cel_check
-from loyalty.services.promotions import Catalogue, catalogue
+from loyalty.services.promotions import Catalogue, Counters, Entry, catalogue
+from loyalty.services.rewards import get_reward_model
 from loyalty.services.rules import tenant_rules
 from loyalty.store.checkouts import COMMITTED, RELEASED, RESERVED
+from loyalty.store.coupons import to_coupon
 from loyalty.store.uow import Database, UnitOfWork
 
 
@@ -69,6 +88,15 @@ class CartRequest:
     checkout_id: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """One promotion's use held by this checkout: the discount (budget) it holds and the
+    member whose per-member use it holds (None: a guest, not counted per member)."""
+
+    amount: Decimal
+    member_id: int | None
+
+
 @dataclass(slots=True)
 class _Priced:
     evaluation: CartEvaluation
@@ -77,6 +105,7 @@ class _Priced:
     points: dict[str, Any]
     points_to_pay: int
     extra_rejected: list[RejectedPromotion] = field(default_factory=list)
+    coupon_codes: frozenset[str] = frozenset()  # entered codes that are issued coupons
 
 
 def evaluate(
@@ -141,9 +170,12 @@ def points_to_earn(
 def _usage(
     uow: UnitOfWork,
     found: Catalogue,
-    counters: dict[int, tuple[int, Decimal]],
+    counters: Counters,
     member: dict[str, Any] | None,
+    own: dict[int, _Held],
 ) -> dict[str, UsageFacts]:
+    """What is left of each limited promotion: uses and budget held by open checkouts count
+    as taken, except what this checkout (``own``) holds itself."""
     limited = [entry for entry in found.entries.values() if entry.limits.limited]
     if not limited:
         return {}
@@ -151,21 +183,36 @@ def _usage(
     member_uses = uow.promotions.member_uses(member["id"]) if member and per_member else {}
     usage = {}
     for entry in limited:
-        uses, spent = counters.get(entry.pk, (0, Decimal(0)))
-        mine = member_uses.get(entry.pk, 0) if member else None
-        usage[entry.promotion.id] = entry.limits.usage(uses, spent, mine)
+        uses, spent, held_uses, held_budget = counters.get(entry.pk, _NO_COUNTS)
+        mine = own.get(entry.pk)
+        member_used, member_held = member_uses.get(entry.pk, (0, 0))
+        if mine is not None:
+            held_uses -= 1
+            held_budget -= mine.amount
+            if member is not None and mine.member_id == member["id"]:
+                member_held -= 1
+        holds = PromotionHolds(max(held_uses, 0), max(member_held, 0), max(held_budget, Decimal(0)))
+        usage[entry.promotion.id] = entry.limits.usage(
+            uses, spent, member_used if member else None, held=holds
+        )
     return usage
+
+
+_NO_COUNTS = (0, Decimal(0), 0, Decimal(0))
 
 
 def _usable_codes(
     uow: UnitOfWork, codes: tuple[str, ...], held: set[str]
-) -> tuple[tuple[str, ...], list[RejectedPromotion]]:
-    """Drop entered codes with no use left (``held``: codes this checkout already holds)."""
+) -> tuple[tuple[str, ...], list[RejectedPromotion], list[str]]:
+    """Drop entered codes with no use left (``held``: codes this checkout already holds);
+    also returns the codes that are no promotion's code (issued coupons, or unknown)."""
     normalised = tuple(dict.fromkeys(normalize_code(code) for code in codes if code.strip()))
     rows = uow.promotions.codes(normalised)
-    kept, rejected = [], []
+    kept, rejected, other = [], [], []
     for code in normalised:
         row = rows.get(code)
+        if row is None:
+            other.append(code)
         if row is None or row.max_uses is None:
             kept.append(code)
             continue
@@ -178,7 +225,88 @@ def _usable_codes(
             )
         else:
             kept.append(code)
-    return tuple(kept), rejected
+    return tuple(kept), rejected, other
+
+
+_COUPON_REFUSALS: dict[CouponRefusal, tuple[RejectReason, str]] = {
+    CouponRefusal.EXPIRED: (RejectReason.COUPON_EXPIRED, "has expired"),
+    CouponRefusal.USED: (RejectReason.CODE_USED_UP, "has been used"),
+    CouponRefusal.CANCELLED: (RejectReason.COUPON_CANCELLED, "has been cancelled"),
+    CouponRefusal.RESERVED: (RejectReason.CODE_RESERVED, "is held by another checkout"),
+    CouponRefusal.NOT_OWNED: (RejectReason.COUPON_NOT_OWNED, "belongs to another member"),
+    CouponRefusal.MEMBER_REQUIRED: (
+        RejectReason.COUPON_MEMBER_REQUIRED,
+        "can be used only by a signed-in member",
+    ),
+    CouponRefusal.USED_BY_MEMBER: (
+        RejectReason.COUPON_USED_BY_MEMBER,
+        "can be used once per member and this member has used it",
+    ),
+}
+
+
+@dataclass(slots=True)
+class _Coupons:
+    """Entered codes that are issued coupons: code -> promotion id for the engine, the
+    promotions derived from rewards that the catalogue does not hold, and the refused ones."""
+
+    by_code: dict[str, str] = field(default_factory=dict)
+    derived: dict[str, Promotion] = field(default_factory=dict)
+    rejected: list[RejectedPromotion] = field(default_factory=list)
+
+
+def _issued_coupons(
+    uow: UnitOfWork,
+    found: Catalogue,
+    codes: list[str],
+    member: dict[str, Any] | None,
+    request: CartRequest,
+    now: datetime,
+) -> _Coupons:
+    out = _Coupons()
+    if not codes:
+        return out
+    for code, row in uow.coupons.get_many(codes).items():
+        coupon = to_coupon(row)
+        uses = 0
+        if member is not None and coupon.once_per_member:
+            uses = uow.coupons.member_uses(row, member["id"])
+        refusal = check_coupon(
+            coupon,
+            now,
+            member_id=request.member,
+            member_uses=uses,
+            checkout_id=request.checkout_id,
+        )
+        if refusal is not None:
+            reason, what = _COUPON_REFUSALS[refusal]
+            out.rejected.append(_code_refusal(code, reason, what))
+            continue
+        promotion_id = coupon.promotion_id
+        if promotion_id is None:
+            out.rejected.append(
+                _code_refusal(code, RejectReason.UNKNOWN_CODE, "is not a checkout coupon")
+            )
+            continue
+        if promotion_id not in found.by_id:
+            derived = _derived_promotion(uow, coupon)
+            if derived is not None:
+                out.derived[derived.id] = derived
+        out.by_code[code] = promotion_id
+    return out
+
+
+def _derived_promotion(uow: UnitOfWork, coupon: Coupon) -> Promotion | None:
+    """The promotion a reward's coupon stands for when the reward carries the benefit itself
+    (the reward as it is now, if it is still the version the coupon was issued for)."""
+    if coupon.reward_id is None:
+        return None
+    try:
+        reward = get_reward_model(uow, coupon.reward_id)
+    except RewardNotFound:
+        return None
+    promotion = promotion_for_reward(reward)
+    return promotion if promotion is not None and promotion.id == coupon.promotion_id else None
 
 
 def _code_refusal(code: str, reason: RejectReason, what: str) -> RejectedPromotion:
@@ -195,27 +323,43 @@ def _price(
     held_codes: set[str] | None = None,
     held_points: int = 0,
     refused: list[RejectedPromotion] | None = None,
+    own: dict[int, _Held] | None = None,
 ) -> _Priced:
     found, counters = catalogue(uow)
     refused = refused or []
     lost = {r.code for r in refused}
     entered = tuple(code for code in request.codes if normalize_code(code) not in lost)
-    codes, rejected = _usable_codes(uow, entered, held_codes or set())
-    rejected = [*refused, *rejected]
+    codes, rejected, other = _usable_codes(uow, entered, held_codes or set())
+    issued = _issued_coupons(uow, found, other, member, request, now)
+    refused_coupons = {r.code for r in issued.rejected}
+    codes = tuple(code for code in codes if code not in refused_coupons)
+    rejected = [*refused, *rejected, *issued.rejected]
     cart = Cart(request.currency, request.lines, request.shipping, member_facts(uow, member), codes)
     has_expressions = any(p.conditions.expression for p in found.promotions)
+    promotions = found.promotions
+    if issued.derived:
+        promotions = (*promotions, *issued.derived.values())
     evaluation = evaluate_cart(
         cart,
-        found.promotions,
+        promotions,
         now=now,
-        usage=_usage(uow, found, counters, member),
+        usage=_usage(uow, found, counters, member, own or {}),
+        coupons=issued.by_code,
         cel_check=cel_check if has_expressions else None,
     )
     earn = points_to_earn(uow, ctx, member, cart, evaluation, now)
     points = _points(
         ctx.program, cart, evaluation, earn, member, request.points_to_pay, held_points
     )
-    return _Priced(evaluation, found, member, points, request.points_to_pay, rejected)
+    return _Priced(
+        evaluation,
+        found,
+        member,
+        points,
+        request.points_to_pay,
+        rejected,
+        frozenset(issued.by_code),
+    )
 
 
 def _points(
@@ -324,11 +468,11 @@ def reserve(
 ) -> dict[str, Any]:
     """Price the cart and make the checkout hold exactly what this evaluation uses.
 
-    Re-evaluating the same checkout replaces its hold: codes no longer applied are let go,
-    new ones are taken, and the points held change to ``points_to_pay``.
+    Re-evaluating the same checkout replaces its hold: codes and promotion usage no longer
+    applied are let go, new ones are taken, and the points held change to ``points_to_pay``.
     """
     assert request.checkout_id is not None
-    _release_expired_holders(uow, request.codes, now)
+    _release_expired_holders(uow, request.codes, now, keep=request.checkout_id)
     member = _member(uow, request.member, lock=True)  # members before checkouts, always
     row = uow.checkouts.get(request.checkout_id, lock=True)
     if row is None:
@@ -346,22 +490,44 @@ def reserve(
         _give_back_points(uow, row, f"checkout {row['checkout_id']} changed member", now)
         row = _reloaded(uow, row)
     held_codes = {item["code"] for item in row["codes"]}
+    held_coupons = {item["code"] for item in row["codes"] if item.get("coupon")}
     held_points = row["points"] if same_member else 0
-    priced, holding = _price_and_hold_codes(uow, ctx, request, now, member, held_codes, held_points)
-    for code in held_codes - holding.keys():
-        uow.promotions.unreserve_code(code)
+    own = _own_holds(row)
+    expires_at = now + timedelta(minutes=ctx.program.checkout_ttl_minutes)
+    priced, holding = _price_and_hold(
+        uow,
+        ctx,
+        request,
+        now,
+        member,
+        _Holding(held_codes, held_coupons, held_points, own, expires_at),
+    )
+    for code in sorted(held_codes - holding.keys()):
+        if code in held_coupons:
+            _let_go_coupon(uow, code, request.checkout_id, now)
+        else:
+            uow.promotions.unreserve_code(code)
     _hold_points(uow, row, member, priced.points_to_pay, now)
     row = _reloaded(uow, row)
-    expires_at = now + timedelta(minutes=ctx.program.checkout_ttl_minutes)
-    applied = [
-        {
-            "promotion_pk": priced.catalogue.by_id[a.promotion_id].pk,
-            "promotion_id": a.promotion_id,
-            "discount": str(a.total_discount),
-        }
-        for a in priced.evaluation.applied
+    applied: list[dict[str, Any]] = []
+    for a in priced.evaluation.applied:
+        entry = priced.catalogue.by_id.get(a.promotion_id)
+        if entry is None:  # derived from a reward's coupon: no counters of its own
+            continue
+        held = own.get(entry.pk)
+        applied.append(
+            {
+                "promotion_pk": entry.pk,
+                "promotion_id": a.promotion_id,
+                "discount": str(a.total_discount),
+                "held": held is not None,
+                "held_member_id": None if held is None else held.member_id,
+            }
+        )
+    codes = [
+        {"code": code, "promotion_pk": pk, "coupon": code in held_coupons}
+        for code, pk in sorted(holding.items())
     ]
-    codes = [{"code": code, "promotion_pk": pk} for code, pk in sorted(holding.items())]
     uow.checkouts.update(
         row["id"],
         member_id=None if member is None else member["id"],
@@ -375,9 +541,19 @@ def reserve(
         "status": RESERVED,
         "expires_at": expires_at.isoformat(),
         "reserved_codes": sorted(holding),
+        "reserved_promotions": sorted(str(a["promotion_id"]) for a in applied if a["held"]),
         "reserved_points": row["points"],
     }
     return _body(priced, ctx.program, checkout)
+
+
+def _own_holds(row: RowMapping) -> dict[int, _Held]:
+    """The promotion usage an open checkout holds, by promotion pk."""
+    return {
+        item["promotion_pk"]: _Held(Decimal(item["discount"]), item.get("held_member_id"))
+        for item in row["promotions"]
+        if item.get("held")
+    }
 
 
 def _reloaded(uow: UnitOfWork, row: RowMapping) -> RowMapping:
@@ -386,45 +562,151 @@ def _reloaded(uow: UnitOfWork, row: RowMapping) -> RowMapping:
     return fresh
 
 
-def _price_and_hold_codes(
+_MAX_TRIES = 20
+
+
+@dataclass(slots=True)
+class _Holding:
+    """What the checkout holds while it is priced and held again (updated in place)."""
+
+    codes: set[str]  # promotion codes and coupons
+    coupons: set[str]  # of ``codes``, the issued coupons
+    points: int
+    promotions: dict[int, _Held]
+    until: datetime
+
+
+def _price_and_hold(
     uow: UnitOfWork,
     ctx: TenantContext,
     request: CartRequest,
     now: datetime,
     member: dict[str, Any] | None,
-    held_codes: set[str],
-    held_points: int,
-) -> tuple[_Priced, dict[str, int]]:
-    """Price, then take each applied code's use; a code lost to a racing checkout is refused
-    and the cart priced again without it."""
+    held: _Holding,
+) -> tuple[_Priced, dict[str, int | None]]:
+    """Price, then take each applied code's use (a promotion code's counter, or an issued
+    coupon's hold) and each applied limited promotion's use and budget. A code lost to a
+    racing checkout is refused; a promotion whose last use or budget a racing checkout took
+    is priced again with what is left (refused if nothing is)."""
     refused: list[RejectedPromotion] = []
-    while True:
+    for _ in range(_MAX_TRIES):
         priced = _price(
             uow,
             ctx,
             request,
             now,
             member,
-            held_codes=held_codes,
-            held_points=held_points,
+            held_codes=held.codes,
+            held_points=held.points,
             refused=refused,
+            own=held.promotions,
         )
-        holding: dict[str, int] = {}
+        holding: dict[str, int | None] = {}
         lost = None
         for applied in priced.evaluation.applied:
-            if applied.code is None:
+            code = applied.code
+            if code is None:
                 continue
-            pk = priced.catalogue.by_id[applied.promotion_id].pk
-            if applied.code in held_codes or uow.promotions.reserve_code(applied.code):
-                holding[applied.code] = pk
-                held_codes.add(applied.code)
+            entry = priced.catalogue.by_id.get(applied.promotion_id)
+            if code in priced.coupon_codes:
+                taken = _hold_coupon(uow, code, request, member, held.until, now)
+                if taken:
+                    held.coupons.add(code)
             else:
-                lost = applied.code
+                taken = code in held.codes or uow.promotions.reserve_code(code)
+            if not taken:
+                lost = code
                 break
-        if lost is None:
+            holding[code] = None if entry is None else entry.pk
+            held.codes.add(code)
+        if lost is not None:
+            message = "was taken by another checkout a moment ago"
+            refused.append(_code_refusal(lost, RejectReason.CODE_RESERVED, message))
+            continue
+        if _hold_promotions(uow, priced, member, held.promotions):
             return priced, holding
-        message = "was taken by another checkout a moment ago"
-        refused.append(_code_refusal(lost, RejectReason.CODE_RESERVED, message))
+    raise RuntimeError("checkout could not settle its holds")  # pragma: no cover
+
+
+def _hold_coupon(
+    uow: UnitOfWork,
+    code: str,
+    request: CartRequest,
+    member: dict[str, Any] | None,
+    until: datetime,
+    now: datetime,
+) -> bool:
+    """Hold one use of an issued coupon for the checkout (again: extend the hold)."""
+    assert request.checkout_id is not None
+    buyer = None if member is None else request.member
+    try:
+        coupons.reserve_coupon(uow, code, request.checkout_id, until, buyer, now)
+    except IllegalCouponTransition:
+        return False
+    return True
+
+
+def _let_go_coupon(uow: UnitOfWork, code: str, checkout_id: str, now: datetime) -> None:
+    # its hold may have lapsed and been dropped by the job, or the coupon be gone
+    with suppress(CouponNotReserved, CouponNotFound):
+        coupons.release_coupon(uow, code, checkout_id, now)
+
+
+def _hold_promotions(
+    uow: UnitOfWork, priced: _Priced, member: dict[str, Any] | None, own: dict[int, _Held]
+) -> bool:
+    """Make ``own`` hold the applied limited promotions, in promotion order (so that two
+    checkouts lock rows in the same order); False when one could not be taken as priced."""
+    member_id = None if member is None else int(member["id"])
+    wanted: dict[int, Decimal] = {}
+    entries: dict[int, Entry] = {}
+    for applied in priced.evaluation.applied:
+        entry = priced.catalogue.by_id[applied.promotion_id]
+        if entry.limits.limited:
+            wanted[entry.pk] = applied.total_discount
+            entries[entry.pk] = entry
+    for pk in sorted(wanted.keys() | own.keys()):
+        have = own.get(pk)
+        if pk not in wanted:
+            assert have is not None
+            uow.promotions.unhold(pk, have.member_id, have.amount)
+            del own[pk]
+            continue
+        amount = wanted[pk]
+        if have is not None and have.amount == amount and have.member_id == member_id:
+            continue
+        if not _take(uow, entries[pk], member_id, amount, have):
+            return False
+        own[pk] = _Held(amount, member_id)
+    return True
+
+
+def _take(
+    uow: UnitOfWork, entry: Entry, member_id: int | None, amount: Decimal, have: _Held | None
+) -> bool:
+    """Hold one use and ``amount`` of budget of a promotion (replacing ``have``, what this
+    checkout held of it), checked against the locked counters; False if they no longer
+    allow it."""
+    row = uow.promotions.counters(entry.pk)
+    if row is None:
+        return False
+    limits = entry.limits
+    held_uses = row["reserved_uses"] - (1 if have is not None else 0)
+    if limits.uses is not None and row["uses"] + held_uses >= limits.uses:
+        return False
+    if limits.budget is not None:
+        held_budget = row["reserved_budget"] - (have.amount if have is not None else 0)
+        if row["budget_spent"] + held_budget + amount > limits.budget:
+            return False
+    if limits.uses_per_member is not None and member_id is not None:
+        used, held = uow.promotions.member_usage(entry.pk, member_id)
+        if have is not None and have.member_id == member_id:
+            held -= 1
+        if used + held >= limits.uses_per_member:
+            return False
+    previous = None if have is None else (have.member_id, have.amount)
+    uow.promotions.hold(row, member_id, amount, previous=previous)
+    return True
 
 
 def _hold_points(
@@ -477,8 +759,9 @@ def _give_back_points(uow: UnitOfWork, row: RowMapping, reason: str, now: dateti
 
 
 def release(uow: UnitOfWork, checkout_id: str, reason: str, now: datetime) -> str | None:
-    """Let go of what an open checkout holds; a committed one gives back its points and code
-    uses (its order was cancelled). Returns a note for the event response."""
+    """Let go of what an open checkout holds; a committed one gives back its points, code
+    uses and promotion usage (its order was cancelled). Returns a note for the event
+    response."""
     seen = uow.checkouts.get(checkout_id)
     if seen is None:
         return f"checkout {checkout_id} is not known"
@@ -491,52 +774,114 @@ def release(uow: UnitOfWork, checkout_id: str, reason: str, now: datetime) -> st
     committed = row["status"] == COMMITTED
     _give_back_points(uow, row, f"checkout {checkout_id} released: {reason}", now)
     for item in row["codes"]:
-        if committed:
+        if item.get("coupon"):
+            if committed:
+                coupons.give_back_use(uow, item["code"], f"checkout {checkout_id}", now)
+            else:
+                _let_go_coupon(uow, item["code"], checkout_id, now)
+        elif committed:
             uow.promotions.unuse_code(item["code"])
         else:
             uow.promotions.unreserve_code(item["code"])
+    promotions = row["promotions"]
     if committed:
-        for applied in row["promotions"]:
-            uow.promotions.uncount_use(applied["promotion_pk"], row["member_id"])
+        for applied in promotions:
+            uow.promotions.uncount_use(
+                applied["promotion_pk"], row["member_id"], Decimal(applied["discount"])
+            )
+    else:
+        for pk, held in sorted(_own_holds(row).items()):
+            uow.promotions.unhold(pk, held.member_id, held.amount)
+        promotions = [{**item, "held": False, "held_member_id": None} for item in promotions]
     # the codes stay on the row, so an order paid after its hold expired still counts them
     codes = [] if committed else row["codes"]
     uow.checkouts.update(
-        row["id"], status=RELEASED, release_reason=reason, codes=codes, updated_at=now
+        row["id"],
+        status=RELEASED,
+        release_reason=reason,
+        codes=codes,
+        promotions=promotions,
+        updated_at=now,
     )
     return None
 
 
 def commit(
-    uow: UnitOfWork, checkout_id: str, member_id: int, order_pk: int, now: datetime
+    uow: UnitOfWork,
+    checkout_id: str,
+    member_id: int,
+    order_pk: int,
+    now: datetime,
+    *,
+    order_id: str,
 ) -> str | None:
-    """The order of this checkout was paid: count the code uses and promotion usage; the held
-    points stay spent. Returns a note when there was nothing to commit."""
+    """The order of this checkout was paid: the held code uses and promotion usage become
+    used; the held points stay spent. Returns a note when there was nothing to commit."""
     row = uow.checkouts.get(checkout_id, lock=True)
     if row is None:
         return f"checkout {checkout_id} is not known; no codes or points were held"
     if row["status"] == RELEASED and row["release_reason"] == "expired":
-        return _commit_late(uow, row, member_id, order_pk, now)
+        return _commit_late(uow, row, member_id, order_pk, now, order_id)
     if row["status"] != RESERVED:
         return f"checkout {checkout_id} was already {row['status']}; nothing committed"
+    lost = []
     for item in row["codes"]:
-        uow.promotions.use_reserved_code(item["code"])
-    for applied in row["promotions"]:
+        if item.get("coupon"):
+            if not _use_coupon(uow, item["code"], row, member_id, order_id, now):
+                lost.append(item["code"])
+        else:
+            uow.promotions.use_reserved_code(item["code"])
+    for applied in sorted(row["promotions"], key=lambda item: item["promotion_pk"]):
         uow.promotions.count_use(
-            applied["promotion_pk"], row["member_id"] or member_id, Decimal(applied["discount"])
+            applied["promotion_pk"],
+            row["member_id"] or member_id,
+            Decimal(applied["discount"]),
+            held=bool(applied.get("held")),
+            held_member_id=applied.get("held_member_id"),
         )
-    uow.checkouts.update(row["id"], status=COMMITTED, order_pk=order_pk, updated_at=now)
+    promotions = [{**item, "held": False, "held_member_id": None} for item in row["promotions"]]
+    codes = [item for item in row["codes"] if item["code"] not in lost]
+    uow.checkouts.update(
+        row["id"],
+        status=COMMITTED,
+        order_pk=order_pk,
+        codes=codes,
+        promotions=promotions,
+        updated_at=now,
+    )
+    if lost:
+        return f"coupon(s) {', '.join(lost)} could not be used: " + "no use was left"
     return None
 
 
+def _use_coupon(
+    uow: UnitOfWork, code: str, row: RowMapping, member_id: int, order_id: str, now: datetime
+) -> bool:
+    """Spend the coupon's use for the order (the checkout's hold, or a free use if the hold
+    lapsed); False when none is left."""
+    buyer = uow.members.get_by_id(row["member_id"] or member_id)
+    external_id = None if buyer is None else str(buyer["external_id"])
+    try:
+        coupons.use_coupon(uow, code, order_id, external_id, now, checkout_id=row["checkout_id"])
+    except (IllegalCouponTransition, CouponNotFound):
+        return False
+    return True
+
+
 def _commit_late(
-    uow: UnitOfWork, row: RowMapping, member_id: int, order_pk: int, now: datetime
+    uow: UnitOfWork, row: RowMapping, member_id: int, order_pk: int, now: datetime, order_id: str
 ) -> str:
-    """The order was paid after the hold ran out: count what is still free to count."""
+    """The order was paid after the hold ran out: count what is still free to count. (The
+    store gave the discount already, so promotion usage is counted even past its limit.)"""
     counted: list[dict[str, Any]] = []
     lost: list[dict[str, Any]] = []
     for item in row["codes"]:
-        (counted if uow.promotions.use_code(item["code"]) else lost).append(item)
-    for applied in row["promotions"]:
+        if item.get("coupon"):
+            used = _use_coupon(uow, item["code"], row, member_id, order_id, now)
+        else:
+            used = uow.promotions.use_code(item["code"])
+        (counted if used else lost).append(item)
+    for applied in sorted(row["promotions"], key=lambda item: item["promotion_pk"]):
         uow.promotions.count_use(
             applied["promotion_pk"], row["member_id"] or member_id, Decimal(applied["discount"])
         )
@@ -550,8 +895,9 @@ def _commit_late(
     return note
 
 
-def refunded(uow: UnitOfWork, program: Program, order_pk: int, full: bool) -> None:
-    """A refund gives the order's limited codes back when the programme's policy says so."""
+def refunded(uow: UnitOfWork, program: Program, order_pk: int, full: bool, now: datetime) -> None:
+    """A refund gives the order's limited codes back when the programme's policy says so,
+    with the use of their promotions (and, for a full refund, the budget they spent)."""
     policy = program.code_refund_policy
     if policy is CodeRefundPolicy.KEEP or (
         policy is CodeRefundPolicy.RELEASE_ON_FULL_REFUND and not full
@@ -562,26 +908,36 @@ def refunded(uow: UnitOfWork, program: Program, order_pk: int, full: bool) -> No
         return
     pks = set()
     for item in row["codes"]:
-        uow.promotions.unuse_code(item["code"])
-        pks.add(item["promotion_pk"])
-    for pk in pks:
-        uow.promotions.uncount_use(pk, row["member_id"])
+        if item.get("coupon"):
+            coupons.give_back_use(uow, item["code"], f"checkout {row['checkout_id']}", now)
+        else:
+            uow.promotions.unuse_code(item["code"])
+        if item["promotion_pk"] is not None:
+            pks.add(item["promotion_pk"])
+    discounts = {item["promotion_pk"]: Decimal(item["discount"]) for item in row["promotions"]}
+    for pk in sorted(pks):
+        given_back = discounts.get(pk, Decimal(0)) if full else Decimal(0)
+        uow.promotions.uncount_use(pk, row["member_id"], given_back)
     uow.checkouts.update(row["id"], codes=[], release_reason="refund")
 
 
 def release_due(uow: UnitOfWork, now: datetime) -> int:
     """Release this tenant's checkouts whose hold ran out; returns how many."""
     due = uow.checkouts.due(now)
-    for checkout_id, _codes in due:
+    for checkout_id, _codes, _promotions in due:
         release(uow, checkout_id, "expired", now)
     return len(due)
 
 
-def _release_expired_holders(uow: UnitOfWork, codes: tuple[str, ...], now: datetime) -> None:
-    """Let go of expired holds on the entered codes now, rather than when the job next runs."""
+def _release_expired_holders(
+    uow: UnitOfWork, codes: tuple[str, ...], now: datetime, *, keep: str
+) -> None:
+    """Let go of expired holds on the entered codes and on promotion usage now, rather than
+    when the job next runs (``keep``: the checkout being evaluated, which renews its own)."""
     wanted = {normalize_code(code) for code in codes}
-    if not wanted:
-        return
-    for checkout_id, held in uow.checkouts.due(now):
-        if wanted & {item["code"] for item in held}:
+    for checkout_id, held_codes, promotions in uow.checkouts.due(now):
+        if checkout_id == keep:
+            continue
+        holds_usage = any(item.get("held") for item in promotions)
+        if holds_usage or wanted & {item["code"] for item in held_codes}:
             release(uow, checkout_id, "expired", now)

@@ -17,12 +17,16 @@ from loyalty.domain.rewards import (
     CouponBatchExists,
     CouponBatchNotFound,
     CouponNotFound,
+    CouponRefundPolicy,
     CouponReserved,
+    IllegalCouponTransition,
     InvalidCouponBatch,
+    cancel,
     coupon_promotion_id,
     csv_rows,
     expire,
     generate_codes,
+    refund_use,
     release,
     release_lapsed,
     reserve,
@@ -106,6 +110,64 @@ def release_coupon(uow: UnitOfWork, code: str, checkout_id: str, now: datetime) 
     released = release(to_coupon(row, _batch_id(uow, row)), checkout_id, now)
     uow.coupons.save(row, released, "release", now, checkout_id=checkout_id)
     return coupon_view(uow, _require(uow, code))
+
+
+def give_back_use(uow: UnitOfWork, code: str, note: str, now: datetime) -> bool:
+    """The order that used the code was cancelled or refunded (and the programme gives codes
+    back): the use comes back unless the coupon is final. False if there was none to give."""
+    row = _require(uow, code, lock=True)
+    if row["uses"] == 0:
+        return False
+    restored = refund_use(to_coupon(row), CouponRefundPolicy.RESTORE, now)
+    if restored == to_coupon(row):
+        return False
+    uow.coupons.save(row, restored, "refund", now, note=note)
+    return True
+
+
+def issue_coupon(
+    uow: UnitOfWork,
+    code: str,
+    *,
+    member_pk: int,
+    promotion_id: str | None,
+    reward_id: str | None,
+    now: datetime,
+    expires_at: datetime | None = None,
+) -> dict[str, Any]:
+    """Issue one single-use code to one member; issuing the same code again changes
+    nothing (a retry), and the existing coupon is returned."""
+    row = uow.coupons.get(code)
+    if row is None:
+        uow.coupons.add_many(
+            [
+                {
+                    "code": code,
+                    "member_id": member_pk,
+                    "reward_id": reward_id,
+                    "promotion_id": promotion_id,
+                    "expires_at": expires_at,
+                }
+            ],
+            now,
+        )
+        row = uow.coupons.get(code)
+        assert row is not None
+    return coupon_view(uow, row)
+
+
+def withdraw_coupon(uow: UnitOfWork, code: str, reason: str, now: datetime) -> bool:
+    """Cancel a coupon that was never used and no checkout holds now; False (left as it
+    is) otherwise."""
+    row = uow.coupons.get(code, lock=True)
+    if row is None:
+        return False
+    try:
+        cancelled = cancel(to_coupon(row), now, unused_only=True)
+    except IllegalCouponTransition:
+        return False
+    uow.coupons.save(row, cancelled, "cancel", now, reason=reason)
+    return True
 
 
 def _member_pk(uow: UnitOfWork, member: str | None) -> int | None:

@@ -175,7 +175,9 @@ def _commit_checkout(
         return None
     order = uow.orders.get(paid.order.order_id)
     assert order is not None
-    return checkout.commit(uow, paid.checkout_id, member["id"], order["id"], now)
+    return checkout.commit(
+        uow, paid.checkout_id, member["id"], order["id"], now, order_id=paid.order.order_id
+    )
 
 
 def _unpaid_checkout_cancelled(
@@ -555,7 +557,9 @@ def _order_refunded(
         points_reversed=order["points_reversed"] + points,
         status="refunded" if refunded_amount >= order["total"] else "partially_refunded",
     )
-    checkout.refunded(uow, ctx.program, order["id"], full=refunded_amount >= order["total"])
+    checkout.refunded(
+        uow, ctx.program, order["id"], full=refunded_amount >= order["total"], now=now
+    )
     return member, effects, None
 
 

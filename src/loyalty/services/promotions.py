@@ -53,11 +53,15 @@ def forget(tenant_id: int) -> None:
             _cache.pop(key, None)
 
 
-def catalogue(uow: UnitOfWork) -> tuple[Catalogue, dict[int, tuple[int, Decimal]]]:
-    """The tenant's active promotions and their counters, pk -> (uses, budget spent)."""
+Counters = dict[int, tuple[int, Decimal, int, Decimal]]
+
+
+def catalogue(uow: UnitOfWork) -> tuple[Catalogue, Counters]:
+    """The tenant's active promotions and their counters,
+    pk -> (uses, budget spent, uses held by open checkouts, budget held by them)."""
     states = uow.promotions.states()
     versions = {row[0]: row[1] for row in states}
-    counters = {row[0]: (row[2], row[3]) for row in states}
+    counters = {row[0]: (row[2], row[3], row[4], row[5]) for row in states}
     cached = _cache.get(uow.cache_key)
     if cached is None or cached.versions != versions:
         cached = _load(uow)
@@ -183,8 +187,10 @@ def _check_limits(promotion: Promotion, limits: PromotionLimits) -> None:
             )
     if limits.code_uses is not None and promotion.trigger is not Trigger.CODE:
         raise InvalidPromotion("only a code promotion has code uses", field="limits.code_uses")
-    if promotion.trigger is Trigger.CODE and not promotion.codes:
-        raise InvalidPromotion("a code promotion needs at least one code", field="codes")
+    if limits.code_uses is not None and not promotion.codes:
+        raise InvalidPromotion("code uses need codes of its own", field="limits.code_uses")
+    # A code promotion without codes of its own applies only through issued coupons
+    # (reward redemptions, coupon batches, referral welcome codes).
 
 
 def _columns(
@@ -230,6 +236,8 @@ def view(row: RowMapping, uow: UnitOfWork) -> dict[str, Any]:
     out["usage"] = {
         "uses": row["uses"],
         "budget_spent": str(row["budget_spent"]),
+        "held_uses": row["reserved_uses"],
+        "held_budget": str(row["reserved_budget"]),
         "codes": [
             {"code": code, "uses": r.uses, "reserved": r.reserved, "max_uses": r.max_uses}
             for code, r in sorted(codes.items())

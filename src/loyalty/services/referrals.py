@@ -25,8 +25,10 @@ from loyalty.domain.events import (
 from loyalty.domain.ledger import EntryKind
 from loyalty.domain.members import MemberStatus
 from loyalty.domain.referrals import (
+    CancelWelcomeCoupon,
     Effect,
     GrantReferrerPoints,
+    InvalidReferralProgram,
     IssueWelcomeCoupon,
     Party,
     ReferralFacts,
@@ -45,12 +47,14 @@ from loyalty.domain.referrals import (
     record_refund,
     referral_link,
 )
-from loyalty.services import ledger
+from loyalty.domain.rewards import RewardNotFound, coupon_promotion_id
+from loyalty.services import coupons, ledger
 from loyalty.services._referral_rows import changed_values, new_values, referral_view, to_domain
 from loyalty.services.context import TenantContext
 from loyalty.services.lookup import ensure_member, require_member
 from loyalty.services.members import profile_fields
 from loyalty.services.outbox import emit, emit_effects
+from loyalty.services.rewards import get_reward_model
 from loyalty.store.uow import UnitOfWork
 
 _RANDOM = secrets.SystemRandom()
@@ -80,9 +84,47 @@ def put_settings(
     if isinstance(data.get("fraud"), Mapping):
         merged["fraud"] = {**current["fraud"], **data["fraud"]}
     program = ReferralProgram.from_dict(merged)
+    _check_welcome_benefit(uow, program, data)
     version = uow.referrals.put_settings(program.to_dict(), now)
     uow.audit(ctx.actor, "referral_settings.updated", None, program.to_dict(), now)
     return {**program.to_dict(), "version": version}
+
+
+def _check_welcome_benefit(
+    uow: UnitOfWork, program: ReferralProgram, data: Mapping[str, Any]
+) -> None:
+    """The welcome benefit being set must exist and work at checkout."""
+    if data.get("welcome_promotion_id") is not None:
+        row = uow.promotions.get(str(data["welcome_promotion_id"]))
+        if row is None:
+            raise InvalidReferralProgram(
+                f"no promotion '{data['welcome_promotion_id']}'", field="welcome_promotion_id"
+            )
+        if row["trigger"] != "code":
+            raise InvalidReferralProgram(
+                "must be a code promotion (an automatic one needs no code)",
+                field="welcome_promotion_id",
+            )
+    reward_id = data.get("welcome_reward_id")
+    if reward_id is not None and _reward_promotion(uow, str(reward_id)) is None:
+        raise InvalidReferralProgram(
+            "must be a reward that is a checkout coupon", field="welcome_reward_id"
+        )
+
+
+def _reward_promotion(uow: UnitOfWork, reward_id: str) -> str | None:
+    try:
+        return coupon_promotion_id(get_reward_model(uow, reward_id))
+    except RewardNotFound:
+        return None
+
+
+def _welcome_promotion(uow: UnitOfWork, effect: IssueWelcomeCoupon) -> str | None:
+    if effect.promotion_id is not None:
+        return effect.promotion_id
+    if effect.reward_id is not None:
+        return _reward_promotion(uow, effect.reward_id)
+    return None  # pragma: no cover - the programme issues no code without a benefit
 
 
 # --- codes --------------------------------------------------------------------------------
@@ -105,7 +147,31 @@ def member_referral(
         if program.link_base_url is None
         else referral_link(program.link_base_url, code, program.link_param)
     )
-    return {"member": external_id, "code": code, "link": link, "enabled": program.enabled}
+    return {
+        "member": external_id,
+        "code": code,
+        "link": link,
+        "enabled": program.enabled,
+        "welcome_coupon": _welcome_coupon_of(uow, member["id"]),
+    }
+
+
+def _welcome_coupon_of(uow: UnitOfWork, member_id: int) -> dict[str, Any] | None:
+    """The welcome coupon this member got as a referred friend, as the coupon stands now."""
+    referral = uow.referrals.live_of_referee(member_id)
+    if referral is None or referral["welcome_code"] is None:
+        return None
+    row = uow.coupons.get(referral["welcome_code"])
+    if row is None:
+        return None
+    view = coupons.coupon_view(uow, row)
+    return {
+        "code": view["code"],
+        "status": view["status"],
+        "promotion_id": view["promotion_id"],
+        "reward_id": view["reward_id"],
+        "expires_at": view["expires_at"],
+    }
 
 
 def _new_code(uow: UnitOfWork, member: Mapping[Any, Any], now: datetime) -> str:
@@ -331,17 +397,34 @@ def _applied(
     assert row is not None
     for effect in effects:
         if isinstance(effect, IssueWelcomeCoupon):
-            coupon = {
-                "code": effect.code,
-                "reward_id": effect.reward_id,
-                "source": "referral",
-                "referral_id": referral_id,
-            }
-            emit(uow, "coupon.issued", row["referee_external_id"], {"coupon": coupon}, now)
+            _issue_welcome(uow, row, effect, now)
+        elif isinstance(effect, CancelWelcomeCoupon):
+            # a code already used (or held by a live checkout) stays as it is
+            coupons.withdraw_coupon(uow, effect.code, f"referral {referral_id} cancelled", now)
         elif isinstance(effect, ReverseReferrerPoints):
             _reverse_points(uow, ctx, row, effect.points, now)
-        # CancelWelcomeCoupon: the referral row now says the code is cancelled.
     return referral_view(row)
+
+
+def _issue_welcome(
+    uow: UnitOfWork, row: Mapping[Any, Any], effect: IssueWelcomeCoupon, now: datetime
+) -> None:
+    """The friend's single-use welcome code, theirs alone, worth the welcome benefit. The
+    referral row (locked by the caller) records the code once, so a retry issues nothing."""
+    expires_at = None
+    if effect.valid_days is not None:
+        expires_at = now + timedelta(days=effect.valid_days)
+    view = coupons.issue_coupon(
+        uow,
+        effect.code,
+        member_pk=int(row["referee_id"]),
+        promotion_id=_welcome_promotion(uow, effect),
+        reward_id=effect.reward_id,
+        now=now,
+        expires_at=expires_at,
+    )
+    coupon = {**view, "source": "referral", "referral_id": row["id"]}
+    emit(uow, "coupon.issued", row["referee_external_id"], {"coupon": coupon}, now)
 
 
 def _reverse_points(

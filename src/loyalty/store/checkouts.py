@@ -75,10 +75,13 @@ class CheckoutRepository:
             .values(**values)
         )
 
-    def due(self, now: datetime, limit: int = 500) -> list[tuple[str, list[dict[str, Any]]]]:
-        """Open checkouts of this tenant whose hold has run out, with the codes they hold."""
+    def due(
+        self, now: datetime, limit: int = 500
+    ) -> list[tuple[str, list[dict[str, Any]], list[dict[str, Any]]]]:
+        """Open checkouts of this tenant whose hold has run out, with the codes and the
+        promotions they hold."""
         stmt = (
-            select(checkouts.c.checkout_id, checkouts.c.codes)
+            select(checkouts.c.checkout_id, checkouts.c.codes, checkouts.c.promotions)
             .where(
                 checkouts.c.tenant_id == self.tenant_id,
                 checkouts.c.status == RESERVED,
@@ -87,7 +90,7 @@ class CheckoutRepository:
             .order_by(checkouts.c.expires_at)
             .limit(limit)
         )
-        return [(row.checkout_id, row.codes) for row in self.conn.execute(stmt)]
+        return [(row.checkout_id, row.codes, row.promotions) for row in self.conn.execute(stmt)]
 
 
 def tenants_with_due_checkouts(engine: Engine, now: datetime, tenant_id: int | None) -> list[int]:

@@ -103,6 +103,18 @@ class CouponRepository:
             stmt = stmt.with_for_update(of=coupons)
         return self.conn.execute(stmt).mappings().first()
 
+    def get_many(self, codes: Iterable[str]) -> dict[str, RowMapping]:
+        """code -> row (with the owner's external id) of the given codes that exist."""
+        wanted = list(codes)
+        if not wanted:
+            return {}
+        stmt = (
+            select(*_COUPON_COLUMNS)
+            .outerjoin(members, members.c.id == coupons.c.member_id)
+            .where(coupons.c.tenant_id == self.tenant_id, coupons.c.code.in_(wanted))
+        )
+        return {row["code"]: row for row in self.conn.execute(stmt).mappings()}
+
     def save(
         self, row: RowMapping, coupon: Coupon, action: str, now: datetime, **detail: Any
     ) -> None:

@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, case, delete, insert, select, update
 from sqlalchemy.engine import Connection, RowMapping
 
 from loyalty.store._upsert import insert_row_if_absent
@@ -20,6 +20,8 @@ _STATES = select(
     promotions.c.version,
     promotions.c.uses,
     promotions.c.budget_spent,
+    promotions.c.reserved_uses,
+    promotions.c.reserved_budget,
 ).where(promotions.c.tenant_id == bindparam("tenant_id"), _LIVE, promotions.c.active == 1)
 _CODES = select(
     promotion_codes.c.code,
@@ -31,7 +33,11 @@ _CODES = select(
     promotion_codes.c.tenant_id == bindparam("tenant_id"),
     promotion_codes.c.code.in_(bindparam("codes", expanding=True)),
 )
-_MEMBER_USES = select(promotion_member_usage.c.promotion_pk, promotion_member_usage.c.uses).where(
+_MEMBER_USES = select(
+    promotion_member_usage.c.promotion_pk,
+    promotion_member_usage.c.uses,
+    promotion_member_usage.c.reserved,
+).where(
     promotion_member_usage.c.tenant_id == bindparam("tenant_id"),
     promotion_member_usage.c.member_id == bindparam("member_id"),
 )
@@ -117,7 +123,8 @@ class PromotionRepository:
         return list(self.conn.execute(stmt.order_by(promotions.c.id).limit(limit)).mappings())
 
     def states(self) -> list[Any]:
-        """(pk, version, uses, budget_spent) of every active promotion."""
+        """(pk, version, uses, budget_spent, reserved_uses, reserved_budget) of every active
+        promotion."""
         return list(self.conn.execute(_STATES, {"tenant_id": self.tenant_id}).all())
 
     def active(self) -> list[RowMapping]:
@@ -126,51 +133,145 @@ class PromotionRepository:
         )
         return list(self.conn.execute(stmt).mappings())
 
-    def count_use(self, pk: int, member_id: int | None, discount: Decimal) -> None:
-        """One more order used the promotion and got ``discount`` from it (row locked)."""
-        stmt = select(promotions.c.uses, promotions.c.budget_spent).where(
-            promotions.c.tenant_id == self.tenant_id, promotions.c.id == pk
-        )
+    def counters(self, pk: int) -> RowMapping | None:
+        """The promotion's limits and counters, its row locked (PostgreSQL) until commit.
+
+        Every change to a promotion's counters goes through this lock first, so reading
+        what is left and taking it cannot interleave with another checkout. (Money is stored
+        as text, so the checks are made here rather than in a conditional UPDATE.)"""
+        p = promotions.c
+        stmt = select(
+            p.id,
+            p.usage_limit,
+            p.usage_limit_per_member,
+            p.budget,
+            p.uses,
+            p.budget_spent,
+            p.reserved_uses,
+            p.reserved_budget,
+        ).where(p.tenant_id == self.tenant_id, p.id == pk)
         if self._lock:
             stmt = stmt.with_for_update()
-        row = self.conn.execute(stmt).first()
+        return self.conn.execute(stmt).mappings().first()
+
+    def member_usage(self, pk: int, member_id: int) -> tuple[int, int]:
+        """(uses, reserved) of one member for one promotion."""
+        u = promotion_member_usage.c
+        row = self.conn.execute(
+            select(u.uses, u.reserved).where(
+                u.tenant_id == self.tenant_id, u.promotion_pk == pk, u.member_id == member_id
+            )
+        ).first()
+        return (0, 0) if row is None else (int(row.uses), int(row.reserved))
+
+    def hold(
+        self,
+        counters: RowMapping,
+        member_id: int | None,
+        amount: Decimal,
+        *,
+        previous: tuple[int | None, Decimal] | None = None,
+    ) -> None:
+        """An open checkout holds one use, ``amount`` of budget and (``member_id``) one of the
+        member's uses; ``previous``: (member, amount) it held before, now replaced. The row
+        from ``counters`` must still be locked."""
+        uses = counters["reserved_uses"] + (0 if previous is not None else 1)
+        budget = counters["reserved_budget"] + amount
+        old_member = None
+        if previous is not None:
+            old_member, old_amount = previous
+            budget -= old_amount
+        self.update(
+            counters["id"],
+            {"reserved_uses": uses, "reserved_budget": max(budget, Decimal(0))},
+        )
+        if previous is not None and old_member == member_id:
+            return
+        if old_member is not None:
+            self._member_usage(counters["id"], old_member, reserved=-1)
+        if member_id is not None:
+            self._member_usage(counters["id"], member_id, reserved=+1)
+
+    def unhold(self, pk: int, member_id: int | None, amount: Decimal) -> None:
+        """Let go of one held use and ``amount`` of held budget (never below zero)."""
+        row = self.counters(pk)
         if row is None:
             return
-        self.update(pk, {"uses": row.uses + 1, "budget_spent": row.budget_spent + discount})
-        if member_id is not None:
-            self._member_uses(pk, member_id, +1)
-
-    def uncount_use(self, pk: int, member_id: int | None) -> None:
-        self.conn.execute(
-            update(promotions)
-            .where(
-                promotions.c.tenant_id == self.tenant_id,
-                promotions.c.id == pk,
-                promotions.c.uses > 0,
-            )
-            .values(uses=promotions.c.uses - 1)
+        self.update(
+            pk,
+            {
+                "reserved_uses": max(row["reserved_uses"] - 1, 0),
+                "reserved_budget": max(row["reserved_budget"] - amount, Decimal(0)),
+            },
         )
         if member_id is not None:
-            self._member_uses(pk, member_id, -1)
+            self._member_usage(pk, member_id, reserved=-1)
 
-    def _member_uses(self, pk: int, member_id: int, delta: int) -> None:
+    def count_use(
+        self,
+        pk: int,
+        member_id: int | None,
+        discount: Decimal,
+        *,
+        held: bool = False,
+        held_member_id: int | None = None,
+    ) -> None:
+        """One more order used the promotion and got ``discount`` from it (row locked).
+        ``held``: the use and ``discount`` of budget were held by the order's checkout (and
+        one use of ``held_member_id``) and turn from held into used."""
+        row = self.counters(pk)
+        if row is None:
+            return
+        values: dict[str, Any] = {
+            "uses": row["uses"] + 1,
+            "budget_spent": row["budget_spent"] + discount,
+        }
+        if held:
+            values["reserved_uses"] = max(row["reserved_uses"] - 1, 0)
+            values["reserved_budget"] = max(row["reserved_budget"] - discount, Decimal(0))
+        self.update(pk, values)
+        if held and held_member_id is not None and held_member_id != member_id:
+            self._member_usage(pk, held_member_id, reserved=-1)
+        if member_id is not None:
+            let_go = -1 if held and held_member_id == member_id else 0
+            self._member_usage(pk, member_id, uses=+1, reserved=let_go)
+
+    def uncount_use(self, pk: int, member_id: int | None, discount: Decimal = Decimal(0)) -> None:
+        """An order's use of the promotion is given back, with the ``discount`` it spent."""
+        row = self.counters(pk)
+        if row is None:
+            return
+        self.update(
+            pk,
+            {
+                "uses": max(row["uses"] - 1, 0),
+                "budget_spent": max(row["budget_spent"] - discount, Decimal(0)),
+            },
+        )
+        if member_id is not None:
+            self._member_usage(pk, member_id, uses=-1)
+
+    def _member_usage(self, pk: int, member_id: int, *, uses: int = 0, reserved: int = 0) -> None:
         key = {"tenant_id": self.tenant_id, "promotion_pk": pk, "member_id": member_id}
-        insert_row_if_absent(self.conn, promotion_member_usage, {**key, "uses": 0})
+        insert_row_if_absent(self.conn, promotion_member_usage, {**key, "uses": 0, "reserved": 0})
         u = promotion_member_usage.c
+        values: dict[str, Any] = {}
+        if uses:
+            values["uses"] = case((u.uses + uses >= 0, u.uses + uses), else_=0)
+        if reserved:
+            values["reserved"] = case((u.reserved + reserved >= 0, u.reserved + reserved), else_=0)
+        if not values:
+            return
         self.conn.execute(
             update(promotion_member_usage)
-            .where(
-                u.tenant_id == self.tenant_id,
-                u.promotion_pk == pk,
-                u.member_id == member_id,
-                u.uses + delta >= 0,
-            )
-            .values(uses=u.uses + delta)
+            .where(u.tenant_id == self.tenant_id, u.promotion_pk == pk, u.member_id == member_id)
+            .values(**values)
         )
 
-    def member_uses(self, member_id: int) -> dict[int, int]:
+    def member_uses(self, member_id: int) -> dict[int, tuple[int, int]]:
+        """promotion pk -> (uses, held by open checkouts) of one member."""
         params = {"tenant_id": self.tenant_id, "member_id": member_id}
-        return {pk: uses for pk, uses in self.conn.execute(_MEMBER_USES, params)}
+        return {pk: (uses, held) for pk, uses, held in self.conn.execute(_MEMBER_USES, params)}
 
     # --- codes --------------------------------------------------------------------------
 

@@ -823,6 +823,9 @@ promotions = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     Column("deleted_at", UtcDateTime),
+    # held by open checkouts (migration 0012): counted as taken until committed or released
+    Column("reserved_uses", Integer, nullable=False, server_default="0"),
+    Column("reserved_budget", Money, nullable=False, server_default="0"),
     UniqueConstraint("tenant_id", "promotion_id", name="uq_promotions_tenant_promotion"),
     CheckConstraint("uses >= 0", name="uses_not_negative"),
 )
@@ -847,6 +850,7 @@ promotion_member_usage = Table(
     Column("promotion_pk", Id, primary_key=True),
     Column("member_id", Id, primary_key=True),
     Column("uses", Integer, nullable=False),
+    Column("reserved", Integer, nullable=False, server_default="0"),  # held by open checkouts
     CheckConstraint("uses >= 0", name="uses_not_negative"),
 )
 

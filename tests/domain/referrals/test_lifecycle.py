@@ -121,14 +121,18 @@ def test_a_second_order_changes_nothing() -> None:
 
 
 def test_welcome_coupon_on_attribution_is_issued_once() -> None:
-    program = ReferralProgram(welcome_timing=WelcomeTiming.ATTRIBUTION)
+    program = ReferralProgram(
+        welcome_timing=WelcomeTiming.ATTRIBUTION,
+        welcome_promotion_id="welcome",
+        welcome_valid_days=30,
+    )
 
     change = attribute(program, FACTS, "ANNA-7K", NOW, welcome_code="W-1")
     later = record_first_order(
         program, change.referral, "o-1", NOW, return_window=WINDOW, welcome_code="W-2"
     )
 
-    assert change.effects == (IssueWelcomeCoupon("ben", "W-1", None),)
+    assert change.effects == (IssueWelcomeCoupon("ben", "W-1", None, "welcome", 30),)
     assert later.effects == ()
     assert later.referral.welcome_code == "W-1"
 
@@ -140,6 +144,18 @@ def test_no_welcome_coupon_when_switched_off() -> None:
         program, attributed(program), "o-1", NOW, return_window=WINDOW, welcome_code="W"
     )
 
+    assert change.effects == ()
+    assert change.referral.welcome_code is None
+
+
+def test_no_welcome_coupon_while_its_benefit_is_not_configured() -> None:
+    program = ReferralProgram(welcome_coupon=True)
+
+    change = record_first_order(
+        program, attributed(program), "o-1", NOW, return_window=WINDOW, welcome_code="W"
+    )
+
+    assert not program.issues_welcome_coupon
     assert change.effects == ()
     assert change.referral.welcome_code is None
 

@@ -20,6 +20,8 @@ def test_settings_are_read_with_their_types() -> None:
         {
             "referrer_points": 250,
             "welcome_timing": "attribution",
+            "welcome_promotion_id": "welcome",
+            "welcome_valid_days": 30,
             "link_base_url": "https://shop.example/invite",
             "fraud": {"same_ip": False},
         }
@@ -27,6 +29,8 @@ def test_settings_are_read_with_their_types() -> None:
 
     assert program.referrer_points == 250
     assert program.welcome_timing is WelcomeTiming.ATTRIBUTION
+    assert (program.welcome_promotion_id, program.welcome_valid_days) == ("welcome", 30)
+    assert program.issues_welcome_coupon
     assert program.link_base_url == "https://shop.example/invite"
     assert program.fraud.same_ip is False
 
@@ -43,6 +47,9 @@ def test_settings_are_read_with_their_types() -> None:
         ({"fraud": {"phone_digits": 99}}, "fraud.phone_digits"),
         ({"fraud": []}, "fraud"),
         ({"bonus": 1}, "bonus"),
+        ({"welcome_reward_id": "r", "welcome_promotion_id": "p"}, "welcome_promotion_id"),
+        ({"welcome_valid_days": 0}, "welcome_valid_days"),
+        ({"welcome_valid_days": "7"}, "welcome_valid_days"),
     ],
 )
 def test_invalid_settings_name_the_field(data: dict[str, object], field: str) -> None:

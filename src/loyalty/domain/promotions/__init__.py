@@ -19,7 +19,7 @@ from loyalty.domain.promotions.cart import Cart, CartLine, MemberFacts, normaliz
 from loyalty.domain.promotions.conditions import Conditions
 from loyalty.domain.promotions.engine import evaluate_cart
 from loyalty.domain.promotions.expressions import CelCheck
-from loyalty.domain.promotions.limits import PromotionLimits
+from loyalty.domain.promotions.limits import PromotionHolds, PromotionLimits
 from loyalty.domain.promotions.payment import (
     PointsPaymentPolicy,
     PointsPaymentQuote,
@@ -67,6 +67,7 @@ __all__ = [
     "PointsPaymentQuote",
     "PricedLine",
     "Promotion",
+    "PromotionHolds",
     "PromotionLimits",
     "Refusal",
     "RejectReason",

@@ -12,6 +12,15 @@ from loyalty.domain.promotions.usage import UsageFacts
 
 
 @dataclass(frozen=True, slots=True)
+class PromotionHolds:
+    """What open checkouts hold of one promotion: uses, the buyer's own uses, money."""
+
+    uses: int = 0
+    member_uses: int = 0
+    budget: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
 class PromotionLimits:
     """None means unlimited. ``code_uses``: how often each code works (1 = single use)."""
 
@@ -32,15 +41,31 @@ class PromotionLimits:
     def limited(self) -> bool:
         return self.uses is not None or self.uses_per_member is not None or self.budget is not None
 
-    def usage(self, uses: int, budget_spent: Decimal, member_uses: int | None) -> UsageFacts:
-        """What is left, given the counters; ``member_uses`` None for a guest (not counted)."""
+    def usage(
+        self,
+        uses: int,
+        budget_spent: Decimal,
+        member_uses: int | None,
+        *,
+        held: PromotionHolds | None = None,
+    ) -> UsageFacts:
+        """What is left, given the counters; ``member_uses`` None for a guest (not counted).
+
+        ``held``: what open checkouts hold, counted as taken on top of ``uses``,
+        ``budget_spent`` and ``member_uses``."""
+        held = held or PromotionHolds()
         member_left = None
         if self.uses_per_member is not None and member_uses is not None:
-            member_left = self.uses_per_member - member_uses
+            member_left = self.uses_per_member - member_uses - held.member_uses
         return UsageFacts(
-            global_remaining=None if self.uses is None else self.uses - uses,
+            global_remaining=None if self.uses is None else self.uses - uses - held.uses,
             member_remaining=member_left,
-            budget_remaining=None if self.budget is None else self.budget - budget_spent,
+            budget_remaining=(
+                None if self.budget is None else self.budget - budget_spent - held.budget
+            ),
+            uses_held=held.uses,
+            member_held=held.member_uses if member_uses is not None else 0,
+            budget_held=held.budget,
         )
 
     def to_dict(self) -> dict[str, Any]:

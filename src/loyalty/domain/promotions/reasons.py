@@ -34,6 +34,12 @@ class RejectReason(StrEnum):
     NO_DISCOUNT = "no_discount"
     CODE_USED_UP = "code_used_up"  # a single-use (or limited) code has no uses left
     CODE_RESERVED = "code_reserved"  # another open checkout holds the code's last use
+    # issued coupons (rewards, batches, referral welcome codes)
+    COUPON_EXPIRED = "coupon_expired"
+    COUPON_CANCELLED = "coupon_cancelled"
+    COUPON_NOT_OWNED = "coupon_not_owned"
+    COUPON_MEMBER_REQUIRED = "coupon_member_required"
+    COUPON_USED_BY_MEMBER = "coupon_used_by_member"
 
 
 class InvalidPromotion(ValidationFailed):

@@ -24,9 +24,14 @@ from loyalty.domain.referrals.referral import Referral, ReferralReason, Referral
 
 @dataclass(frozen=True, slots=True)
 class IssueWelcomeCoupon:
+    """Issue the friend a single-use coupon worth the programme's welcome benefit: the
+    catalogue reward ``reward_id`` or the code promotion ``promotion_id``."""
+
     member_id: str  # the friend
     code: str
     reward_id: str | None
+    promotion_id: str | None = None
+    valid_days: int | None = None  # None: the code does not expire
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,9 +180,15 @@ def record_refund(
 
 
 def _with_welcome(program: ReferralProgram, referral: Referral, code: str) -> ReferralChange:
-    if not program.welcome_coupon or referral.welcome_issued:
+    if not program.issues_welcome_coupon or referral.welcome_issued:
         return ReferralChange(referral)
-    issue = IssueWelcomeCoupon(referral.referee_id, code, program.welcome_reward_id)
+    issue = IssueWelcomeCoupon(
+        referral.referee_id,
+        code,
+        program.welcome_reward_id,
+        program.welcome_promotion_id,
+        program.welcome_valid_days,
+    )
     return ReferralChange(replace(referral, welcome_code=code), (issue,))
 
 

@@ -27,8 +27,10 @@ class WelcomeTiming(StrEnum):
 class ReferralProgram:
     """``referrer_points``: what the referrer earns once the friend's first order has cleared
     the return window (0: nothing, the referral stays ``qualified``).
-    ``welcome_coupon``: the friend gets a single-use coupon code; ``welcome_reward_id`` names
-    the catalogue reward that code stands for (optional).
+    ``welcome_coupon``: the friend gets a single-use coupon code, worth the welcome benefit:
+    ``welcome_reward_id`` (a catalogue reward that is a checkout coupon) or
+    ``welcome_promotion_id`` (a code promotion), one of them; without either no code is
+    issued. ``welcome_valid_days``: how long the code works (None: no end).
     ``link_base_url``: the store page a referral link opens; without it there is no link.
     ``cancel_on_partial_refund``: a partial refund of the first order within the window
     cancels the referral like a full one."""
@@ -37,6 +39,8 @@ class ReferralProgram:
     referrer_points: int = 500
     welcome_coupon: bool = True
     welcome_reward_id: str | None = None
+    welcome_promotion_id: str | None = None
+    welcome_valid_days: int | None = None
     welcome_timing: WelcomeTiming = WelcomeTiming.FIRST_ORDER
     link_base_url: str | None = None
     link_param: str = "ref"
@@ -50,6 +54,19 @@ class ReferralProgram:
             raise InvalidReferralProgram("must be an http(s) URL", field="link_base_url")
         if not self.link_param.isidentifier():
             raise InvalidReferralProgram("must be a plain parameter name", field="link_param")
+        if self.welcome_reward_id is not None and self.welcome_promotion_id is not None:
+            raise InvalidReferralProgram(
+                "name the welcome benefit by a reward or by a promotion, not both",
+                field="welcome_promotion_id",
+            )
+        if self.welcome_valid_days is not None and not 1 <= self.welcome_valid_days <= 3650:
+            raise InvalidReferralProgram("must be between 1 and 3650", field="welcome_valid_days")
+
+    @property
+    def issues_welcome_coupon(self) -> bool:
+        """The friend gets a code: switched on, and what it is worth is configured."""
+        has_benefit = self.welcome_reward_id is not None or self.welcome_promotion_id is not None
+        return self.welcome_coupon and has_benefit
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -57,6 +74,8 @@ class ReferralProgram:
             "referrer_points": self.referrer_points,
             "welcome_coupon": self.welcome_coupon,
             "welcome_reward_id": self.welcome_reward_id,
+            "welcome_promotion_id": self.welcome_promotion_id,
+            "welcome_valid_days": self.welcome_valid_days,
             "welcome_timing": self.welcome_timing.value,
             "link_base_url": self.link_base_url,
             "link_param": self.link_param,
@@ -76,6 +95,8 @@ class ReferralProgram:
             referrer_points=fields.integer("referrer_points", default.referrer_points),
             welcome_coupon=fields.boolean("welcome_coupon", default.welcome_coupon),
             welcome_reward_id=fields.opt_text("welcome_reward_id"),
+            welcome_promotion_id=fields.opt_text("welcome_promotion_id"),
+            welcome_valid_days=fields.opt_int("welcome_valid_days"),
             welcome_timing=_timing(fields),
             link_base_url=fields.opt_text("link_base_url"),
             link_param=fields.opt_text("link_param") or default.link_param,
