@@ -1,7 +1,7 @@
 """promotion usage and budget held by open checkouts
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-11-24 10:00:00.000000
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import loyalty.store.types
 
-revision = "0012"
-down_revision = "0011"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
