@@ -823,7 +823,7 @@ promotions = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     Column("deleted_at", UtcDateTime),
-    # held by open checkouts (migration 0012): counted as taken until committed or released
+    # held by open checkouts (migration 0015): counted as taken until committed or released
     Column("reserved_uses", Integer, nullable=False, server_default="0"),
     Column("reserved_budget", Money, nullable=False, server_default="0"),
     UniqueConstraint("tenant_id", "promotion_id", name="uq_promotions_tenant_promotion"),
