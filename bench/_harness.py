@@ -93,13 +93,14 @@ class Process:
         self.proc.wait(timeout=20)
 
 
-def product_server(url: str) -> Process:
+def product_server(url: str, workers: int = 1) -> Process:
     port = free_port()
     cmd = [sys.executable, "-m", "loyalty.cli", "serve", "--port", str(port), "--no-jobs"]
+    cmd += ["--workers", str(workers)]
     return Process(cmd, {"LOYALTY_DATABASE_URL": url}, port)
 
 
-def hello_server() -> Process:
+def hello_server(workers: int = 1) -> Process:
     port = free_port()
     cmd = [
         sys.executable,
@@ -111,6 +112,8 @@ def hello_server() -> Process:
         "--no-access-log",
         "--log-level",
         "warning",
+        "--workers",
+        str(workers),
     ]
     return Process(cmd, {"PYTHONPATH": str(ROOT)}, port)
 

@@ -1,6 +1,6 @@
 """order.paid events over HTTP: throughput vs the hello-world ceiling, fixed-rate latency, batch.
 
-.venv/bin/python bench/http_events.py [--postgres] [--seconds 10]
+.venv/bin/python bench/http_events.py [--postgres [--workers N]] [--seconds 10]
 """
 
 from __future__ import annotations
@@ -14,15 +14,15 @@ from pathlib import Path
 from bench import _harness as h
 
 
-def run(url: str, seconds: int) -> dict[str, object]:
+def run(url: str, seconds: int, workers: int = 1) -> dict[str, object]:
     api_key = h.make_tenant(url, pending_days=0)
     results: dict[str, object] = {}
-    hello = h.hello_server()
+    hello = h.hello_server(workers)  # the ceiling is served the same way
     try:
         results["hello_ceiling"] = h.wrk(hello.url, api_key, seconds=seconds)
     finally:
         hello.stop()
-    server = h.product_server(url)
+    server = h.product_server(url, workers)
     try:
         results["events"] = h.wrk(server.url, api_key, seconds=seconds)
         run_id = uuid.uuid4().hex[:8]
@@ -47,11 +47,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--postgres", action="store_true")
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--workers", type=int, default=1, help="API processes (PostgreSQL)")
     args = parser.parse_args()
     if args.postgres:
         url, name = h.postgres_url()
         try:
-            results = run(url, args.seconds)
+            results = run(url, args.seconds, args.workers)
         finally:
             h.drop_postgres(name)
     else:
