@@ -8,12 +8,18 @@ the body itself rather than its base64url form. A header without ``b64`` (or ``b
 is verified the RFC 7515 way, over the base64url of the body. The public keys are published at
 ``<scheme>://<host>/.well-known/jwks.json``.
 
-Keys are fetched over HTTP with a timeout, only from the JWKS URL of the API URL configured on
-the connector (never from a URL a delivery names), and cached per URL: an unknown ``kid`` (Saleor
-rotated its key) re-fetches once, at most every ``refetch_after`` seconds, so a flood of made-up
-key ids cannot turn into a flood of requests to the shop. When the keys cannot be fetched the
-delivery's signature cannot be judged either way: ``KeysUnavailable`` (answered 503, so the
-store retries later), never a pass.
+Keys are fetched over HTTP only from the JWKS URL of the API URL configured on the connector
+(never from a URL a delivery names), and cached per URL: an unknown ``kid`` (Saleor rotated its
+key) re-fetches once, at most every ``refetch_after`` seconds, so a flood of made-up key ids
+cannot turn into a flood of requests to the shop. When the keys cannot be fetched the delivery's
+signature cannot be judged either way: ``KeysUnavailable`` (answered 503, so the store retries
+later), never a pass.
+
+Every tenant names its own Saleor, so one slow or hostile JWKS server must not hold up the
+others: a fetch has one deadline for the whole exchange (connect, headers and body; a server
+trickling bytes cannot keep it open), the body is streamed and dropped as soon as it passes
+``MAX_JWKS_BYTES``, and the cache locks per URL (one fetch at a time per URL, the other requests
+for that URL wait for it; requests for other URLs, and for keys already cached, do not wait).
 """
 
 from __future__ import annotations
@@ -55,19 +61,66 @@ def b64url_decode(text: str) -> bytes:
 
 
 def http_fetch(url: str, timeout: float) -> bytes:
-    """GET the JWKS; no redirects (the configured URL is the only one trusted)."""
-    try:
-        with httpx.Client(timeout=timeout, follow_redirects=False) as client:
-            response = client.get(url, headers={"Accept": "application/json"})
-    except httpx.HTTPError as error:
-        raise KeysUnavailable(f"the signing keys at {url} could not be fetched: {error}") from None
-    if response.status_code != 200:
+    """GET the JWKS within ``timeout`` seconds in all; no redirects (the configured URL is the
+    only one trusted), no compression, at most ``MAX_JWKS_BYTES`` read.
+
+    httpx's own timeouts bound each connect and each read, not the exchange, so the exchange runs
+    in a thread of its own and the caller stops waiting at the deadline. The abandoned thread
+    gives up at its next chunk, or when its current read times out (``timeout`` again): it never
+    outlives the deadline by more than one read timeout, and never holds more than the cap.
+    """
+    abandoned = threading.Event()
+    outcome: list[bytes | KeysUnavailable] = []
+
+    def run() -> None:
+        try:
+            outcome.append(_stream(url, timeout, abandoned))
+        except KeysUnavailable as error:
+            outcome.append(error)
+
+    worker = threading.Thread(target=run, name="jwks-fetch", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if not outcome:
+        abandoned.set()
         raise KeysUnavailable(
-            f"the signing keys at {url} could not be fetched: HTTP {response.status_code}"
+            f"the signing keys at {url} could not be fetched: no complete answer within "
+            f"{timeout:g} s"
         )
-    if len(response.content) > MAX_JWKS_BYTES:
-        raise KeysUnavailable(f"the JWKS at {url} is larger than {MAX_JWKS_BYTES} bytes")
-    return response.content
+    result = outcome[0]
+    if isinstance(result, KeysUnavailable):
+        raise result
+    return result
+
+
+def _stream(url: str, timeout: float, abandoned: threading.Event) -> bytes:
+    failed = f"the signing keys at {url} could not be fetched"
+    too_large = f"the JWKS at {url} is larger than {MAX_JWKS_BYTES} bytes"
+    headers = {"Accept": "application/json", "Accept-Encoding": "identity"}
+    try:
+        with (
+            httpx.Client(timeout=timeout, follow_redirects=False) as client,
+            client.stream("GET", url, headers=headers) as response,
+        ):
+            if response.status_code != 200:
+                raise KeysUnavailable(f"{failed}: HTTP {response.status_code}")
+            encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+            if encoding != "identity":
+                # a compressed body could inflate far past the cap within a single chunk
+                raise KeysUnavailable(f"{failed}: it came {encoding}-encoded")
+            declared = response.headers.get("Content-Length")
+            if declared is not None and declared.isdigit() and int(declared) > MAX_JWKS_BYTES:
+                raise KeysUnavailable(too_large)  # said so up front: nothing read
+            body = bytearray()
+            for chunk in response.iter_raw():
+                if abandoned.is_set():
+                    raise KeysUnavailable(f"{failed}: the deadline passed")
+                body += chunk
+                if len(body) > MAX_JWKS_BYTES:
+                    raise KeysUnavailable(too_large)
+            return bytes(body)
+    except httpx.HTTPError as error:
+        raise KeysUnavailable(f"{failed}: {error}") from None
 
 
 def parse_jwks(document: bytes, url: str) -> dict[str | None, rsa.RSAPublicKey]:
@@ -99,15 +152,28 @@ def parse_jwks(document: bytes, url: str) -> dict[str | None, rsa.RSAPublicKey]:
     return keys
 
 
+@dataclass(frozen=True)
+class _Keys:
+    """What one successful fetch found; replaced whole, so a reader without the lock never sees
+    the keys of one fetch with the time of another."""
+
+    keys: dict[str | None, rsa.RSAPublicKey] = field(default_factory=dict)
+    fetched_at: float | None = None
+
+
 @dataclass
 class _Entry:
-    keys: dict[str | None, rsa.RSAPublicKey] = field(default_factory=dict)
-    fetched_at: float | None = None  # last successful fetch
-    tried_at: float | None = None  # last attempt, successful or not
+    current: _Keys = field(default_factory=_Keys)
+    tried_at: float | None = None  # last attempt, successful or not (under ``lock``)
+    lock: threading.Lock = field(default_factory=threading.Lock)  # one fetch at a time
 
 
 class JwksCache:
-    """Public signing keys per JWKS URL, shared by the hook requests of one process."""
+    """Public signing keys per JWKS URL, shared by the hook requests of one process.
+
+    ``timeout`` is the deadline of a whole fetch, and also how long a request waits for a fetch
+    of the same URL that another request has under way before it answers ``KeysUnavailable``.
+    """
 
     def __init__(
         self,
@@ -132,26 +198,42 @@ class JwksCache:
         Raises ``KeysUnavailable`` when nothing usable is cached and the fetch fails, and
         ``SignatureInvalid`` when the JWKS, even freshly fetched, has no such key.
         """
-        with self._lock:
+        with self._lock:  # only the table of URLs: never held across a fetch
             entry = self._entries.setdefault(url, _Entry())
+        found = self._cached(entry.current, kid, self._clock())
+        if found:
+            return found  # no waiting, even while a fetch for this URL is under way
+        if not entry.lock.acquire(timeout=self.timeout):
+            raise KeysUnavailable(
+                f"the signing keys at {url} are still being fetched for another request"
+            )
+        try:  # whoever waited here finds the outcome of the fetch it waited for
             now = self._clock()
-            if entry.fetched_at is None or now - entry.fetched_at > self.max_age:
+            if self._stale(entry.current, now):
                 self._refresh(url, entry, now)
-            found = _select(entry.keys, kid)
+            found = _select(entry.current.keys, kid)
             if not found and self._may_retry(entry, now):
                 self._refresh(url, entry, now)  # the shop may have rotated its key
-                found = _select(entry.keys, kid)
+                found = _select(entry.current.keys, kid)
+        finally:
+            entry.lock.release()
         if not found:
             name = f"'{kid}'" if kid is not None else "(no kid)"
             raise SignatureInvalid(f"no RS256 signing key {name} in the JWKS at {url}")
         return found
+
+    def _stale(self, current: _Keys, now: float) -> bool:
+        return current.fetched_at is None or now - current.fetched_at > self.max_age
+
+    def _cached(self, current: _Keys, kid: str | None, now: float) -> list[rsa.RSAPublicKey]:
+        return [] if self._stale(current, now) else _select(current.keys, kid)
 
     def _may_retry(self, entry: _Entry, now: float) -> bool:
         return entry.tried_at is None or now - entry.tried_at >= self.refetch_after
 
     def _refresh(self, url: str, entry: _Entry, now: float) -> None:
         if not self._may_retry(entry, now):
-            if entry.fetched_at is None:
+            if entry.current.fetched_at is None:
                 raise KeysUnavailable(
                     f"the signing keys at {url} could not be fetched a moment ago; "
                     "not trying again yet"
@@ -161,12 +243,11 @@ class JwksCache:
         try:
             keys = parse_jwks(self._fetch(url, self.timeout), url)
         except KeysUnavailable:
-            if entry.fetched_at is None or now - entry.fetched_at > self.max_age:
-                entry.keys = {}  # never trust keys older than max_age
-                entry.fetched_at = None
+            if self._stale(entry.current, now):
+                entry.current = _Keys()  # never trust keys older than max_age
                 raise
             return  # a rotation check failed: the keys we have are still fresh
-        entry.keys, entry.fetched_at = keys, now
+        entry.current = _Keys(keys, now)
 
 
 def _select(keys: dict[str | None, rsa.RSAPublicKey], kid: str | None) -> list[rsa.RSAPublicKey]:
