@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from loyalty.integrations.jws import JwksCache
 from tests.api.support import Api, assert_problem, stored_state
 from tests.integrations.jwks_server import closed_port, jwk, jwks_server, new_key, sign
 from tests.integrations.support import OLD_SECRET, SECRET, base64_hmac, raw
@@ -174,6 +175,25 @@ def test_a_saleor_jwks_that_cannot_be_fetched_is_a_503_and_writes_nothing(
     assert_problem(response, 503, "signing_keys_unavailable", "signature")
     assert response.headers["Retry-After"] == "60"
     assert stored_state(api.shop) == before
+
+
+def test_a_trickling_saleor_jwks_is_a_503_at_the_deadline_and_writes_nothing(
+    make_api: Any,
+) -> None:
+    api = make_api(currency="PLN", pending_days=0)
+    api.client.app.state.jwks = JwksCache(timeout=1.0)  # the app's own deadline is 5 s
+    key = new_key()
+    body = raw("saleor/order_fully_paid.json")
+    with jwks_server(jwk(key, "1")) as slow:
+        slow.mode = "trickle"  # a byte every 50 ms: 30 s for the whole body
+        put = api.client.put("/v1/connectors/saleor", json={"api_url": slow.api_url})
+        assert put.status_code == 200, put.text
+        before = stored_state(api.shop)
+        response = saleor_jws(api, body, sign(body, key), slow.api_url)
+        assert_problem(response, 503, "signing_keys_unavailable", "signature")
+        assert "within 1 s" in response.json()["detail"]
+        assert response.headers["Retry-After"] == "60"
+        assert stored_state(api.shop) == before
 
 
 def test_saleor_needs_a_secret_or_an_api_url_and_others_take_no_api_url(make_api: Any) -> None:

@@ -4,6 +4,7 @@ exactly as Saleor signs them (PyJWT ``api_jws.encode(..., is_payload_detached=Tr
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import socket
 import threading
@@ -59,12 +60,25 @@ def sign(
 
 @dataclass
 class JwksServer:
-    """Serves ``keys`` at ``/.well-known/jwks.json``; ``status`` other than 200 plays an outage."""
+    """Serves ``keys`` at ``/.well-known/jwks.json``; ``status`` other than 200 plays an outage.
+
+    ``mode`` plays a slow or hostile server: ``"hold"`` answers only once ``release`` is set,
+    ``"trickle"`` sends the start of a JWKS and then one byte every 50 ms (30 s in all),
+    ``"endless"`` streams a body that never ends (with a ``Content-Length`` of ``declared`` when
+    given), ``"gzip"`` answers compressed. ``arrived`` is set when a request comes in,
+    ``disconnected`` when the client hangs up before the body ended.
+    """
 
     port: int
     keys: list[dict[str, Any]] = field(default_factory=list)
     status: int = 200
     requests: list[str] = field(default_factory=list)
+    mode: str = "normal"
+    declared: int | None = None
+    release: threading.Event = field(default_factory=threading.Event)
+    arrived: threading.Event = field(default_factory=threading.Event)
+    disconnected: threading.Event = field(default_factory=threading.Event)
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     @property
     def api_url(self) -> str:
@@ -82,6 +96,9 @@ def jwks_server(*keys: dict[str, Any]) -> Iterator[JwksServer]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             state.requests.append(self.path)
+            state.arrived.set()
+            if state.mode == "hold":
+                state.release.wait()
             if self.path != "/.well-known/jwks.json" or state.status != 200:
                 self.send_response(404 if state.status == 200 else state.status)
                 self.end_headers()
@@ -89,9 +106,31 @@ def jwks_server(*keys: dict[str, Any]) -> Iterator[JwksServer]:
             body = json.dumps({"keys": state.keys}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
+            if state.mode in ("trickle", "endless"):
+                if state.declared is not None:
+                    self.send_header("Content-Length", str(state.declared))
+                self.end_headers()  # HTTP/1.0 without a length: the body ends when we close
+                self._stream()
+                return
+            if state.mode == "gzip":
+                body = gzip.compress(body)
+                self.send_header("Content-Encoding", "gzip")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
+
+        def _stream(self) -> None:
+            trickle = state.mode == "trickle"
+            chunk = b" " if trickle else b" " * 8192
+            try:
+                self.wfile.write(b'{"keys": [')
+                for _ in range(600 if trickle else 1 << 40):
+                    if state.stopping.wait(0.05 if trickle else 0):
+                        return
+                    self.wfile.write(chunk)
+                    self.wfile.flush()
+            except OSError:
+                state.disconnected.set()
 
         def log_message(self, *args: Any) -> None:
             pass
@@ -103,6 +142,8 @@ def jwks_server(*keys: dict[str, Any]) -> Iterator[JwksServer]:
     try:
         yield state
     finally:
+        state.stopping.set()
+        state.release.set()
         server.shutdown()
         server.server_close()
         thread.join()

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -15,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from loyalty.domain.events import InboundEvent, OrderPaid
 from loyalty.integrations import saleor
 from loyalty.integrations.errors import KeysUnavailable, SignatureInvalid
-from loyalty.integrations.jws import JwksCache
+from loyalty.integrations.jws import JwksCache, http_fetch
 from tests.integrations.jwks_server import (
     JwksServer,
     b64url,
@@ -263,3 +264,129 @@ def test_a_jws_needs_an_api_url_and_the_hmac_mode_still_works() -> None:
         saleor.verify(hmac_signed, BODY, [], api_url="https://shop.example.com/graphql/")
     with pytest.raises(SignatureInvalid, match="missing"):
         saleor.verify({}, BODY, [], api_url="https://shop.example.com/graphql/")
+
+
+# A slow or hostile JWKS server: every tenant names its own Saleor, so one of them must not be
+# able to hold a fetch open, fill the memory or keep the other tenants' deliveries waiting.
+
+
+def test_a_trickling_jwks_server_runs_into_the_deadline_of_the_whole_fetch(
+    key: rsa.RSAPrivateKey,
+) -> None:
+    with jwks_server(jwk(key, "1")) as slow:
+        # a byte every 50 ms: no single read ever waits a second, the whole body takes 30 s
+        slow.mode = "trickle"
+        with pytest.raises(KeysUnavailable, match="no complete answer within 1 s"):
+            verify(slow, sign(BODY, key), keys=JwksCache(timeout=1.0))
+        assert slow.disconnected.wait(10)  # and the abandoned fetch hung up
+
+
+def test_an_endless_jwks_is_dropped_once_it_passes_the_cap(key: rsa.RSAPrivateKey) -> None:
+    with jwks_server(jwk(key, "1")) as huge:
+        huge.mode = "endless"  # no length, no end: reading it all would never finish
+        with pytest.raises(KeysUnavailable, match="larger than 65536 bytes"):
+            verify(huge, sign(BODY, key), keys=JwksCache(timeout=30.0))
+        assert huge.disconnected.wait(10)
+
+
+def test_a_jwks_declaring_a_length_over_the_cap_is_refused_before_its_body(
+    key: rsa.RSAPrivateKey,
+) -> None:
+    with jwks_server(jwk(key, "1")) as huge:
+        huge.mode, huge.declared = "endless", 10 * 1024 * 1024
+        with pytest.raises(KeysUnavailable, match="declares 10485760 bytes"):
+            verify(huge, sign(BODY, key), keys=JwksCache(timeout=30.0))
+        assert huge.disconnected.wait(10)
+
+
+def test_a_compressed_jwks_is_refused(server: JwksServer, key: rsa.RSAPrivateKey) -> None:
+    # asked for identity; a gzip body could inflate far past the cap inside one chunk
+    server.mode = "gzip"
+    with pytest.raises(KeysUnavailable, match="gzip-encoded"):
+        verify(server, sign(BODY, key), keys=JwksCache())
+
+
+class Attempt(threading.Thread):
+    """``verify`` in a thread of its own, as the hook endpoint runs it; keeps what it raised."""
+
+    def __init__(self, server: JwksServer, signature: str, keys: JwksCache) -> None:
+        super().__init__(daemon=True)
+        self.server, self.signature, self.keys = server, signature, keys
+        self.error: BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            verify(self.server, self.signature, keys=self.keys)
+        except BaseException as error:  # handed to the test, which asserts on it
+            self.error = error
+
+    def outcome(self) -> BaseException | None:
+        self.join(30)
+        assert not self.is_alive()
+        return self.error
+
+
+def test_a_slow_jwks_of_one_shop_does_not_hold_up_another_shops_deliveries(
+    key: rsa.RSAPrivateKey, next_key: rsa.RSAPrivateKey
+) -> None:
+    keys = JwksCache(timeout=30.0)
+    with jwks_server(jwk(key, "1")) as slow, jwks_server(jwk(next_key, "1")) as other:
+        slow.mode = "hold"  # answers only when the test says so
+        stuck = Attempt(slow, sign(BODY, key), keys)
+        assert slow.arrived.wait(10)  # the fetch for shop A is under way, and stays so
+        verify(other, sign(BODY, next_key), keys=keys)  # shop B: fetched and checked meanwhile
+        assert stuck.is_alive()
+        slow.release.set()
+        assert stuck.outcome() is None
+    assert slow.requests == other.requests == ["/.well-known/jwks.json"]
+
+
+def test_cached_keys_verify_while_a_rotation_fetch_for_the_same_url_is_under_way(
+    server: JwksServer, key: rsa.RSAPrivateKey, next_key: rsa.RSAPrivateKey
+) -> None:
+    clock = Clock()
+    keys = JwksCache(timeout=30.0, clock=clock)
+    verify(server, sign(BODY, key), keys=keys)
+    server.keys = [jwk(key, "1"), jwk(next_key, "2")]
+    server.mode, clock.now = "hold", clock.now + 30
+    server.arrived.clear()
+    rotating = Attempt(server, sign(BODY, next_key, kid="2"), keys)  # unknown kid: re-fetches
+    assert server.arrived.wait(10)
+    verify(server, sign(BODY, key), keys=keys)  # kid 1 is cached: no waiting for that fetch
+    assert rotating.is_alive()
+    server.release.set()
+    assert rotating.outcome() is None
+    assert len(server.requests) == 2
+
+
+def test_concurrent_deliveries_for_one_url_share_a_single_fetch(
+    server: JwksServer, key: rsa.RSAPrivateKey
+) -> None:
+    keys = JwksCache(timeout=30.0)
+    server.mode = "hold"
+    first = Attempt(server, sign(BODY, key), keys)
+    assert server.arrived.wait(10)
+    waiting = [Attempt(server, sign(BODY, key), keys) for _ in range(5)]
+    server.release.set()
+    assert [attempt.outcome() for attempt in (first, *waiting)] == [None] * 6
+    assert server.requests == ["/.well-known/jwks.json"]
+
+
+def test_a_request_waiting_for_another_requests_fetch_gives_up_after_the_timeout(
+    server: JwksServer, key: rsa.RSAPrivateKey
+) -> None:
+    started, finish = threading.Event(), threading.Event()
+
+    def stalled(url: str, timeout: float) -> bytes:  # a fetch that outlives its own deadline
+        started.set()
+        finish.wait(30)
+        return http_fetch(url, timeout)
+
+    keys = JwksCache(stalled, timeout=0.2)
+    first = Attempt(server, sign(BODY, key), keys)
+    assert started.wait(10)
+    with pytest.raises(KeysUnavailable, match="still being fetched"):
+        verify(server, sign(BODY, key), keys=keys)
+    finish.set()
+    assert first.outcome() is None

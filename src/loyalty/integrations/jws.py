@@ -110,7 +110,9 @@ def _stream(url: str, timeout: float, abandoned: threading.Event) -> bytes:
                 raise KeysUnavailable(f"{failed}: it came {encoding}-encoded")
             declared = response.headers.get("Content-Length")
             if declared is not None and declared.isdigit() and int(declared) > MAX_JWKS_BYTES:
-                raise KeysUnavailable(too_large)  # said so up front: nothing read
+                raise KeysUnavailable(  # said so up front: nothing read
+                    f"the JWKS at {url} declares {declared} bytes, more than {MAX_JWKS_BYTES}"
+                )
             body = bytearray()
             for chunk in response.iter_raw():
                 if abandoned.is_set():
