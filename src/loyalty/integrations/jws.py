@@ -70,12 +70,12 @@ def http_fetch(url: str, timeout: float) -> bytes:
     outlives the deadline by more than one read timeout, and never holds more than the cap.
     """
     abandoned = threading.Event()
-    outcome: list[bytes | KeysUnavailable] = []
+    outcome: list[bytes | Exception] = []
 
     def run() -> None:
         try:
             outcome.append(_stream(url, timeout, abandoned))
-        except KeysUnavailable as error:
+        except Exception as error:  # raised again in the caller's thread, whatever it is
             outcome.append(error)
 
     worker = threading.Thread(target=run, name="jwks-fetch", daemon=True)
@@ -88,7 +88,7 @@ def http_fetch(url: str, timeout: float) -> bytes:
             f"{timeout:g} s"
         )
     result = outcome[0]
-    if isinstance(result, KeysUnavailable):
+    if isinstance(result, Exception):
         raise result
     return result
 
