@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import and_, func, select, update
@@ -30,6 +31,15 @@ _AWAITING_FIRST_ORDER = RawStatement(
     """SELECT id FROM referrals WHERE tenant_id = :tenant_id AND referee_id = :referee_id
     AND status = 'pending' AND first_order_id IS NULL LIMIT 1"""
 )
+
+
+@lru_cache(maxsize=256)
+def _awaiting_first_order_of_many(count: int) -> RawStatement:
+    names = ", ".join(f":r{i}" for i in range(count))
+    return RawStatement(
+        f"""SELECT referee_id FROM referrals WHERE tenant_id = :tenant_id AND status = 'pending'
+        AND first_order_id IS NULL AND referee_id IN ({names})"""
+    )
 
 
 class ReferralRepository:
@@ -169,17 +179,15 @@ class ReferralRepository:
         return None if row is None else int(row[0])
 
     def awaiting_first_order(self, members_by_key: Mapping[str, Mapping[str, Any]]) -> set[str]:
-        """The keys of the members whose pending referral still waits for a first order."""
+        """The keys of the members whose pending referral still waits for a first order (a
+        raw statement: the batch path and every group of single events ask this)."""
         by_id = {int(member["id"]): key for key, member in members_by_key.items()}
         if not by_id:
             return set()
-        stmt = select(referrals.c.referee_id).where(
-            referrals.c.tenant_id == self.tenant_id,
-            referrals.c.status == "pending",
-            referrals.c.first_order_id.is_(None),
-            referrals.c.referee_id.in_(list(by_id)),
-        )
-        return {by_id[referee_id] for referee_id in self.conn.execute(stmt).scalars()}
+        params: dict[str, Any] = {"tenant_id": self.tenant_id}
+        params.update((f"r{i}", referee_id) for i, referee_id in enumerate(by_id))
+        rows = self.raw.execute(_awaiting_first_order_of_many(len(by_id)), params).fetchall()
+        return {by_id[int(row[0])] for row in rows}
 
     def of_first_order(self, order_id: str) -> RowMapping | None:
         stmt = self._view().where(referrals.c.first_order_id == order_id).limit(1)
