@@ -240,6 +240,8 @@ def _multipliers(
         external_id = _member_id(batch[i])
         if external_id in careful or (not history and external_id in multiplied):
             continue
+        if not _paid(batch[i]).earn:  # earns nothing at any multiplier (history-only rows)
+            continue
         at = min(batch[i].occurred_at, now)
         multiplier = tiers.base_multiplier(uow, ladder, members[external_id]["id"], at)
         if multiplier != ONE:
@@ -465,3 +467,8 @@ def _write_orders(
 def _order(event: InboundEvent) -> Any:
     assert isinstance(event.payload, OrderPaid)
     return event.payload.order
+
+
+def _paid(event: InboundEvent) -> OrderPaid:
+    assert isinstance(event.payload, OrderPaid)
+    return event.payload
