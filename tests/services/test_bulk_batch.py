@@ -7,12 +7,12 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from loyalty.domain.errors import DomainError
 from loyalty.services import bulk, events, members, tiers
 from loyalty.services.checks import check_ledger
-from loyalty.store.tables import outbox_events
+from loyalty.store.tables import inbox_events, ledger_entries, lots, outbox_events
 from tests.builders import event, order_paid_json, refund_json
 from tests.conftest import NOW, Shop
 
@@ -197,3 +197,83 @@ def test_a_tier_reached_inside_a_batch_multiplies_the_next_orders_as_one_by_one(
     # then alice's orders after reaching gold earn x1.25 on both paths (10.99 x 1.25 = 13.7375)
     assert got == expected
     assert [sum(e["points"] for e in o[2]["effects"]) for o in got] == [100, 40, 13, 125]
+
+
+def _ledger(shop: Shop) -> list[Any]:
+    """Every entry and lot of the shop, by member, in the order written (ids left out)."""
+    with shop.db.read(shop.tenant_id) as uow:
+        e, lot = ledger_entries.c, lots.c
+        entries = uow.conn.execute(
+            select(e.member_id, e.kind, e.points, e.available_delta, e.reason, e.occurred_at)
+            .where(e.tenant_id == shop.tenant_id)
+            .order_by(e.id)
+        ).all()
+        made = uow.conn.execute(
+            select(lot.member_id, lot.amount, lot.remaining, lot.status, lot.earned_at)
+            .where(lot.tenant_id == shop.tenant_id)
+            .order_by(lot.id)
+        ).all()
+        rows = [uow.members.get(m) for m in MEMBERS]
+    names = {row["id"]: row["external_id"] for row in rows if row is not None}
+    return [(names[r[0]], *r[1:]) for r in entries] + [(names[r[0]], *r[1:]) for r in made]
+
+
+def _tiers(shop: Shop) -> dict[str, Any]:
+    with shop.db.read(shop.tenant_id) as uow:
+        return {
+            m: tiers.member_tier(uow, shop.ctx, m, NOW)["tier"]["id"]
+            for m in MEMBERS
+            if uow.members.get(m) is not None
+        }
+
+
+def _rows(shop: Shop) -> tuple[int, int]:
+    with shop.db.read(shop.tenant_id) as uow:
+        return tuple(  # type: ignore[return-value]
+            uow.conn.execute(
+                select(func.count()).select_from(t).where(t.c.tenant_id == shop.tenant_id)
+            ).scalar_one()
+            for t in (outbox_events, inbox_events)
+        )
+
+
+def test_a_history_import_for_multiplied_members_is_lean_and_earns_as_one_by_one(
+    make_shop: Any,
+) -> None:
+    # given two identical tiered shops where m1 is already gold (x1.25) and m2 has no tier
+    shops = [make_shop(pending_days=0), make_shop(pending_days=0)]
+    for shop in shops:
+        with shop.db.transaction(shop.tenant_id) as uow:
+            tiers.create_tiers(uow, shop.ctx, LADDER, NOW)
+        first = order_paid_json("e-0", "m1", "o-0", [("a", 1, "150")], NOW - timedelta(days=60))
+        events.ingest(shop.db, shop.ctx, event(first), NOW)
+    # when old orders of m1 (several) and of m2 (reaching gold on the way) are imported as
+    # history into one shop and sent one by one to the other
+    bodies = [
+        order_paid_json(f"h-{n}", member, f"o-{n}", [("a", 1, price)], NOW - timedelta(days=n))
+        for n, member, price in [
+            (1, "m1", "10.99"),
+            (2, "m1", "100"),
+            (3, "m2", "120"),
+            (4, "m1", "33.33"),
+            (5, "m2", "40"),
+            (6, "m2", "8.50"),
+        ]
+    ]
+    batch = [event(body) for body in bodies]
+    _one_by_one(shops[0], batch)
+    before = _rows(shops[1])
+    with shops[1].db.transaction(shops[1].tenant_id) as uow:
+        results = bulk.process_batch(uow, shops[1].ctx, batch, NOW, history=True)
+    # then the history import writes no inbox or outbox rows (no webhook, no tier.changed)
+    # and answers no bodies
+    assert _rows(shops[1]) == before
+    assert [r.body for r in results] == [{}] * len(batch)
+    # and it earns the same points, lots, entries (reasons naming the multiplier), balances
+    # and tiers as one by one
+    assert _ledger(shops[1]) == _ledger(shops[0])
+    assert any("x 1.25 (tier multiplier)" in str(row) for row in _ledger(shops[1]))
+    assert _balances(shops[1]) == _balances(shops[0])
+    assert _tiers(shops[1]) == _tiers(shops[0]) == {"m1": "gold", "m2": "gold"}
+    report = check_ledger(shops[1].db, shops[1].tenant_id)
+    assert report.ok, [str(v) for v in report.violations]

@@ -8,10 +8,12 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from loyalty.domain.promotions import CartLine
 from loyalty.services import checkout, events, jobs
 from loyalty.services.lookup import ensure_member
-from tests.builders import cancel_json, event, order_paid_json
+from tests.builders import cancel_json, event, order_paid_json, refund_json
 from tests.conftest import NOW, Shop
 from tests.services.test_checkout import create, request
 
@@ -224,3 +226,120 @@ def test_cancelling_a_paid_order_gives_back_its_use_and_budget(shop: Shop) -> No
     # then the promotion may be used again
     assert counters(shop) == (0, Decimal(0), 0, Decimal(0))
     assert applied(dry_run(shop)) == ["lim"]
+
+
+# --- refunds and cancellation give a promotion's use and budget back once -------------------
+
+
+def save_code(shop: Shop, policy: str) -> None:
+    """A code promotion SAVE, 10.00 off, with 10 uses and a 100.00 budget, under ``policy``."""
+    shop.with_settings(code_refund_policy=policy)
+    create(
+        shop,
+        {
+            "id": "save",
+            "trigger": "code",
+            "codes": ["SAVE"],
+            "currency": "PLN",
+            "benefits": [{"type": "amount_off", "amount": "10.00"}],
+            "limits": {"budget": "100.00", "uses": 10},
+        },
+    )
+
+
+def save_counters(shop: Shop) -> tuple[int, Decimal, int, Decimal]:
+    """(uses, budget spent, held uses, held budget) of SAVE, and nothing held."""
+    with shop.db.read(shop.tenant_id) as uow:
+        row = uow.promotions.get("save")
+    assert row is not None
+    return row["uses"], row["budget_spent"], row["reserved_uses"], row["reserved_budget"]
+
+
+def member_uses(shop: Shop, member: str) -> int:
+    with shop.db.read(shop.tenant_id) as uow:
+        promotion = uow.promotions.get("save")
+        row = uow.members.get(member)
+        assert promotion is not None and row is not None
+        return uow.promotions.member_usage(promotion["id"], row["id"])[0]
+
+
+def two_orders_with_save(shop: Shop) -> None:
+    """o0 (m2) and o1 (m1), each paid through a checkout that used SAVE (40.00 each)."""
+    members(shop, "m1", "m2")
+    hold(shop, "c0", member="m2", codes=("SAVE",))
+    pay(shop, "c0", "m2", "o0")
+    hold(shop, "c1", codes=("SAVE",))
+    pay(shop, "c1", "m1", "o1")
+    assert save_counters(shop) == (2, Decimal("20.00"), 0, Decimal(0))
+
+
+def refund(shop: Shop, refund_id: str, order_id: str, amount: str) -> None:
+    body = refund_json(f"e-{refund_id}", order_id, refund_id, NOW, amount=amount)
+    events.ingest(shop.db, shop.ctx, event(body), NOW)
+
+
+@pytest.mark.parametrize("policy", ["release_on_full_refund", "release_on_any_refund"])
+def test_a_full_refund_then_the_cancellation_gives_the_use_and_budget_back_once(
+    shop: Shop, policy: str
+) -> None:
+    save_code(shop, policy)
+    two_orders_with_save(shop)
+    # when o1 is fully refunded
+    refund(shop, "rf1", "o1", "40.00")
+    # then its use and its discount's budget come back
+    assert save_counters(shop) == (1, Decimal("10.00"), 0, Decimal(0))
+    assert member_uses(shop, "m1") == 0
+    # when it is then cancelled too
+    cancel(shop, "c1", "o1")
+    # then nothing more is given back: o0's use and budget stay counted
+    assert save_counters(shop) == (1, Decimal("10.00"), 0, Decimal(0))
+    assert (member_uses(shop, "m1"), member_uses(shop, "m2")) == (0, 1)
+
+
+def test_a_partial_refund_then_the_completing_refund_gives_the_budget_back_too(
+    shop: Shop,
+) -> None:
+    save_code(shop, "release_on_any_refund")
+    two_orders_with_save(shop)
+    # when o1 is partly refunded
+    refund(shop, "rf1", "o1", "10.00")
+    # then the code and its use come back, the budget its discount spent stays spent
+    assert save_counters(shop) == (1, Decimal("20.00"), 0, Decimal(0))
+    # when the rest of o1 is refunded
+    refund(shop, "rf2", "o1", "30.00")
+    # then the budget comes back as well, and the use is not given back a second time
+    assert save_counters(shop) == (1, Decimal("10.00"), 0, Decimal(0))
+    # and when o1 is cancelled afterwards, nothing more is given back
+    cancel(shop, "c1", "o1")
+    assert save_counters(shop) == (1, Decimal("10.00"), 0, Decimal(0))
+    assert (member_uses(shop, "m1"), member_uses(shop, "m2")) == (0, 1)
+
+
+def test_cancelling_a_partly_refunded_order_gives_back_only_what_the_refund_did_not(
+    shop: Shop,
+) -> None:
+    save_code(shop, "release_on_any_refund")
+    two_orders_with_save(shop)
+    refund(shop, "rf1", "o1", "10.00")  # the code and its use come back
+    # when o1 is cancelled
+    cancel(shop, "c1", "o1")
+    # then only its budget comes back
+    assert save_counters(shop) == (1, Decimal("10.00"), 0, Decimal(0))
+    assert (member_uses(shop, "m1"), member_uses(shop, "m2")) == (0, 1)
+
+
+def test_giving_a_refunded_orders_usage_back_again_changes_nothing(shop: Shop) -> None:
+    save_code(shop, "release_on_full_refund")
+    two_orders_with_save(shop)
+    refund(shop, "rf1", "o1", "40.00")
+    # when the refund's give-back runs again (a retried step), and the cancellation twice
+    with shop.db.transaction(shop.tenant_id) as uow:
+        order = uow.orders.get("o1")
+        assert order is not None
+        checkout.refunded(uow, shop.ctx.program, order["id"], full=True, now=NOW)
+    cancel(shop, "c1", "o1")
+    with shop.db.transaction(shop.tenant_id) as uow:
+        assert checkout.release(uow, "c1", "order cancelled", NOW) is not None
+    # then o1's use and budget were given back exactly once
+    assert save_counters(shop) == (1, Decimal("10.00"), 0, Decimal(0))
+    assert (member_uses(shop, "m1"), member_uses(shop, "m2")) == (0, 1)

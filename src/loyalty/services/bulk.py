@@ -5,21 +5,25 @@ written with a handful of multi-row statements; any other event (a refund, a cus
 event naming a blocked member or one with a negative balance to repay) first writes the group so
 far, then takes the one-by-one path. Each member's events therefore still apply in the order sent.
 
-Tiers: a member whose orders earn at a multiplier other than 1 (their tier's or a paid
-membership's) takes the one-by-one path, which applies it; when a tier has such a multiplier,
-a group holds at most one order per member, so that a tier reached in the middle of a batch
-counts from the member's next order on, as it does one by one.
+Tiers: an order that earns at a multiplier other than 1 (the member's tier's or a paid
+membership's) sends its member to the one-by-one path, which applies it (in history mode the
+set-based writer applies it itself, see below); when a tier has such a multiplier, a group holds
+at most one order per member (the member's next order starts the next group), so that a tier
+reached in the middle of a batch counts from the member's next order on, as it does one by one.
 
-``history=True`` is the history import's lean mode: the same orders, lots, entries and balances,
-but no inbox rows (a re-run is recognised by the orders table), no response bodies and no outbox
-rows (importing years of orders must not send the shop's receivers a webhook per old order).
+``history=True`` is the history import's lean mode: the same orders, lots, entries, balances and
+tiers, but no inbox rows (a re-run is recognised by the orders table), no response bodies and no
+outbox rows (importing years of orders must not send the shop's receivers a webhook per old
+order, nor a ``tier.changed`` for a tier the old orders reach). Multiplied orders stay in the
+set-based writer, with the multiplier the one-by-one path would apply.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from functools import partial
 from typing import Any
 
@@ -27,6 +31,7 @@ from loyalty.domain.errors import DomainError, EventConflict
 from loyalty.domain.events import InboundEvent, OrderPaid
 from loyalty.domain.ledger import EntryKind, LotStatus
 from loyalty.domain.members import MemberStatus
+from loyalty.domain.tiers.benefits import ONE
 from loyalty.domain.tiers.ladder import TierLadder
 from loyalty.services import events, tiers
 from loyalty.services.context import TenantContext
@@ -96,6 +101,9 @@ def process_batch(
             group.add(index, event)
             continue
         group.flush(uow, ctx, batch, results, now)
+        if group.accepts(event, ctx):  # it only clashed with the group: it starts the next
+            group.add(index, event)
+            continue
         results[index] = _one_by_one(uow, ctx, event, now)
     group.flush(uow, ctx, batch, results, now)
     assert all(r is not None for r in results)
@@ -196,37 +204,49 @@ def _write_group(
         x for x, m in members.items() if m["status"] == MemberStatus.BLOCKED or m["debt"] > 0
     }
     careful |= uow.referrals.awaiting_first_order(members)  # the referral path is one by one
-    careful |= _multiplied(uow, ladder, [batch[i] for i in fresh], members, careful, now)
+    multipliers = _multipliers(uow, ladder, batch, fresh, members, careful, now, history)
+    if not history:  # the one-by-one path applies them (and answers as it does)
+        careful |= {_member_id(batch[i]) for i in multipliers}
     plain = [i for i in fresh if _member_id(batch[i]) not in careful]
     for i in fresh:
         if _member_id(batch[i]) in careful:
             results[i] = _one_by_one(uow, ctx, batch[i], now)
     if plain:
-        _write_orders(uow, ctx, writer, batch, plain, members, results, now, history)
+        _write_orders(uow, ctx, writer, batch, plain, members, results, now, history, multipliers)
         ordered = {_member_id(batch[i]) for i in plain}
-        tiers.refresh_members(uow, ctx, {members[x]["id"]: x for x in ordered}, now)
+        refreshed = {members[x]["id"]: x for x in ordered}
+        tiers.refresh_members(uow, ctx, refreshed, now, announce=not history)
 
 
-def _multiplied(
+def _multipliers(
     uow: UnitOfWork,
     ladder: TierLadder | None,
-    group: list[InboundEvent],
+    batch: Sequence[InboundEvent],
+    indexes: list[int],
     members: dict[str, dict[str, Any]],
     careful: set[str],
     now: datetime,
-) -> set[str]:
-    """Members whose orders earn at a multiplier other than 1 (their tier or a paid
-    membership): the one-by-one path applies it. Without tiers: none, and no query."""
+    history: bool,
+) -> dict[int, Decimal]:
+    """Event index -> the multiplier other than 1 its order earns at (the member's tier's and
+    paid memberships', when the order was paid), as the one-by-one path reads it. Outside
+    history mode one such order is enough to send its member one by one, so the member's
+    other orders are not read. Without tiers: none, and no query."""
     if ladder is None:
-        return set()
-    out: set[str] = set()
-    for event in group:
-        external_id = _member_id(event)
-        if external_id in careful or external_id in out:
+        return {}
+    out: dict[int, Decimal] = {}
+    multiplied: set[str] = set()
+    for i in indexes:
+        external_id = _member_id(batch[i])
+        if external_id in careful or (not history and external_id in multiplied):
             continue
-        at = min(event.occurred_at, now)
-        if tiers.base_multiplier(uow, ladder, members[external_id]["id"], at) != 1:
-            out.add(external_id)
+        if not _paid(batch[i]).earn:  # earns nothing at any multiplier (history-only rows)
+            continue
+        at = min(batch[i].occurred_at, now)
+        multiplier = tiers.base_multiplier(uow, ladder, members[external_id]["id"], at)
+        if multiplier != ONE:
+            out[i] = multiplier
+            multiplied.add(external_id)
     return out
 
 
@@ -306,6 +326,7 @@ def _write_orders(
     results: list[EventResult | None],
     now: datetime,
     history: bool,
+    multipliers: Mapping[int, Decimal],
 ) -> None:
     program, raw, tenant = ctx.program, uow.raw, uow.tenant_id
     recorded = writer.recorded_orders([_order(batch[i]).order_id for i in indexes])
@@ -326,7 +347,8 @@ def _write_orders(
         assert isinstance(paid, OrderPaid)
         order, member_id = paid.order, members[external_id]["id"]
         base = order.earning_base(program)
-        points = program.points_for(base) if paid.earn else 0
+        multiplier = multipliers.get(i, ONE)  # history mode only (see _multipliers)
+        points = program.points_for(base * multiplier) if paid.earn else 0
         earned_at = min(event.occurred_at, now)
         effects: list[dict[str, Any]] = []
         note: str | None = None
@@ -361,7 +383,7 @@ def _write_orders(
             status, available_at, expires_at = lot_dates(ctx, earned_at, now)
             is_available = status is LotStatus.AVAILABLE
             d_available, d_pending = (points, 0) if is_available else (0, points)
-            reason = events.earn_reason(order, base, program)
+            reason = events.earn_reason(order, base, program, multiplier)
             lots.append(
                 {
                     "id": lot_ids[k],
@@ -445,3 +467,8 @@ def _write_orders(
 def _order(event: InboundEvent) -> Any:
     assert isinstance(event.payload, OrderPaid)
     return event.payload.order
+
+
+def _paid(event: InboundEvent) -> OrderPaid:
+    assert isinstance(event.payload, OrderPaid)
+    return event.payload

@@ -784,11 +784,9 @@ def release(uow: UnitOfWork, checkout_id: str, reason: str, now: datetime) -> st
         else:
             uow.promotions.unreserve_code(item["code"])
     promotions = row["promotions"]
-    if committed:
-        for applied in promotions:
-            uow.promotions.uncount_use(
-                applied["promotion_pk"], row["member_id"], Decimal(applied["discount"])
-            )
+    if committed:  # what a refund gave back already is not given back again
+        every = {item["promotion_pk"] for item in promotions}
+        promotions = _give_back_usage(uow, row, uses=every, budgets=every)
     else:
         for pk, held in sorted(_own_holds(row).items()):
             uow.promotions.unhold(pk, held.member_id, held.amount)
@@ -897,28 +895,55 @@ def _commit_late(
 
 def refunded(uow: UnitOfWork, program: Program, order_pk: int, full: bool, now: datetime) -> None:
     """A refund gives the order's limited codes back when the programme's policy says so,
-    with the use of their promotions (and, for a full refund, the budget they spent)."""
+    with the use of their promotions, and, once the order is fully refunded, the budget
+    they spent (also when an earlier partial refund gave the code back)."""
     policy = program.code_refund_policy
     if policy is CodeRefundPolicy.KEEP or (
         policy is CodeRefundPolicy.RELEASE_ON_FULL_REFUND and not full
     ):
         return
     row = uow.checkouts.of_order(order_pk)
-    if row is None or row["status"] != COMMITTED or not row["codes"]:
+    if row is None or row["status"] != COMMITTED:
         return
-    pks = set()
+    uses: set[int] = set()
     for item in row["codes"]:
         if item.get("coupon"):
             coupons.give_back_use(uow, item["code"], f"checkout {row['checkout_id']}", now)
         else:
             uow.promotions.unuse_code(item["code"])
         if item["promotion_pk"] is not None:
-            pks.add(item["promotion_pk"])
-    discounts = {item["promotion_pk"]: Decimal(item["discount"]) for item in row["promotions"]}
-    for pk in sorted(pks):
-        given_back = discounts.get(pk, Decimal(0)) if full else Decimal(0)
-        uow.promotions.uncount_use(pk, row["member_id"], given_back)
-    uow.checkouts.update(row["id"], codes=[], release_reason="refund")
+            uses.add(item["promotion_pk"])
+    # on a committed checkout a returned use is a code a refund gave back, now or before
+    returned = uses | {item["promotion_pk"] for item in row["promotions"] if item.get(_USE)}
+    budgets = returned if full else set()
+    if not uses and not budgets:
+        return
+    promotions = _give_back_usage(uow, row, uses=uses, budgets=budgets)
+    uow.checkouts.update(row["id"], codes=[], promotions=promotions, release_reason="refund")
+
+
+_USE = "use_returned"  # the promotion's use was given back (by a refund or the cancellation)
+_BUDGET = "budget_returned"  # the budget its discount spent was given back
+
+
+def _give_back_usage(
+    uow: UnitOfWork, row: RowMapping, *, uses: set[int], budgets: set[int]
+) -> list[dict[str, Any]]:
+    """Give back the use (promotions in ``uses``) and the spent budget (in ``budgets``) of a
+    committed checkout's promotions, each at most once: the checkout's promotions record
+    what was given back, so a refund followed by the cancellation (or a retry) gives back
+    only the rest. Returns the promotions with that record brought up to date."""
+    out = {item["promotion_pk"]: dict(item) for item in row["promotions"]}
+    for pk, item in sorted(out.items()):  # promotion rows locked in promotion order
+        use = pk in uses and not item.get(_USE)
+        budget = pk in budgets and not item.get(_BUDGET)
+        if not use and not budget:
+            continue
+        discount = Decimal(item["discount"]) if budget else Decimal(0)
+        uow.promotions.uncount_use(pk, row["member_id"], discount, use=use)
+        item[_USE] = bool(item.get(_USE)) or use
+        item[_BUDGET] = bool(item.get(_BUDGET)) or budget
+    return [out[item["promotion_pk"]] for item in row["promotions"]]
 
 
 def release_due(uow: UnitOfWork, now: datetime) -> int:

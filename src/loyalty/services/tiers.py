@@ -212,24 +212,35 @@ def refresh_member_on(
     member_id: int,
     external_id: str,
     now: datetime,
+    *,
+    announce: bool = True,
 ) -> TierDecision | None:
-    """``refresh_member`` with the ladder the caller has just read (``load_ladder``)."""
+    """``refresh_member`` with the ladder the caller has just read (``load_ladder``);
+    ``announce=False``: changes are stored, with their history, but send no ``tier.changed``
+    (the history import's lean mode)."""
     if ladder is None:
         return None
     status, row, facts = _measured(uow, ladder, member_id, external_id, now, ctx.timezone)
     decision = decide(ladder, status, facts, now, ctx.timezone)
-    _store(uow, ctx, ladder, member_id, row, decision, now)
+    _store(uow, ctx, ladder, member_id, row, decision, now, announce=announce)
     return decision
 
 
 def refresh_members(
-    uow: UnitOfWork, ctx: TenantContext, members: Mapping[int, str], now: datetime
+    uow: UnitOfWork,
+    ctx: TenantContext,
+    members: Mapping[int, str],
+    now: datetime,
+    *,
+    announce: bool = True,
 ) -> None:
     """``refresh_member`` for several members (id -> external id), in id order."""
     ladder = load_ladder(uow) if members else None
     if ladder is not None:
         for member_id in sorted(members):
-            refresh_member_on(uow, ctx, ladder, member_id, members[member_id], now)
+            refresh_member_on(
+                uow, ctx, ladder, member_id, members[member_id], now, announce=announce
+            )
 
 
 def _store(
@@ -240,6 +251,8 @@ def _store(
     row: Mapping[Any, Any] | None,
     decision: TierDecision,
     now: datetime,
+    *,
+    announce: bool = True,
 ) -> None:
     status, check_at = decision.status, _check_at(decision)
     unchanged = row is not None and row["check_at"] == check_at
@@ -280,7 +293,7 @@ def _store(
             for change in decision.changes
         ]
     )
-    for change in decision.changes:
+    for change in decision.changes if announce else ():
         payload = {"member": status.member_id, **change.to_dict()}
         emit(uow, change.type, status.member_id, payload, now)
 

@@ -236,19 +236,26 @@ class PromotionRepository:
             let_go = -1 if held and held_member_id == member_id else 0
             self._member_usage(pk, member_id, uses=+1, reserved=let_go)
 
-    def uncount_use(self, pk: int, member_id: int | None, discount: Decimal = Decimal(0)) -> None:
-        """An order's use of the promotion is given back, with the ``discount`` it spent."""
+    def uncount_use(
+        self,
+        pk: int,
+        member_id: int | None,
+        discount: Decimal = Decimal(0),
+        *,
+        use: bool = True,
+    ) -> None:
+        """An order's use of the promotion is given back, with the ``discount`` it spent
+        (``use=False``: only the budget, its use was given back before)."""
         row = self.counters(pk)
         if row is None:
             return
-        self.update(
-            pk,
-            {
-                "uses": max(row["uses"] - 1, 0),
-                "budget_spent": max(row["budget_spent"] - discount, Decimal(0)),
-            },
-        )
-        if member_id is not None:
+        values: dict[str, Any] = {
+            "budget_spent": max(row["budget_spent"] - discount, Decimal(0)),
+        }
+        if use:
+            values["uses"] = max(row["uses"] - 1, 0)
+        self.update(pk, values)
+        if use and member_id is not None:
             self._member_usage(pk, member_id, uses=-1)
 
     def _member_usage(self, pk: int, member_id: int, *, uses: int = 0, reserved: int = 0) -> None:
