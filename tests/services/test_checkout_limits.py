@@ -193,6 +193,25 @@ def test_a_member_limit_counts_the_members_open_checkouts(shop: Shop) -> None:
         assert uow.promotions.member_usage(pk["id"], member["id"]) == (1, 0)
 
 
+def test_a_guest_checkout_paid_by_a_member_gives_that_members_use_back_on_cancel(
+    shop: Shop,
+) -> None:
+    limited(shop, uses_per_member=1)
+    members(shop, "m1")
+    # given a checkout evaluated for a guest and paid by m1
+    hold(shop, "g1", member=None)
+    pay(shop, "g1", "m1", "o1")
+    assert reasons(dry_run(shop, member="m1")) == ["member_limit_reached"]
+    # when the order is cancelled
+    cancel(shop, "g1", "o1")
+    # then m1 has the use back and may have the promotion again
+    with shop.db.read(shop.tenant_id) as uow:
+        pk, member = uow.promotions.get("lim"), uow.members.get("m1")
+        assert pk is not None and member is not None
+        assert uow.promotions.member_usage(pk["id"], member["id"]) == (0, 0)
+    assert applied(dry_run(shop, member="m1")) == ["lim"]
+
+
 def test_a_re_evaluated_checkout_holds_the_new_discount_of_a_budget(shop: Shop) -> None:
     create(
         shop,

@@ -843,6 +843,7 @@ def commit(
         row["id"],
         status=COMMITTED,
         order_pk=order_pk,
+        member_id=row["member_id"] or member_id,  # a guest checkout: the use is the buyer's
         codes=codes,
         promotions=promotions,
         updated_at=now,
@@ -884,7 +885,12 @@ def _commit_late(
             applied["promotion_pk"], row["member_id"] or member_id, Decimal(applied["discount"])
         )
     uow.checkouts.update(
-        row["id"], status=COMMITTED, order_pk=order_pk, codes=counted, updated_at=now
+        row["id"],
+        status=COMMITTED,
+        order_pk=order_pk,
+        member_id=row["member_id"] or member_id,  # a guest checkout: the use is the buyer's
+        codes=counted,
+        updated_at=now,
     )
     note = f"checkout {row['checkout_id']} was paid after its hold expired; its points stayed"
     note += " with the member"
