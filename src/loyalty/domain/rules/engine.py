@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 from loyalty.domain.errors import ValidationFailed
 from loyalty.domain.rules import _cel
+from loyalty.domain.rules._fast import Env
 from loyalty.domain.rules._settle import Pending, Selection, Settlement, outcome, select
 from loyalty.domain.rules.activation import build_activation
 from loyalty.domain.rules.conditions import Condition
@@ -142,6 +143,7 @@ class _Run:
         self.clock = PeriodClock(facts.now.astimezone(facts.timezone))
         self.needs: frozenset[Path] = frozenset()
         self._bound: _cel.Activation | None = None
+        self._env: Env | None = None
         self._selections: dict[int, Selection] = {}
 
     def precheck(self, rule: EarningRule) -> RuleOutcome | Allowance:
@@ -164,17 +166,34 @@ class _Run:
         self, rule: EarningRule, condition: Condition, allowance: Allowance
     ) -> RuleOutcome | Pending:
         if condition.program is not None:
-            if self._bound is None:
-                self._bound = build_activation(self.needs, self.facts)
-            result = condition.evaluate(self._bound)
-            if result.error is not None:
-                reason = f"condition failed, rule skipped: {result.error}"
-                return outcome(rule, Status.CONDITION_FAILED, reason)
-            if not result.matched:
+            verdict = self._fast(condition)
+            if verdict is None:  # not a simple condition, or one the fast path is unsure of
+                if self._bound is None:
+                    self._bound = build_activation(self.needs, self.facts)
+                result = condition.evaluate(self._bound)
+                if result.error is not None:
+                    reason = f"condition failed, rule skipped: {result.error}"
+                    return outcome(rule, Status.CONDITION_FAILED, reason)
+                verdict = result.matched
+            if not verdict:
                 return outcome(
                     rule, Status.CONDITION_NOT_MET, f"condition not met: {rule.condition}"
                 )
         return self._basis(rule, allowance)
+
+    def _fast(self, condition: Condition) -> bool | None:
+        """The condition's answer from the fast path; None: ask the CEL library."""
+        fast = condition.fast
+        if fast is None:
+            return None
+        env = self._env
+        if env is None:
+            env = self._env = Env(self.facts)
+        try:
+            value = fast(env, _NO_SCOPE)
+        except Exception:  # Bail, or anything unexpected: the library has the last word
+            return None
+        return value if value is True or value is False else None
 
     def _basis(self, rule: EarningRule, allowance: Allowance) -> RuleOutcome | Pending:
         """What the effect works on; a rule with nothing to work on does not apply."""
@@ -194,6 +213,9 @@ class _Run:
         if (selection.units if counts_units else selection.amount) <= 0:
             return outcome(rule, Status.NOTHING_TO_EARN, _nothing(effect.lines))
         return Pending(rule, allowance, selection, 1 if per_order else selection.units)
+
+
+_NO_SCOPE: dict[str, object] = {}
 
 
 def _nothing(lines: LineFilter) -> str:

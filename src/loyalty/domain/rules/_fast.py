@@ -1,0 +1,679 @@
+"""A fast path for simple conditions: CEL translated into Python closures when a rule is built.
+
+Handing an activation to the CEL library costs more than running the conditions (each Python
+value is converted, an order's lines as maps alone cost tens of microseconds), so the common
+shapes of condition run here instead, on the same values the activation would hold (read
+lazily, each once per evaluation, through ``activation``'s getters):
+
+- literals (int, double, plain strings, ``true``/``false``/``null``, lists of them);
+- variables and field selection (``order.total``, ``event.data.coupon``, a line's ``l.sku``);
+- ``==`` ``!=`` ``<`` ``<=`` ``>`` ``>=``, ``in`` (lists and maps), ``&&``, ``||``, ``!``;
+- ``has()``, ``size()``, ``startsWith``/``endsWith``/``contains`` on strings, the
+  ``get...()`` accessors of ``now``, and ``exists``/``all`` over a list.
+
+Anything else (arithmetic, the ternary, ``matches``, indexes...) is refused at compile time
+(``None``: the condition always runs in the library). At run time a closure never decides a
+case it is not sure about: a type it does not handle, an error, a value the library might see
+differently (NaN, ints beyond 2**53 against doubles) raises ``Bail`` and the library runs the
+condition instead, with its own result or error message. So the fast path only ever answers
+``true`` or ``false`` where the library gives the same answer; ``tests/domain/rules/
+test_fast_conditions.py`` checks that against the library on generated expressions and inputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from loyalty.domain.rules._lexer import Kind, Token, tokenize
+from loyalty.domain.rules.activation import _GETTERS, local_now, to_cel
+from loyalty.domain.rules.facts import EarningInput
+
+
+class Bail(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """The fast path is not sure: let the CEL library evaluate this condition."""
+
+
+class Unsupported(Exception):  # noqa: N818
+    """The text uses something the fast path does not translate."""
+
+
+_BAIL = Bail()
+_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
+_EXACT = 2**53  # ints beyond this compare differently once the library makes them doubles
+
+
+class Env:
+    """One evaluation's values, each computed the first time a condition reads it."""
+
+    __slots__ = ("_values", "facts")
+
+    def __init__(self, facts: EarningInput) -> None:
+        self.facts = facts
+        self._values: dict[tuple[str, str], object] = {}
+
+    def field(self, root: str, name: str) -> object:
+        key = (root, name)
+        try:
+            return self._values[key]
+        except KeyError:
+            pass
+        facts = self.facts
+        if root == "order" and facts.order is None:
+            raise _BAIL
+        value = _GETTERS[root][name](facts)
+        if root == "event" and name == "data" and not _plain(value):
+            raise _BAIL
+        self._values[key] = value
+        return value
+
+    def variable(self, root: str) -> object:
+        key = (root, "")
+        try:
+            return self._values[key]
+        except KeyError:
+            pass
+        facts = self.facts
+        value: object
+        if root == "now":
+            value = local_now(facts)
+        elif root == "segments":
+            value = sorted(facts.segments)
+        else:
+            value = {name: self.field(root, name) for name in _GETTERS[root]}
+        self._values[key] = value
+        return value
+
+
+Fn = Callable[[Env, dict[str, object]], object]  # (values, comprehension variables) -> value
+
+
+def _plain(value: object) -> bool:
+    """Only values the library and Python see alike: no ints beyond 64 bits."""
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, int):
+        return _INT_MIN <= value <= _INT_MAX
+    if isinstance(value, dict):
+        return all(_plain(item) for item in value.values())
+    if isinstance(value, list):
+        return all(_plain(item) for item in value)
+    return True
+
+
+# --- CEL operators on Python values ---------------------------------------------------------
+
+
+def _number(value: object) -> bool:
+    kind = type(value)
+    return kind is int or kind is float
+
+
+def equal(a: object, b: object) -> bool:
+    """CEL ``==``: numbers across int and double, lists and maps element-wise, no coercion
+    otherwise (``1 == "1"`` and ``true == 1`` are false)."""
+    ta, tb = type(a), type(b)
+    if ta is str and tb is str:
+        return a == b
+    if (ta is int or ta is float) and (tb is int or tb is float):
+        if ta is not tb and (abs(a) > _EXACT if ta is int else abs(b) > _EXACT):  # type: ignore[arg-type]
+            raise _BAIL
+        return a == b
+    if ta is bool or tb is bool:
+        return ta is tb and a == b
+    if a is None or b is None:
+        if _known(a) and _known(b):
+            return a is b
+        raise _BAIL
+    if ta is list and tb is list:
+        assert isinstance(a, list) and isinstance(b, list)
+        if len(a) != len(b):
+            for item in (*a, *b):
+                _check_known(item)
+            return False
+        same = True
+        for x, y in zip(a, b, strict=True):
+            if not equal(x, y):
+                same = False
+        return same
+    if ta is dict and tb is dict:
+        assert isinstance(a, dict) and isinstance(b, dict)
+        for item in (*a.values(), *b.values()):
+            _check_known(item)
+        if a.keys() != b.keys():
+            return False
+        return all([equal(a[key], b[key]) for key in a])
+    if _known(a) and _known(b):
+        return False
+    raise _BAIL
+
+
+def _known(value: object) -> bool:
+    return value is None or type(value) in (bool, int, float, str, list, dict)
+
+
+def _check_known(value: object) -> None:
+    if not _known(value):
+        raise _BAIL
+    if type(value) is list:
+        for item in value:  # type: ignore[attr-defined]
+            _check_known(item)
+    elif type(value) is dict:
+        for item in value.values():  # type: ignore[attr-defined]
+            _check_known(item)
+
+
+def _ordered(a: object, b: object) -> tuple[Any, Any]:
+    """Operands ``<`` can compare like the library: two numbers (no NaN) or two strings."""
+    ta, tb = type(a), type(b)
+    if (ta is int or ta is float) and (tb is int or tb is float):
+        if a != a or b != b:
+            raise _BAIL
+        if ta is not tb and (abs(a) > _EXACT if ta is int else abs(b) > _EXACT):  # type: ignore[arg-type]
+            raise _BAIL
+        return a, b
+    if ta is str and tb is str:
+        return a, b
+    raise _BAIL
+
+
+def _contains(needle: object, haystack: object) -> bool:
+    if type(haystack) is list:
+        found = False
+        for item in haystack:  # type: ignore[attr-defined]
+            if equal(needle, item):
+                found = True
+        return found
+    if type(haystack) is dict and type(needle) is str:
+        return needle in haystack  # type: ignore[operator]
+    raise _BAIL
+
+
+def _size(value: object) -> int:
+    kind = type(value)
+    if kind is list or kind is dict:
+        return len(value)  # type: ignore[arg-type]
+    if kind is str:
+        return len(value.encode())  # type: ignore[attr-defined]
+    raise _BAIL
+
+
+def _select(value: object, name: str) -> object:
+    if type(value) is dict:
+        try:
+            return value[name]  # type: ignore[index]
+        except KeyError:
+            raise _BAIL from None
+    raise _BAIL
+
+
+def _has(value: object, name: str) -> bool:
+    if type(value) is dict:
+        return name in value  # type: ignore[operator]
+    raise _BAIL
+
+
+_NOW_METHODS: Mapping[str, Callable[[datetime], int]] = {
+    "getFullYear": lambda t: t.year,
+    "getMonth": lambda t: t.month - 1,
+    "getDate": lambda t: t.day,
+    "getDayOfMonth": lambda t: t.day - 1,
+    "getDayOfYear": lambda t: t.timetuple().tm_yday - 1,
+    "getDayOfWeek": lambda t: t.isoweekday() % 7,
+    "getHours": lambda t: t.hour,
+    "getMinutes": lambda t: t.minute,
+    "getSeconds": lambda t: t.second,
+    "getMilliseconds": lambda t: t.microsecond // 1000,
+}
+_STRING_METHODS: Mapping[str, Callable[[str, str], bool]] = {
+    "startsWith": str.startswith,
+    "endsWith": str.endswith,
+    "contains": str.__contains__,
+}
+
+
+# --- the parser: tokens to closures ---------------------------------------------------------
+
+_ROOTS = frozenset(_GETTERS) | {"now", "segments"}
+_MAP_ROOTS = frozenset(_GETTERS)
+_RELATIONS = frozenset({"==", "!=", "<", "<=", ">", ">="})
+
+
+def compile_fast(text: str) -> Fn | None:
+    """Closures for ``text``, or None when it uses something the fast path does not have."""
+    try:
+        parser = _Parser(tokenize(text))
+        node = parser.expression()
+        if parser.pos != len(parser.tokens):
+            return None
+    except (Unsupported, IndexError):
+        return None
+    return node.fn
+
+
+class _Node:
+    """A compiled sub-expression: a closure, and how it was written (for ``has`` and calls)."""
+
+    __slots__ = ("const", "fn", "parent", "path", "variable")
+
+    def __init__(
+        self,
+        fn: Fn,
+        *,
+        path: tuple[str, ...] = (),
+        variable: bool = False,
+        const: bool = False,
+        parent: Fn | None = None,
+    ) -> None:
+        self.fn = fn
+        self.path = path  # root variable or comprehension variable, then fields
+        self.variable = variable  # path starts at a comprehension variable
+        self.const = const
+        self.parent = parent  # a field selection: what the field is selected from
+
+
+class _Parser:
+    def __init__(self, tokens: list[Token]) -> None:
+        self.tokens = tokens
+        self.pos = 0
+        self.bound: list[str] = []  # comprehension variables in scope, innermost last
+
+    def peek(self, text: str) -> bool:
+        if self.pos >= len(self.tokens):
+            return False
+        token = self.tokens[self.pos]
+        return token.text == text and token.kind in (Kind.PUNCT, Kind.KEYWORD)
+
+    def take(self, text: str) -> None:
+        if not self.peek(text):
+            raise Unsupported(text)
+        self.pos += 1
+
+    def next(self) -> Token:
+        token = self.tokens[self.pos]
+        self.pos += 1
+        return token
+
+    def expression(self) -> _Node:
+        node = self.disjunction()
+        if self.peek("?"):
+            raise Unsupported("?")
+        return node
+
+    def disjunction(self) -> _Node:
+        node = self.conjunction()
+        while self.peek("||"):
+            self.pos += 1
+            node = _or(node, self.conjunction())
+        return node
+
+    def conjunction(self) -> _Node:
+        node = self.relation()
+        while self.peek("&&"):
+            self.pos += 1
+            node = _and(node, self.relation())
+        return node
+
+    def relation(self) -> _Node:
+        node = self.unary()
+        while self.pos < len(self.tokens):
+            token = self.tokens[self.pos]
+            if token.kind is Kind.PUNCT and token.text in _RELATIONS:
+                self.pos += 1
+                node = _relation(token.text, node, self.unary())
+            elif token.kind is Kind.KEYWORD and token.text == "in":
+                self.pos += 1
+                node = _in(node, self.unary())
+            elif token.kind is Kind.PUNCT and token.text in "+-*/%":
+                raise Unsupported(token.text)
+            else:
+                break
+        return node
+
+    def unary(self) -> _Node:
+        if self.peek("!"):
+            self.pos += 1
+            return _not(self.unary())
+        if self.peek("-"):
+            self.pos += 1
+            token = self.next()
+            if token.kind is not Kind.NUMBER:
+                raise Unsupported("-")
+            return _constant(_number_literal(token.text, negative=True))
+        return self.member()
+
+    def member(self) -> _Node:
+        node = self.primary()
+        while True:
+            if self.peek("."):
+                self.pos += 1
+                name = self.next()
+                if name.kind is not Kind.IDENT:
+                    raise Unsupported(name.text)
+                if self.peek("("):
+                    node = self.method(node, name.text)
+                else:
+                    node = _field(node, name.text)
+            elif self.peek("[") or self.peek(".?"):
+                raise Unsupported("index")
+            else:
+                return node
+
+    def primary(self) -> _Node:
+        token = self.next()
+        if token.kind is Kind.NUMBER:
+            return _constant(_number_literal(token.text, negative=False))
+        if token.kind is Kind.STRING:
+            return _constant(_string_literal(token.text))
+        if token.kind is Kind.KEYWORD:
+            literals = {"true": True, "false": False, "null": None}
+            if token.text not in literals:
+                raise Unsupported(token.text)
+            return _constant(literals[token.text])
+        if token.is_punct("("):
+            node = self.expression()
+            self.take(")")
+            return node
+        if token.is_punct("["):
+            return self.list_literal()
+        if token.kind is Kind.IDENT:
+            if self.peek("("):
+                return self.function(token.text)
+            return self.name(token.text)
+        raise Unsupported(token.text)
+
+    def list_literal(self) -> _Node:
+        items: list[object] = []
+        while not self.peek("]"):
+            node = self.expression()
+            if not node.const:
+                raise Unsupported("list of non-literals")
+            items.append(node.fn(_NO_ENV, {}))  # type: ignore[arg-type]
+            if not self.peek("]"):
+                self.take(",")
+        self.take("]")
+        return _constant(items)
+
+    def name(self, text: str) -> _Node:
+        if text in self.bound:
+
+            def bound(env: Env, scope: dict[str, object]) -> object:
+                return scope[text]
+
+            return _Node(bound, path=(text,), variable=True)
+        if text not in _ROOTS:
+            raise Unsupported(text)
+
+        def variable(env: Env, scope: dict[str, object]) -> object:
+            return env.variable(text)
+
+        return _Node(variable, path=(text,))
+
+    def function(self, name: str) -> _Node:
+        self.take("(")
+        if name == "has":
+            node = self.expression()
+            self.take(")")
+            return _has_node(node)
+        if name == "size":
+            node = self.expression()
+            self.take(")")
+            return _size_node(node)
+        raise Unsupported(name)
+
+    def method(self, receiver: _Node, name: str) -> _Node:
+        self.take("(")
+        if name in ("exists", "all"):
+            variable = self.next()
+            if variable.kind is not Kind.IDENT or variable.text in _ROOTS:
+                raise Unsupported(name)
+            self.take(",")
+            self.bound.append(variable.text)
+            body = self.expression()
+            self.bound.pop()
+            self.take(")")
+            return _comprehension(name, receiver, variable.text, body)
+        if name == "size":
+            self.take(")")
+            return _size_node(receiver)
+        if name in _NOW_METHODS:
+            self.take(")")
+            if receiver.path != ("now",) or receiver.variable:
+                raise Unsupported(name)
+            return _now_method(receiver, _NOW_METHODS[name])
+        if name in _STRING_METHODS:
+            argument = self.expression()
+            self.take(")")
+            return _string_method(receiver, argument, _STRING_METHODS[name])
+        raise Unsupported(name)
+
+
+_NO_ENV = object()
+
+
+def _number_literal(text: str, *, negative: bool) -> int | float:
+    lower = text.lower()
+    if lower.endswith("u"):
+        raise Unsupported("uint")
+    if lower.startswith("0x"):
+        value: int | float = int(text, 16)
+    elif "." in text or "e" in lower:
+        value = float(text)
+    else:
+        if len(text) > 1 and text.startswith("0"):
+            raise Unsupported(text)
+        value = int(text)
+    if negative:
+        value = -value
+    if type(value) is int and not _INT_MIN <= value <= _INT_MAX:
+        raise Unsupported(text)
+    return value
+
+
+def _string_literal(text: str) -> str:
+    quote = text[0]
+    if quote not in "'\"" or text[:3] in ('"""', "'''") or "\\" in text:
+        raise Unsupported(text)
+    return text[1:-1]
+
+
+def _constant(value: object) -> _Node:
+    def constant(env: Env, scope: dict[str, object]) -> object:
+        return value
+
+    return _Node(constant, const=True)
+
+
+def _field(node: _Node, name: str) -> _Node:
+    path = (*node.path, name) if node.path else ()
+    if path and not node.variable and len(path) == 2 and path[0] in _MAP_ROOTS:
+        root = path[0]
+        if name not in _GETTERS[root]:
+            raise Unsupported(name)
+
+        def field(env: Env, scope: dict[str, object]) -> object:
+            return env.field(root, name)
+
+        return _Node(field, path=path, parent=node.fn)
+    inner = node.fn
+
+    def select(env: Env, scope: dict[str, object]) -> object:
+        return _select(inner(env, scope), name)
+
+    return _Node(select, path=path, variable=node.variable, parent=inner)
+
+
+def _has_node(node: _Node) -> _Node:
+    if len(node.path) < 2 or node.parent is None:
+        raise Unsupported("has() needs a field")
+    name = node.path[-1]
+    if not node.variable and len(node.path) == 2 and node.path[0] in _MAP_ROOTS:
+        root = node.path[0]
+        # The activation holds every field a condition names, so a declared one is present.
+
+        def has_field(env: Env, scope: dict[str, object]) -> object:
+            if root == "order" and env.facts.order is None:
+                raise _BAIL
+            return True
+
+        return _Node(has_field)
+    parent = node.parent
+
+    def has(env: Env, scope: dict[str, object]) -> object:
+        return _has(parent(env, scope), name)
+
+    return _Node(has)
+
+
+def _size_node(node: _Node) -> _Node:
+    inner = node.fn
+
+    def size(env: Env, scope: dict[str, object]) -> object:
+        return _size(inner(env, scope))
+
+    return _Node(size)
+
+
+def _now_method(receiver: _Node, method: Callable[[datetime], int]) -> _Node:
+    def accessor(env: Env, scope: dict[str, object]) -> object:
+        value = env.variable("now")
+        assert isinstance(value, datetime)
+        return method(value)
+
+    return _Node(accessor)
+
+
+def _string_method(receiver: _Node, argument: _Node, method: Callable[[str, str], bool]) -> _Node:
+    left, right = receiver.fn, argument.fn
+
+    def call(env: Env, scope: dict[str, object]) -> object:
+        text, other = left(env, scope), right(env, scope)
+        if type(text) is str and type(other) is str:
+            return method(text, other)  # type: ignore[arg-type]
+        raise _BAIL
+
+    return _Node(call)
+
+
+def _comprehension(kind: str, receiver: _Node, variable: str, body: _Node) -> _Node:
+    items_of, test = receiver.fn, body.fn
+    want = kind == "exists"  # exists stops at the first true, all at the first false
+
+    def comprehension(env: Env, scope: dict[str, object]) -> object:
+        items = items_of(env, scope)
+        if type(items) is not list:
+            raise _BAIL
+        inner = dict(scope)
+        for item in items:  # type: ignore[attr-defined]
+            inner[variable] = item
+            result = test(env, inner)
+            if result is want:
+                return want
+            if result is not (not want):
+                raise _BAIL
+        return not want
+
+    return _Node(comprehension)
+
+
+def _and(left: _Node, right: _Node) -> _Node:
+    a, b = left.fn, right.fn
+
+    def conjunction(env: Env, scope: dict[str, object]) -> object:
+        first = a(env, scope)
+        if first is False:
+            return False
+        if first is not True:
+            raise _BAIL
+        second = b(env, scope)
+        if second is True or second is False:
+            return second
+        raise _BAIL
+
+    return _Node(conjunction)
+
+
+def _or(left: _Node, right: _Node) -> _Node:
+    a, b = left.fn, right.fn
+
+    def disjunction(env: Env, scope: dict[str, object]) -> object:
+        first = a(env, scope)
+        if first is True:
+            return True
+        if first is not False:
+            raise _BAIL
+        second = b(env, scope)
+        if second is True or second is False:
+            return second
+        raise _BAIL
+
+    return _Node(disjunction)
+
+
+def _not(node: _Node) -> _Node:
+    inner = node.fn
+
+    def negation(env: Env, scope: dict[str, object]) -> object:
+        value = inner(env, scope)
+        if value is True:
+            return False
+        if value is False:
+            return True
+        raise _BAIL
+
+    return _Node(negation)
+
+
+def _in(left: _Node, right: _Node) -> _Node:
+    a, b = left.fn, right.fn
+    if right.const:
+        items = b(None, {})  # type: ignore[arg-type]
+        if type(items) is list and items and all(type(item) is str for item in items):
+            strings = frozenset(items)  # type: ignore[arg-type]
+
+            def among(env: Env, scope: dict[str, object]) -> object:
+                value = a(env, scope)
+                if type(value) is str:
+                    return value in strings
+                return _contains(value, items)
+
+            return _Node(among)
+
+    def membership(env: Env, scope: dict[str, object]) -> object:
+        return _contains(a(env, scope), b(env, scope))
+
+    return _Node(membership)
+
+
+def _relation(op: str, left: _Node, right: _Node) -> _Node:
+    a, b = left.fn, right.fn
+    if op == "==":
+
+        def eq(env: Env, scope: dict[str, object]) -> object:
+            return equal(a(env, scope), b(env, scope))
+
+        return _Node(eq)
+    if op == "!=":
+
+        def ne(env: Env, scope: dict[str, object]) -> object:
+            return not equal(a(env, scope), b(env, scope))
+
+        return _Node(ne)
+    compare = _COMPARE[op]
+
+    def relation(env: Env, scope: dict[str, object]) -> object:
+        x, y = _ordered(a(env, scope), b(env, scope))
+        return compare(x, y)
+
+    return _Node(relation)
+
+
+_COMPARE: Mapping[str, Callable[[Any, Any], bool]] = {
+    "<": lambda x, y: x < y,
+    "<=": lambda x, y: x <= y,
+    ">": lambda x, y: x > y,
+    ">=": lambda x, y: x >= y,
+}
+
+__all__ = ["Bail", "Env", "Fn", "compile_fast", "equal", "to_cel"]
