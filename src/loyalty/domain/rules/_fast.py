@@ -22,6 +22,7 @@ test_fast_conditions.py`` checks that against the library on generated expressio
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -47,16 +48,30 @@ _EXACT = 2**53  # ints beyond this compare differently once the library makes th
 class Env:
     """One evaluation's values, each computed the first time a condition reads it."""
 
-    __slots__ = ("_values", "facts")
+    __slots__ = ("facts", "values")
 
     def __init__(self, facts: EarningInput) -> None:
         self.facts = facts
-        self._values: dict[tuple[str, str], object] = {}
+        self.values: dict[tuple[str, str], object] = {}
+
+    def strings(self, root: str, name: str) -> frozenset[str] | None:
+        """A list field as a set, when it holds only strings (``"pets" in order.categories``)."""
+        key = (root, name + "[]")
+        try:
+            return self.values[key]  # type: ignore[return-value]
+        except KeyError:
+            pass
+        value = self.field(root, name)
+        strings = None
+        if type(value) is list and all(type(item) is str for item in value):
+            strings = frozenset(value)
+        self.values[key] = strings
+        return strings
 
     def field(self, root: str, name: str) -> object:
         key = (root, name)
         try:
-            return self._values[key]
+            return self.values[key]
         except KeyError:
             pass
         facts = self.facts
@@ -65,13 +80,13 @@ class Env:
         value = _GETTERS[root][name](facts)
         if root == "event" and name == "data" and not _plain(value):
             raise _BAIL
-        self._values[key] = value
+        self.values[key] = value
         return value
 
     def variable(self, root: str) -> object:
         key = (root, "")
         try:
-            return self._values[key]
+            return self.values[key]
         except KeyError:
             pass
         facts = self.facts
@@ -82,7 +97,7 @@ class Env:
             value = sorted(facts.segments)
         else:
             value = {name: self.field(root, name) for name in _GETTERS[root]}
-        self._values[key] = value
+        self.values[key] = value
         return value
 
 
@@ -492,8 +507,13 @@ def _field(node: _Node, name: str) -> _Node:
         if name not in _GETTERS[root]:
             raise Unsupported(name)
 
+        key = (root, name)
+
         def field(env: Env, scope: dict[str, object]) -> object:
-            return env.field(root, name)
+            try:
+                return env.values[key]
+            except KeyError:
+                return env.field(root, name)
 
         return _Node(field, path=path, parent=node.fn)
     inner = node.fn
@@ -627,6 +647,18 @@ def _not(node: _Node) -> _Node:
 
 def _in(left: _Node, right: _Node) -> _Node:
     a, b = left.fn, right.fn
+    if left.const and _is_root_field(right):
+        needle = a(None, {})  # type: ignore[arg-type]
+        root, name = right.path
+        if type(needle) is str:
+
+            def in_field(env: Env, scope: dict[str, object]) -> object:
+                strings = env.strings(root, name)
+                if strings is not None:
+                    return needle in strings
+                return _contains(needle, b(env, scope))
+
+            return _Node(in_field)
     if right.const:
         items = b(None, {})  # type: ignore[arg-type]
         if type(items) is list and items and all(type(item) is str for item in items):
@@ -646,8 +678,18 @@ def _in(left: _Node, right: _Node) -> _Node:
     return _Node(membership)
 
 
+def _is_root_field(node: _Node) -> bool:
+    return not node.variable and len(node.path) == 2 and node.path[0] in _MAP_ROOTS
+
+
 def _relation(op: str, left: _Node, right: _Node) -> _Node:
     a, b = left.fn, right.fn
+    if right.const:
+        constant = b(None, {})  # type: ignore[arg-type]
+        if type(constant) is str:
+            return _string_relation(op, a, constant)
+        if type(constant) in (int, float):
+            return _number_relation(op, a, constant)  # type: ignore[arg-type]
     if op == "==":
 
         def eq(env: Env, scope: dict[str, object]) -> object:
@@ -670,10 +712,53 @@ def _relation(op: str, left: _Node, right: _Node) -> _Node:
 
 
 _COMPARE: Mapping[str, Callable[[Any, Any], bool]] = {
-    "<": lambda x, y: x < y,
-    "<=": lambda x, y: x <= y,
-    ">": lambda x, y: x > y,
-    ">=": lambda x, y: x >= y,
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
 }
+
+
+def _string_relation(op: str, a: Fn, constant: str) -> _Node:
+    """``x op "text"``: two strings compare as Python compares them (code points)."""
+    compare = _COMPARE[op]
+
+    def relation(env: Env, scope: dict[str, object]) -> object:
+        value = a(env, scope)
+        if type(value) is str:
+            return compare(value, constant)
+        if op == "==":
+            return equal(value, constant)
+        if op == "!=":
+            return not equal(value, constant)
+        raise _BAIL  # ordering a string against anything else: the library errors
+
+    return _Node(relation)
+
+
+def _number_relation(op: str, a: Fn, constant: float) -> _Node:
+    """``x op 100``: numbers compare exactly unless an int is beyond what a double holds."""
+    compare = _COMPARE[op]
+    exact = type(constant) is float or abs(constant) <= _EXACT
+    constant_is_int = type(constant) is int
+
+    def relation(env: Env, scope: dict[str, object]) -> object:
+        value = a(env, scope)
+        kind = type(value)
+        if kind is float:
+            if exact and value == value:  # NaN: the library refuses to order it
+                return compare(value, constant)
+        elif kind is int and (constant_is_int or abs(value) <= _EXACT):  # type: ignore[arg-type]
+            return compare(value, constant)
+        if op == "==":
+            return equal(value, constant)
+        if op == "!=":
+            return not equal(value, constant)
+        x, y = _ordered(value, constant)
+        return compare(x, y)
+
+    return _Node(relation)
 
 __all__ = ["Bail", "Env", "Fn", "compile_fast", "equal", "to_cel"]

@@ -48,8 +48,21 @@ def select(lines: LineFilter, order: OrderFacts) -> Selection:
         return Selection((True,) * (len(order.lines) + 1), order.earning_base, order.item_count)
     hits: list[bool] = []
     amount, units = _ZERO, 0
+    include, exclude = lines.include, lines.exclude  # ``LineFilter.matches``, inlined
+    skus, products, categories, brands = (
+        include.skus,
+        include.product_ids,
+        include.categories,
+        include.brands,
+    )
     for line in order.lines:
-        hit = lines.matches(line)
+        hit = (
+            include.empty
+            or line.sku in skus
+            or line.product_id in products
+            or line.category in categories
+            or line.brand in brands
+        ) and (exclude.empty or not exclude.matches(line))
         hits.append(hit)
         if hit:
             amount += line.net
@@ -81,18 +94,29 @@ class Settlement:
         self.clock = clock
 
     def settle(self, pending: Sequence[Pending]) -> dict[str, RuleOutcome]:
-        settled = self._combined(pending)
+        bases: list[Pending] = []
+        multipliers: list[Pending] = []
+        flat: list[Pending] = []
         for item in pending:
-            if item.rule.id not in settled:
-                settled[item.rule.id] = self._flat(item)
+            kind = type(item.rule.effect)
+            if kind is PointsPerCurrency:
+                bases.append(item)
+            elif kind is Multiplier:
+                multipliers.append(item)
+            else:
+                flat.append(item)
+        if self.facts.order is None:  # never for rules that pass validation
+            bases, multipliers, flat = [], [], list(pending)
+        settled = self._combined(bases, multipliers) if bases or multipliers else {}
+        for item in flat:
+            settled[item.rule.id] = self._flat(item)
         return settled
 
-    def _combined(self, pending: Sequence[Pending]) -> dict[str, RuleOutcome]:
-        bases = [p for p in pending if isinstance(p.rule.effect, PointsPerCurrency)]
-        multipliers = [p for p in pending if isinstance(p.rule.effect, Multiplier)]
+    def _combined(
+        self, bases: Sequence[Pending], multipliers: Sequence[Pending]
+    ) -> dict[str, RuleOutcome]:
         order = self.facts.order
-        if order is None or not (bases or multipliers):
-            return {}
+        assert order is not None
         amounts = [line.net for line in order.lines]
         amounts.append(order.base_beyond_lines)
         base_shares, multiplier_shares = combine(
@@ -171,13 +195,17 @@ class Settlement:
 
     def _flat(self, item: Pending) -> RuleOutcome:
         effect = item.rule.effect
-        if isinstance(effect, FixedPoints):
+        kind = type(effect)
+        if kind is FixedPoints:
+            assert isinstance(effect, FixedPoints)
             return self._capped(item, effect.points, lambda: f"{effect.points} points")
-        if isinstance(effect, PointsPerItem):
+        if kind is PointsPerItem:
+            assert isinstance(effect, PointsPerItem)
             lines, units = effect.lines.description, item.units
             text = f"{effect.points} points x {units} items on {lines}"
             return self._capped(item, effect.points * units, lambda: text)
-        if isinstance(effect, Cashback):
+        if kind is Cashback:
+            assert isinstance(effect, Cashback)
             return self._cashback(item, effect)
         assert isinstance(effect, StampCard)
         return self._stamp(item, effect)
@@ -252,6 +280,7 @@ class Settlement:
         rewards: tuple[RewardGrant, ...] = (),
     ) -> RuleOutcome:
         rule = item.rule
+        limits = rule.limits
         return RuleOutcome(
             rule.id,
             rule.version,
@@ -259,11 +288,11 @@ class Settlement:
             Status.APPLIED,
             explanation,
             points,
-            cashback=cashback,
-            rewards=rewards,
-            stamps=stamps,
-            usage=self._usage(rule, points),
-            budget_spent=points if rule.limits.budget_points is not None else 0,
+            cashback,
+            rewards,
+            stamps,
+            self._usage(rule, points) if limits.per_member else (),
+            points if limits.budget_points is not None else 0,
         )
 
     def _usage(self, rule: EarningRule, points: int) -> tuple[UsageIncrement, ...]:

@@ -24,11 +24,18 @@ from zoneinfo import ZoneInfo
 
 from loyalty.domain.errors import ValidationFailed
 from loyalty.domain.rules import _cel
-from loyalty.domain.rules._fast import Env
+from loyalty.domain.rules._fast import Env, Fn
 from loyalty.domain.rules._settle import Pending, Selection, Settlement, outcome, select
 from loyalty.domain.rules.activation import build_activation
 from loyalty.domain.rules.conditions import Condition
-from loyalty.domain.rules.effects import FixedPoints, LineFilter, PointsPerItem, StampCard, StampPer
+from loyalty.domain.rules.effects import (
+    ALL_LINES,
+    FixedPoints,
+    LineFilter,
+    PointsPerItem,
+    StampCard,
+    StampPer,
+)
 from loyalty.domain.rules.facts import EarningInput
 from loyalty.domain.rules.limits import Allowance, PeriodClock, UsageKey
 from loyalty.domain.rules.results import EarningResult, RuleOutcome, Status
@@ -38,18 +45,67 @@ Path = tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
+class _Plan:
+    """One rule as evaluation reads it: everything that does not depend on the event, worked
+    out once when the rule set is built."""
+
+    rule: EarningRule
+    condition: Condition
+    fast: Fn | None  # the condition as closures; None: it runs in the CEL library
+    free: bool  # active, no schedule, no limits or budget: nothing to check before it runs
+    exclusive: bool
+    stop_processing: bool
+    not_met: RuleOutcome  # the outcome when the condition is false, the same every time
+    flat: bool  # fixed points: no order lines to look at
+    per_order: bool  # a stamp card stamping once per order
+    whole_order: bool
+    counts_units: bool  # the effect works on units (per item, stamps) rather than money
+    lines: LineFilter
+    nothing: RuleOutcome  # the outcome when no line matches
+
+
+def _plan(rule: EarningRule, fast_conditions: bool) -> _Plan:
+    condition = rule.compiled_condition
+    effect = rule.effect
+    lines = ALL_LINES if isinstance(effect, FixedPoints) else effect.lines
+    schedule, limits = rule.schedule, rule.limits
+    return _Plan(
+        rule=rule,
+        condition=condition,
+        fast=condition.fast if fast_conditions else None,
+        free=rule.active
+        and not (schedule.starts_at or schedule.ends_at or schedule.days_of_week or schedule.hours)
+        and limits.budget_points is None
+        and not limits.per_member,
+        exclusive=rule.exclusive,
+        stop_processing=rule.stop_processing,
+        not_met=outcome(rule, Status.CONDITION_NOT_MET, f"condition not met: {rule.condition}"),
+        flat=isinstance(effect, FixedPoints),
+        per_order=isinstance(effect, StampCard) and effect.per is StampPer.ORDER,
+        whole_order=lines.whole_order,
+        counts_units=isinstance(effect, (PointsPerItem, StampCard)),
+        lines=lines,
+        nothing=outcome(rule, Status.NOTHING_TO_EARN, _nothing(lines)),
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class _Lane:
     """The rules of one trigger, in evaluation order, with their compiled conditions."""
 
     rules: tuple[EarningRule, ...]
     conditions: tuple[Condition, ...]
+    plans: tuple[_Plan, ...]
 
 
 class RuleSet:
     """Rules grouped by trigger and sorted once. Build one when a tenant's rules change and
-    reuse it: evaluation then costs no sorting and no compiling."""
+    reuse it: evaluation then costs no sorting and no compiling.
 
-    def __init__(self, rules: Iterable[EarningRule]) -> None:
+    ``fast_conditions=False`` runs every condition in the CEL library (the reference the fast
+    path is tested against); results are the same either way."""
+
+    def __init__(self, rules: Iterable[EarningRule], *, fast_conditions: bool = True) -> None:
         grouped: dict[str, list[EarningRule]] = {}
         seen: set[str] = set()
         for rule in rules:
@@ -57,7 +113,9 @@ class RuleSet:
                 raise ValidationFailed(f"rule '{rule.id}' is given twice", field="rules")
             seen.add(rule.id)
             grouped.setdefault(rule.trigger, []).append(rule)
-        self._lanes = {trigger: _lane(group) for trigger, group in grouped.items()}
+        self._lanes = {
+            trigger: _lane(group, fast_conditions) for trigger, group in grouped.items()
+        }
 
     def for_trigger(self, trigger: str) -> tuple[EarningRule, ...]:
         return self.lane(trigger).rules
@@ -66,12 +124,13 @@ class RuleSet:
         return self._lanes.get(trigger, _EMPTY)
 
 
-_EMPTY = _Lane((), ())
+_EMPTY = _Lane((), (), ())
 
 
-def _lane(rules: list[EarningRule]) -> _Lane:
+def _lane(rules: list[EarningRule], fast_conditions: bool) -> _Lane:
     ordered = tuple(sorted(rules, key=lambda rule: (rule.priority, rule.id)))
-    return _Lane(ordered, tuple(rule.compiled_condition for rule in ordered))
+    plans = tuple(_plan(rule, fast_conditions) for rule in ordered)
+    return _Lane(ordered, tuple(plan.condition for plan in plans), plans)
 
 
 def usage_keys(
@@ -89,40 +148,41 @@ def evaluate_rules(rules: RuleSet | Iterable[EarningRule], facts: EarningInput) 
     """What the rules give for one event; writes nothing and never raises for a rule."""
     lane = (rules if isinstance(rules, RuleSet) else RuleSet(rules)).lane(facts.event.type)
     run = _Run(facts)
-    states = [run.precheck(rule) for rule in lane.rules]
-    run.needs = frozenset(  # only what conditions of rules still in the running read
-        path
-        for condition, state in zip(lane.conditions, states, strict=True)
-        if isinstance(state, Allowance)
-        for path in condition.needs
-    )
+    precheck = run.precheck
+    plans = lane.plans
+    states = run.states = [_OPEN if plan.free else precheck(plan.rule) for plan in plans]
+    run.plans = plans
     outcomes: list[RuleOutcome | Pending] = []
+    append, check = outcomes.append, run.check
     stopper: EarningRule | None = None
     exclusive: Pending | None = None
-    for rule, condition, state in zip(lane.rules, lane.conditions, states, strict=True):
+    for plan, state in zip(plans, states, strict=True):
         if exclusive is not None:
-            outcomes.append(_excluded(rule, exclusive))
+            append(_excluded(plan.rule, exclusive))
         elif stopper is not None:
             reason = f"not evaluated: {_name(stopper)} stops further rules"
-            outcomes.append(outcome(rule, Status.STOPPED, reason))
-        elif isinstance(state, RuleOutcome):
-            outcomes.append(state)
+            append(outcome(plan.rule, Status.STOPPED, reason))
+        elif state.__class__ is RuleOutcome:
+            append(state)  # type: ignore[arg-type]
         else:
-            verdict = run.check(rule, condition, state)
-            outcomes.append(verdict)
-            if isinstance(verdict, Pending) and rule.exclusive:
-                exclusive = verdict
-            elif isinstance(verdict, Pending) and rule.stop_processing:
-                stopper = rule
+            verdict = check(plan, state)  # type: ignore[arg-type]
+            append(verdict)
+            if verdict.__class__ is Pending:
+                if plan.exclusive:
+                    exclusive = verdict  # type: ignore[assignment]
+                elif plan.stop_processing:
+                    stopper = plan.rule
     if exclusive is not None:
         outcomes = [
             _excluded(o.rule, exclusive) if isinstance(o, Pending) and o is not exclusive else o
             for o in outcomes
         ]
-    pending = [o for o in outcomes if isinstance(o, Pending)]
-    settled = Settlement(facts, run.clock).settle(pending)
+    pending = [o for o in outcomes if o.__class__ is Pending]
+    if not pending:
+        return EarningResult(tuple(outcomes))  # type: ignore[arg-type]
+    settled = Settlement(facts, run.clock).settle(pending)  # type: ignore[arg-type]
     return EarningResult(
-        tuple(settled[o.rule.id] if isinstance(o, Pending) else o for o in outcomes)
+        tuple(settled[o.rule.id] if o.__class__ is Pending else o for o in outcomes)  # type: ignore[union-attr, misc]
     )
 
 
@@ -134,14 +194,19 @@ def _name(rule: EarningRule) -> str:
     return f"'{rule.name}' ({rule.id} v{rule.version})"
 
 
+_OPEN = Allowance(None)
+
+
 class _Run:
-    """One evaluation: the input, its tenant-local clock, the lazy activation and the line
+    """One evaluation: the input, its tenant-local clock, the lazy values conditions read
+    (the fast path's, and the CEL activation when a condition needs the library) and the line
     selections of each filter (rules often share one)."""
 
     def __init__(self, facts: EarningInput) -> None:
         self.facts = facts
         self.clock = PeriodClock(facts.now.astimezone(facts.timezone))
-        self.needs: frozenset[Path] = frozenset()
+        self.plans: tuple[_Plan, ...] = ()
+        self.states: list[RuleOutcome | Allowance] = []
         self._bound: _cel.Activation | None = None
         self._env: Env | None = None
         self._selections: dict[int, Selection] = {}
@@ -162,57 +227,58 @@ class _Run:
             return outcome(rule, status, allowance.refusal)
         return allowance
 
-    def check(
-        self, rule: EarningRule, condition: Condition, allowance: Allowance
-    ) -> RuleOutcome | Pending:
-        if condition.program is not None:
-            verdict = self._fast(condition)
+    def check(self, plan: _Plan, allowance: Allowance) -> RuleOutcome | Pending:
+        if plan.condition.program is not None:
+            verdict: bool | None = None
+            fast = plan.fast
+            if fast is not None:
+                env = self._env
+                if env is None:
+                    env = self._env = Env(self.facts)
+                try:
+                    value = fast(env, _NO_SCOPE)
+                except Exception:  # Bail, or anything unexpected: the library has the last word
+                    value = None
+                if value is True or value is False:
+                    verdict = value
             if verdict is None:  # not a simple condition, or one the fast path is unsure of
-                if self._bound is None:
-                    self._bound = build_activation(self.needs, self.facts)
-                result = condition.evaluate(self._bound)
+                result = plan.condition.evaluate(self._activation())
                 if result.error is not None:
                     reason = f"condition failed, rule skipped: {result.error}"
-                    return outcome(rule, Status.CONDITION_FAILED, reason)
+                    return outcome(plan.rule, Status.CONDITION_FAILED, reason)
                 verdict = result.matched
             if not verdict:
-                return outcome(
-                    rule, Status.CONDITION_NOT_MET, f"condition not met: {rule.condition}"
-                )
-        return self._basis(rule, allowance)
-
-    def _fast(self, condition: Condition) -> bool | None:
-        """The condition's answer from the fast path; None: ask the CEL library."""
-        fast = condition.fast
-        if fast is None:
-            return None
-        env = self._env
-        if env is None:
-            env = self._env = Env(self.facts)
-        try:
-            value = fast(env, _NO_SCOPE)
-        except Exception:  # Bail, or anything unexpected: the library has the last word
-            return None
-        return value if value is True or value is False else None
-
-    def _basis(self, rule: EarningRule, allowance: Allowance) -> RuleOutcome | Pending:
-        """What the effect works on; a rule with nothing to work on does not apply."""
-        effect = rule.effect
-        if isinstance(effect, FixedPoints):
+                return plan.not_met
+        # What the effect works on; a rule with nothing to work on does not apply.
+        rule = plan.rule
+        if plan.flat:
             return Pending(rule, allowance)
         order = self.facts.order
-        per_order = isinstance(effect, StampCard) and effect.per is StampPer.ORDER
-        if per_order and (order is None or effect.lines.whole_order):
+        per_order = plan.per_order
+        if per_order and (order is None or plan.whole_order):
             return Pending(rule, allowance, units=1)
         if order is None:  # rules refuse such effects off order.paid; stay safe anyway
             return outcome(rule, Status.NOTHING_TO_EARN, "the event has no order")
-        selection = self._selections.get(id(effect.lines))
+        lines = plan.lines
+        selection = self._selections.get(id(lines))
         if selection is None:
-            selection = self._selections[id(effect.lines)] = select(effect.lines, order)
-        counts_units = isinstance(effect, (PointsPerItem, StampCard))
-        if (selection.units if counts_units else selection.amount) <= 0:
-            return outcome(rule, Status.NOTHING_TO_EARN, _nothing(effect.lines))
+            selection = self._selections[id(lines)] = select(lines, order)
+        if (selection.units if plan.counts_units else selection.amount) <= 0:
+            return plan.nothing
         return Pending(rule, allowance, selection, 1 if per_order else selection.units)
+
+    def _activation(self) -> _cel.Activation:
+        """The CEL activation, with only what the conditions of rules still in the running
+        read (built once, the first time a condition needs the library)."""
+        if self._bound is None:
+            needs = frozenset(
+                path
+                for plan, state in zip(self.plans, self.states, strict=True)
+                if isinstance(state, Allowance)
+                for path in plan.condition.needs
+            )
+            self._bound = build_activation(needs, self.facts)
+        return self._bound
 
 
 _NO_SCOPE: dict[str, object] = {}
