@@ -97,7 +97,10 @@ def inputs(draw: st.DrawFn) -> EarningInput:
             lifetime_earned=draw(st.sampled_from([0, 100, 2**53 + 1])),
             birthday=draw(st.one_of(st.none(), st.just(date(1990, 5, 1)))),
         ),
-        tier=TierFacts(draw(st.one_of(st.none(), st.just("gold"))), Decimal(draw(st.sampled_from(["1", "1.5"])))),
+        tier=TierFacts(
+            draw(st.one_of(st.none(), st.just("gold"))),
+            Decimal(draw(st.sampled_from(["1", "1.5"]))),
+        ),
         order=OrderFacts.from_order(order, PROGRAM, brands),
         segments=frozenset(draw(st.lists(st.sampled_from(["vip", "new", "é"]), max_size=2))),
     )
@@ -160,15 +163,26 @@ has_args = st.sampled_from(
     ["event.data.a", "event.data.b", "event.data.a.a", "event.data.a.coupon", "member.tier"]
 )
 NUMBERS = st.sampled_from(
-    ["order.total", "order.item_count", "member.orders_count", "tier.multiplier", "event.data.a",
-     "member.lifetime_earned", "now.getHours()", "size(order.lines)", "order.shipping"]
+    [
+        "order.total",
+        "order.item_count",
+        "member.orders_count",
+        "tier.multiplier",
+        "event.data.a",
+        "member.lifetime_earned",
+        "now.getHours()",
+        "size(order.lines)",
+        "order.shipping",
+    ]
 )
 NUMBER_LITERALS = st.sampled_from(["0", "1", "2", "50", "100.0", "1.5", "9007199254740993", "-1"])
 STRINGS = st.sampled_from(
     ["member.tier", "order.currency", "tier.name", "event.data.b", "member.birthday", "event.type"]
 )
 STRING_LITERALS = st.sampled_from(['"gold"', '"PLN"', "'order.paid'", '"é"', '""', '"1990-05-01"'])
-LISTS = st.sampled_from(["order.categories", "order.skus", "segments", "order.brands", "event.data.a"])
+LISTS = st.sampled_from(
+    ["order.categories", "order.skus", "segments", "order.brands", "event.data.a"]
+)
 RELATIONS = ["==", "!=", "<", "<=", ">", ">=", "in"]
 
 
@@ -313,8 +327,14 @@ def test_common_conditions_take_the_fast_path(text: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["order.total * 2.0 > 10.0", "true ? true : false", "order.lines[0].sku == 'A'",
-     'member.tier.matches("^g")', "order.total > 1u", "'a\\n' == 'a'"],
+    [
+        "order.total * 2.0 > 10.0",
+        "true ? true : false",
+        "order.lines[0].sku == 'A'",
+        'member.tier.matches("^g")',
+        "order.total > 1u",
+        "'a\\n' == 'a'",
+    ],
 )
 def test_other_conditions_are_left_to_the_library(text: str) -> None:
     assert compile_fast(text) is None
@@ -327,7 +347,9 @@ def test_an_unsure_answer_is_left_to_the_library() -> None:
             now=datetime(2026, 1, 14, tzinfo=UTC),
             timezone=ZoneInfo("UTC"),
             program=PROGRAM,
-            order=OrderFacts.from_order(PaidOrder("o", "PLN", (OrderLine("A", 1, Decimal(1)),)), PROGRAM),
+            order=OrderFacts.from_order(
+                PaidOrder("o", "PLN", (OrderLine("A", 1, Decimal(1)),)), PROGRAM
+            ),
         )
     )
     fast = compile_fast("event.data.a < 1.0")

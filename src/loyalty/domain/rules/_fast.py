@@ -32,11 +32,11 @@ from loyalty.domain.rules.activation import _GETTERS, local_now, to_cel
 from loyalty.domain.rules.facts import EarningInput
 
 
-class Bail(Exception):  # noqa: N818 - a control-flow signal, not an error
+class Bail(Exception):
     """The fast path is not sure: let the CEL library evaluate this condition."""
 
 
-class Unsupported(Exception):  # noqa: N818
+class Unsupported(Exception):
     """The text uses something the fast path does not translate."""
 
 
@@ -172,10 +172,10 @@ def _check_known(value: object) -> None:
     if not _known(value):
         raise _BAIL
     if type(value) is list:
-        for item in value:  # type: ignore[attr-defined]
+        for item in value:
             _check_known(item)
     elif type(value) is dict:
-        for item in value.values():  # type: ignore[attr-defined]
+        for item in value.values():
             _check_known(item)
 
 
@@ -196,12 +196,12 @@ def _ordered(a: object, b: object) -> tuple[Any, Any]:
 def _contains(needle: object, haystack: object) -> bool:
     if type(haystack) is list:
         found = False
-        for item in haystack:  # type: ignore[attr-defined]
+        for item in haystack:
             if equal(needle, item):
                 found = True
         return found
     if type(haystack) is dict and type(needle) is str:
-        return needle in haystack  # type: ignore[operator]
+        return needle in haystack
     raise _BAIL
 
 
@@ -217,7 +217,7 @@ def _size(value: object) -> int:
 def _select(value: object, name: str) -> object:
     if type(value) is dict:
         try:
-            return value[name]  # type: ignore[index]
+            return value[name]
         except KeyError:
             raise _BAIL from None
     raise _BAIL
@@ -225,7 +225,7 @@ def _select(value: object, name: str) -> object:
 
 def _has(value: object, name: str) -> bool:
     if type(value) is dict:
-        return name in value  # type: ignore[operator]
+        return name in value
     raise _BAIL
 
 
@@ -366,10 +366,8 @@ class _Parser:
                 name = self.next()
                 if name.kind is not Kind.IDENT:
                     raise Unsupported(name.text)
-                if self.peek("("):
-                    node = self.method(node, name.text)
-                else:
-                    node = _field(node, name.text)
+                call = self.peek("(")
+                node = self.method(node, name.text) if call else _field(node, name.text)
             elif self.peek("[") or self.peek(".?"):
                 raise Unsupported("index")
             else:
@@ -570,7 +568,7 @@ def _string_method(receiver: _Node, argument: _Node, method: Callable[[str, str]
     def call(env: Env, scope: dict[str, object]) -> object:
         text, other = left(env, scope), right(env, scope)
         if type(text) is str and type(other) is str:
-            return method(text, other)  # type: ignore[arg-type]
+            return method(text, other)
         raise _BAIL
 
     return _Node(call)
@@ -585,7 +583,7 @@ def _comprehension(kind: str, receiver: _Node, variable: str, body: _Node) -> _N
         if type(items) is not list:
             raise _BAIL
         inner = dict(scope)
-        for item in items:  # type: ignore[attr-defined]
+        for item in items:
             inner[variable] = item
             result = test(env, inner)
             if result is want:
@@ -662,7 +660,7 @@ def _in(left: _Node, right: _Node) -> _Node:
     if right.const:
         items = b(None, {})  # type: ignore[arg-type]
         if type(items) is list and items and all(type(item) is str for item in items):
-            strings = frozenset(items)  # type: ignore[arg-type]
+            strings = frozenset(items)
 
             def among(env: Env, scope: dict[str, object]) -> object:
                 value = a(env, scope)
@@ -687,9 +685,9 @@ def _relation(op: str, left: _Node, right: _Node) -> _Node:
     if right.const:
         constant = b(None, {})  # type: ignore[arg-type]
         if type(constant) is str:
-            return _string_relation(op, a, constant)
+            return _string_relation(op, left, constant)
         if type(constant) in (int, float):
-            return _number_relation(op, a, constant)  # type: ignore[arg-type]
+            return _number_relation(op, left, constant)  # type: ignore[arg-type]
     if op == "==":
 
         def eq(env: Env, scope: dict[str, object]) -> object:
@@ -721,12 +719,24 @@ _COMPARE: Mapping[str, Callable[[Any, Any], bool]] = {
 }
 
 
-def _string_relation(op: str, a: Fn, constant: str) -> _Node:
+def _field_key(node: _Node) -> tuple[str, str] | None:
+    """``(root, field)`` when the node reads a variable's field (read inline, from the cache)."""
+    return (node.path[0], node.path[1]) if _is_root_field(node) else None
+
+
+def _string_relation(op: str, left: _Node, constant: str) -> _Node:
     """``x op "text"``: two strings compare as Python compares them (code points)."""
     compare = _COMPARE[op]
+    a, key = left.fn, _field_key(left)
 
     def relation(env: Env, scope: dict[str, object]) -> object:
-        value = a(env, scope)
+        if key is None:
+            value = a(env, scope)
+        else:
+            try:
+                value = env.values[key]
+            except KeyError:
+                value = env.field(*key)
         if type(value) is str:
             return compare(value, constant)
         if op == "==":
@@ -738,14 +748,21 @@ def _string_relation(op: str, a: Fn, constant: str) -> _Node:
     return _Node(relation)
 
 
-def _number_relation(op: str, a: Fn, constant: float) -> _Node:
+def _number_relation(op: str, left: _Node, constant: float) -> _Node:
     """``x op 100``: numbers compare exactly unless an int is beyond what a double holds."""
     compare = _COMPARE[op]
     exact = type(constant) is float or abs(constant) <= _EXACT
     constant_is_int = type(constant) is int
+    a, key = left.fn, _field_key(left)
 
     def relation(env: Env, scope: dict[str, object]) -> object:
-        value = a(env, scope)
+        if key is None:
+            value = a(env, scope)
+        else:
+            try:
+                value = env.values[key]
+            except KeyError:
+                value = env.field(*key)
         kind = type(value)
         if kind is float:
             if exact and value == value:  # NaN: the library refuses to order it
@@ -760,5 +777,6 @@ def _number_relation(op: str, a: Fn, constant: float) -> _Node:
         return compare(x, y)
 
     return _Node(relation)
+
 
 __all__ = ["Bail", "Env", "Fn", "compile_fast", "equal", "to_cel"]

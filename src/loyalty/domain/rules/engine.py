@@ -113,9 +113,7 @@ class RuleSet:
                 raise ValidationFailed(f"rule '{rule.id}' is given twice", field="rules")
             seen.add(rule.id)
             grouped.setdefault(rule.trigger, []).append(rule)
-        self._lanes = {
-            trigger: _lane(group, fast_conditions) for trigger, group in grouped.items()
-        }
+        self._lanes = {trigger: _lane(group, fast_conditions) for trigger, group in grouped.items()}
 
     def for_trigger(self, trigger: str) -> tuple[EarningRule, ...]:
         return self.lane(trigger).rules
@@ -163,13 +161,13 @@ def evaluate_rules(rules: RuleSet | Iterable[EarningRule], facts: EarningInput) 
             reason = f"not evaluated: {_name(stopper)} stops further rules"
             append(outcome(plan.rule, Status.STOPPED, reason))
         elif state.__class__ is RuleOutcome:
-            append(state)  # type: ignore[arg-type]
+            append(state)
         else:
             verdict = check(plan, state)  # type: ignore[arg-type]
             append(verdict)
             if verdict.__class__ is Pending:
                 if plan.exclusive:
-                    exclusive = verdict  # type: ignore[assignment]
+                    exclusive = verdict
                 elif plan.stop_processing:
                     stopper = plan.rule
     if exclusive is not None:
@@ -180,9 +178,9 @@ def evaluate_rules(rules: RuleSet | Iterable[EarningRule], facts: EarningInput) 
     pending = [o for o in outcomes if o.__class__ is Pending]
     if not pending:
         return EarningResult(tuple(outcomes))  # type: ignore[arg-type]
-    settled = Settlement(facts, run.clock).settle(pending)  # type: ignore[arg-type]
+    settled = Settlement(facts, run.clock).settle(pending)
     return EarningResult(
-        tuple(settled[o.rule.id] if o.__class__ is Pending else o for o in outcomes)  # type: ignore[union-attr, misc]
+        tuple(settled[o.rule.id] if isinstance(o, Pending) else o for o in outcomes)
     )
 
 
