@@ -38,15 +38,16 @@ class Selection:
     """What a line filter picks from one order: per-line hits (plus the shipping/tax slot),
     the money and the units."""
 
-    mask: tuple[bool, ...]
+    indices: tuple[int, ...]  # the lines it picks (index len(lines): shipping and tax)
     amount: Decimal
     units: int
 
 
 def select(lines: LineFilter, order: OrderFacts) -> Selection:
     if lines.whole_order:
-        return Selection((True,) * (len(order.lines) + 1), order.earning_base, order.item_count)
-    hits: list[bool] = []
+        every = tuple(range(len(order.lines) + 1))
+        return Selection(every, order.earning_base, order.item_count)
+    hits: list[int] = []
     amount, units = _ZERO, 0
     include, exclude = lines.include, lines.exclude  # ``LineFilter.matches``, inlined
     skus, products, categories, brands = (
@@ -55,20 +56,18 @@ def select(lines: LineFilter, order: OrderFacts) -> Selection:
         include.categories,
         include.brands,
     )
-    for line in order.lines:
-        hit = (
+    for index, line in enumerate(order.lines):
+        if (
             include.empty
             or line.sku in skus
             or line.product_id in products
             or line.category in categories
             or line.brand in brands
-        ) and (exclude.empty or not exclude.matches(line))
-        hits.append(hit)
-        if hit:
+        ) and (exclude.empty or not exclude.matches(line)):
+            hits.append(index)
             amount += line.net
             units += line.quantity
-    hits.append(False)  # shipping and tax belong to no line
-    return Selection(tuple(hits), amount, units)
+    return Selection(tuple(hits), amount, units)  # shipping and tax belong to no line
 
 
 @dataclass(slots=True)
@@ -119,11 +118,22 @@ class Settlement:
         assert order is not None
         amounts = [line.net for line in order.lines]
         amounts.append(order.base_beyond_lines)
+        base_parts, multiplier_parts = [], []
+        for item in bases:
+            effect = item.rule.effect
+            assert isinstance(effect, PointsPerCurrency) and item.selection is not None
+            factor = self._rate(effect) * effect.multiplier
+            base_parts.append(Part(factor, item.selection.indices, item.allowance.points_left))
+        for item in multipliers:
+            effect = item.rule.effect
+            assert isinstance(effect, Multiplier) and item.selection is not None
+            cap = item.allowance.points_left
+            multiplier_parts.append(Part(effect.factor, item.selection.indices, cap))
         base_shares, multiplier_shares = combine(
             amounts,
             self.facts.tier.multiplier,
-            [self._part(item) for item in bases],
-            [self._part(item) for item in multipliers],
+            base_parts,
+            multiplier_parts,
             self.facts.program.rounding,
         )
         out = {}
@@ -135,16 +145,6 @@ class Settlement:
 
     def _rate(self, effect: PointsPerCurrency) -> Decimal:
         return self.facts.program.points_per_unit if effect.rate is None else effect.rate
-
-    def _part(self, item: Pending) -> Part:
-        effect = item.rule.effect
-        assert item.selection is not None
-        if isinstance(effect, PointsPerCurrency):
-            factor = self._rate(effect) * effect.multiplier
-        else:
-            assert isinstance(effect, Multiplier)
-            factor = effect.factor
-        return Part(factor, item.selection.mask, item.allowance.points_left)
 
     def _base_text(self, item: Pending, share: Share) -> Callable[[], str]:
         effect = item.rule.effect
