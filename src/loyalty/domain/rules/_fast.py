@@ -650,10 +650,15 @@ def _in(left: _Node, right: _Node) -> _Node:
         root, name = right.path
         if type(needle) is str:
 
+            key = (root, name + "[]")
+
             def in_field(env: Env, scope: dict[str, object]) -> object:
-                strings = env.strings(root, name)
+                try:
+                    strings = env.values[key]
+                except KeyError:
+                    strings = env.strings(root, name)
                 if strings is not None:
-                    return needle in strings
+                    return needle in strings  # type: ignore[operator]
                 return _contains(needle, b(env, scope))
 
             return _Node(in_field)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from decimal import ROUND_HALF_UP, Decimal
 
 from loyalty.domain.money import Money, quantum
@@ -230,10 +231,11 @@ class Settlement:
     def _cashback(self, item: Pending, effect: Cashback) -> RuleOutcome:
         assert self.facts.order is not None and item.selection is not None
         currency, amount = self.facts.order.currency, item.selection.amount
-        exact = (amount * effect.percent / 100).quantize(quantum(currency), ROUND_HALF_UP)
+        step = _quantum(currency)
+        exact = (amount * effect.percent / 100).quantize(step, ROUND_HALF_UP)
         value = exact
         if effect.max_amount is not None and value > effect.max_amount:
-            value = effect.max_amount.quantize(quantum(currency), ROUND_HALF_UP)
+            value = effect.max_amount.quantize(step, ROUND_HALF_UP)
 
         def explain() -> str:
             text = f"{_num(effect.percent)}% of {_money(amount, currency)}"
@@ -299,6 +301,9 @@ class Settlement:
         if not rule.limits.per_member:
             return ()
         return tuple(UsageIncrement(key, points) for key in rule.limits.keys(rule.id, self.clock))
+
+
+_quantum = lru_cache(maxsize=64)(quantum)
 
 
 def _num(value: Decimal | int, places: int | None = None) -> str:

@@ -51,6 +51,7 @@ class _Plan:
 
     rule: EarningRule
     condition: Condition
+    conditional: bool  # the rule has a condition
     fast: Fn | None  # the condition as closures; None: it runs in the CEL library
     free: bool  # active, no schedule, no limits or budget: nothing to check before it runs
     exclusive: bool
@@ -72,6 +73,7 @@ def _plan(rule: EarningRule, fast_conditions: bool) -> _Plan:
     return _Plan(
         rule=rule,
         condition=condition,
+        conditional=condition.program is not None,
         fast=condition.fast if fast_conditions else None,
         free=rule.active
         and not (schedule.starts_at or schedule.ends_at or schedule.days_of_week or schedule.hours)
@@ -151,25 +153,45 @@ def evaluate_rules(rules: RuleSet | Iterable[EarningRule], facts: EarningInput) 
     states = run.states = [_OPEN if plan.free else precheck(plan.rule) for plan in plans]
     run.plans = plans
     outcomes: list[RuleOutcome | Pending] = []
-    append, check = outcomes.append, run.check
+    append, library, basis = outcomes.append, run.library, run.basis
     stopper: EarningRule | None = None
     exclusive: Pending | None = None
+    env: Env | None = None
     for plan, state in zip(plans, states, strict=True):
         if exclusive is not None:
             append(_excluded(plan.rule, exclusive))
-        elif stopper is not None:
+            continue
+        if stopper is not None:
             reason = f"not evaluated: {_name(stopper)} stops further rules"
             append(outcome(plan.rule, Status.STOPPED, reason))
-        elif state.__class__ is RuleOutcome:
+            continue
+        if state.__class__ is RuleOutcome:
             append(state)
-        else:
-            verdict = check(plan, state)  # type: ignore[arg-type]
-            append(verdict)
-            if verdict.__class__ is Pending:
-                if plan.exclusive:
-                    exclusive = verdict
-                elif plan.stop_processing:
-                    stopper = plan.rule
+            continue
+        if plan.conditional:  # the fast path first (inline: it runs for nearly every rule)
+            verdict: bool | RuleOutcome | None = None
+            fast = plan.fast
+            if fast is not None:
+                if env is None:
+                    env = Env(facts)
+                try:
+                    value = fast(env, _NO_SCOPE)
+                except Exception:  # Bail, or anything unexpected: the library has the last word
+                    value = None
+                if value is True or value is False:
+                    verdict = value
+            if verdict is None:  # not a simple condition, or one the fast path is unsure of
+                verdict = library(plan)
+            if verdict is not True:
+                append(plan.not_met if verdict is False else verdict)
+                continue
+        applies = Pending(plan.rule, state) if plan.flat else basis(plan, state)  # type: ignore[arg-type]
+        append(applies)
+        if applies.__class__ is Pending:
+            if plan.exclusive:
+                exclusive = applies
+            elif plan.stop_processing:
+                stopper = plan.rule
     if exclusive is not None:
         outcomes = [
             _excluded(o.rule, exclusive) if isinstance(o, Pending) and o is not exclusive else o
@@ -180,7 +202,7 @@ def evaluate_rules(rules: RuleSet | Iterable[EarningRule], facts: EarningInput) 
         return EarningResult(tuple(outcomes))  # type: ignore[arg-type]
     settled = Settlement(facts, run.clock).settle(pending)
     return EarningResult(
-        tuple(settled[o.rule.id] if isinstance(o, Pending) else o for o in outcomes)
+        tuple([settled[o.rule.id] if isinstance(o, Pending) else o for o in outcomes])
     )
 
 
@@ -206,7 +228,6 @@ class _Run:
         self.plans: tuple[_Plan, ...] = ()
         self.states: list[RuleOutcome | Allowance] = []
         self._bound: _cel.Activation | None = None
-        self._env: Env | None = None
         self._selections: dict[int, Selection] = {}
 
     def precheck(self, rule: EarningRule) -> RuleOutcome | Allowance:
@@ -225,29 +246,16 @@ class _Run:
             return outcome(rule, status, allowance.refusal)
         return allowance
 
-    def check(self, plan: _Plan, allowance: Allowance) -> RuleOutcome | Pending:
-        if plan.condition.program is not None:
-            verdict: bool | None = None
-            fast = plan.fast
-            if fast is not None:
-                env = self._env
-                if env is None:
-                    env = self._env = Env(self.facts)
-                try:
-                    value = fast(env, _NO_SCOPE)
-                except Exception:  # Bail, or anything unexpected: the library has the last word
-                    value = None
-                if value is True or value is False:
-                    verdict = value
-            if verdict is None:  # not a simple condition, or one the fast path is unsure of
-                result = plan.condition.evaluate(self._activation())
-                if result.error is not None:
-                    reason = f"condition failed, rule skipped: {result.error}"
-                    return outcome(plan.rule, Status.CONDITION_FAILED, reason)
-                verdict = result.matched
-            if not verdict:
-                return plan.not_met
-        # What the effect works on; a rule with nothing to work on does not apply.
+    def library(self, plan: _Plan) -> bool | RuleOutcome:
+        """The condition run by the CEL library: its answer, or the outcome of a failure."""
+        result = plan.condition.evaluate(self._activation())
+        if result.error is not None:
+            reason = f"condition failed, rule skipped: {result.error}"
+            return outcome(plan.rule, Status.CONDITION_FAILED, reason)
+        return result.matched
+
+    def basis(self, plan: _Plan, allowance: Allowance) -> RuleOutcome | Pending:
+        """What the effect works on; a rule with nothing to work on does not apply."""
         rule = plan.rule
         if plan.flat:
             return Pending(rule, allowance)
