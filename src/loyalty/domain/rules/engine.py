@@ -54,6 +54,9 @@ class _Plan:
     conditional: bool  # the rule has a condition
     fast: Fn | None  # the condition as closures; None: it runs in the CEL library
     free: bool  # active, no schedule, no limits or budget: nothing to check before it runs
+    scheduled: bool
+    limited: bool  # per-member limits or a budget
+    inactive: RuleOutcome  # the outcome of an inactive rule, the same every time
     exclusive: bool
     stop_processing: bool
     not_met: RuleOutcome  # the outcome when the condition is false, the same every time
@@ -70,15 +73,19 @@ def _plan(rule: EarningRule, fast_conditions: bool) -> _Plan:
     effect = rule.effect
     lines = ALL_LINES if isinstance(effect, FixedPoints) else effect.lines
     schedule, limits = rule.schedule, rule.limits
+    scheduled = bool(
+        schedule.starts_at or schedule.ends_at or schedule.days_of_week or schedule.hours
+    )
+    limited = limits.budget_points is not None or bool(limits.per_member)
     return _Plan(
         rule=rule,
         condition=condition,
         conditional=condition.program is not None,
         fast=condition.fast if fast_conditions else None,
-        free=rule.active
-        and not (schedule.starts_at or schedule.ends_at or schedule.days_of_week or schedule.hours)
-        and limits.budget_points is None
-        and not limits.per_member,
+        free=rule.active and not scheduled and not limited,
+        scheduled=scheduled,
+        limited=limited,
+        inactive=outcome(rule, Status.INACTIVE, "rule is inactive"),
         exclusive=rule.exclusive,
         stop_processing=rule.stop_processing,
         not_met=outcome(rule, Status.CONDITION_NOT_MET, f"condition not met: {rule.condition}"),
@@ -150,7 +157,7 @@ def evaluate_rules(rules: RuleSet | Iterable[EarningRule], facts: EarningInput) 
     run = _Run(facts)
     precheck = run.precheck
     plans = lane.plans
-    states = run.states = [_OPEN if plan.free else precheck(plan.rule) for plan in plans]
+    states = run.states = [_OPEN if plan.free else precheck(plan) for plan in plans]
     run.plans = plans
     outcomes: list[RuleOutcome | Pending] = []
     append, library, basis = outcomes.append, run.library, run.basis
@@ -230,15 +237,18 @@ class _Run:
         self._bound: _cel.Activation | None = None
         self._selections: dict[int, Selection] = {}
 
-    def precheck(self, rule: EarningRule) -> RuleOutcome | Allowance:
+    def precheck(self, plan: _Plan) -> RuleOutcome | Allowance:
         """The cheap checks, before any condition runs: active, schedule, limits, budget."""
+        rule = plan.rule
         if not rule.active:
-            return outcome(rule, Status.INACTIVE, "rule is inactive")
+            return plan.inactive
         schedule, local = rule.schedule, self.clock.local
-        if not schedule.is_open(local):
+        if plan.scheduled and not schedule.is_open(local):
             return outcome(
                 rule, Status.OUTSIDE_SCHEDULE, lambda: schedule.closed_reason(local) or ""
             )
+        if not plan.limited:
+            return _OPEN
         facts = self.facts
         allowance = rule.limits.allowance(rule.id, self.clock, facts.usage, facts.budgets_left)
         if allowance.refusal is not None:
