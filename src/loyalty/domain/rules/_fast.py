@@ -22,6 +22,7 @@ test_fast_conditions.py`` checks that against the library on generated expressio
 
 from __future__ import annotations
 
+import itertools
 import operator
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -264,13 +265,45 @@ def compile_fast(text: str) -> Fn | None:
             return None
     except (Unsupported, IndexError):
         return None
-    return node.fn
+    return node.fn if node.src is None else _generated(node)
+
+
+def _generated(node: _Node) -> Fn:
+    """The node as one Python function: the hot shapes (``&&``, ``||``, ``!``, relations
+    against a literal, a literal ``in`` a list field, field reads) written out inline, each
+    exactly the closure it replaces; anything else is called as its closure. The source holds
+    only generated names and fixed operators; every value (literals included) is passed in
+    the namespace, never written into the text."""
+    source = f"def condition(env, scope):\n    V = env.values\n    return {node.src}\n"
+    namespace: dict[str, Any] = {"BAIL": _bail, **node.names}
+    exec(compile(source, "<condition>", "exec"), namespace)
+    function: Fn = namespace["condition"]
+    return function
+
+
+def _bail() -> object:
+    raise _BAIL
+
+
+_names = itertools.count()
+
+
+def _fresh(prefix: str) -> str:
+    return f"{prefix}{next(_names)}"
+
+
+def _code(node: _Node) -> tuple[str, dict[str, object]]:
+    """The node as a Python expression over ``env``, ``scope`` and ``V`` (the cached values)."""
+    if node.src is not None:
+        return node.src, node.names
+    name = _fresh("F")
+    return f"{name}(env, scope)", {name: node.fn}
 
 
 class _Node:
     """A compiled sub-expression: a closure, and how it was written (for ``has`` and calls)."""
 
-    __slots__ = ("const", "fn", "parent", "path", "variable")
+    __slots__ = ("const", "fn", "names", "parent", "path", "src", "variable")
 
     def __init__(
         self,
@@ -280,8 +313,12 @@ class _Node:
         variable: bool = False,
         const: bool = False,
         parent: Fn | None = None,
+        src: str | None = None,
+        names: dict[str, object] | None = None,
     ) -> None:
         self.fn = fn
+        self.src = src  # the same as a Python expression, for the hot shapes (see _generated)
+        self.names = names or {}  # the values and closures ``src`` refers to
         self.path = path  # root variable or comprehension variable, then fields
         self.variable = variable  # path starts at a comprehension variable
         self.const = const
@@ -495,7 +532,8 @@ def _constant(value: object) -> _Node:
     def constant(env: Env, scope: dict[str, object]) -> object:
         return value
 
-    return _Node(constant, const=True)
+    name = _fresh("C")
+    return _Node(constant, const=True, src=name, names={name: value})
 
 
 def _field(node: _Node, name: str) -> _Node:
@@ -513,7 +551,9 @@ def _field(node: _Node, name: str) -> _Node:
             except KeyError:
                 return env.field(root, name)
 
-        return _Node(field, path=path, parent=node.fn)
+        k = _fresh("K")
+        src = f"(V[{k}] if {k} in V else env.field(*{k}))"
+        return _Node(field, path=path, parent=node.fn, src=src, names={k: key})
     inner = node.fn
 
     def select(env: Env, scope: dict[str, object]) -> object:
@@ -609,7 +649,11 @@ def _and(left: _Node, right: _Node) -> _Node:
             return second
         raise _BAIL
 
-    return _Node(conjunction)
+    (x, x_names), (y, y_names) = _code(left), _code(right)
+    a1, b1 = _fresh("_a"), _fresh("_b")
+    second = f"({b1} if ({b1} := {y}) is True or {b1} is False else BAIL())"
+    src = f"(False if ({a1} := {x}) is False else ({second} if {a1} is True else BAIL()))"
+    return _Node(conjunction, src=src, names=x_names | y_names)
 
 
 def _or(left: _Node, right: _Node) -> _Node:
@@ -626,7 +670,11 @@ def _or(left: _Node, right: _Node) -> _Node:
             return second
         raise _BAIL
 
-    return _Node(disjunction)
+    (x, x_names), (y, y_names) = _code(left), _code(right)
+    a1, b1 = _fresh("_a"), _fresh("_b")
+    second = f"({b1} if ({b1} := {y}) is True or {b1} is False else BAIL())"
+    src = f"(True if ({a1} := {x}) is True else ({second} if {a1} is False else BAIL()))"
+    return _Node(disjunction, src=src, names=x_names | y_names)
 
 
 def _not(node: _Node) -> _Node:
@@ -640,7 +688,10 @@ def _not(node: _Node) -> _Node:
             return True
         raise _BAIL
 
-    return _Node(negation)
+    x, x_names = _code(node)
+    a1 = _fresh("_a")
+    src = f"(False if ({a1} := {x}) is True else (True if {a1} is False else BAIL()))"
+    return _Node(negation, src=src, names=x_names)
 
 
 def _in(left: _Node, right: _Node) -> _Node:
@@ -661,7 +712,13 @@ def _in(left: _Node, right: _Node) -> _Node:
                     return needle in strings  # type: ignore[operator]
                 return _contains(needle, b(env, scope))
 
-            return _Node(in_field)
+            y, y_names = _code(right)
+            n, k, s1, c = _fresh("N"), _fresh("K"), _fresh("_s"), _fresh("CONTAINS")
+            r = _fresh("R")
+            found = f"({s1} := (V[{k}] if {k} in V else env.strings(*{r})))"
+            src = f"({n} in {s1} if {found} is not None else {c}({n}, {y}))"
+            names = {n: needle, k: key, r: (root, name), c: _contains, **y_names}
+            return _Node(in_field, src=src, names=names)
     if right.const:
         items = b(None, {})  # type: ignore[arg-type]
         if type(items) is list and items and all(type(item) is str for item in items):
@@ -750,7 +807,17 @@ def _string_relation(op: str, left: _Node, constant: str) -> _Node:
             return not equal(value, constant)
         raise _BAIL  # ordering a string against anything else: the library errors
 
-    return _Node(relation)
+    def slow(value: object) -> object:  # the closure's tail, for a value that is not a string
+        if op == "==":
+            return equal(value, constant)
+        if op == "!=":
+            return not equal(value, constant)
+        raise _BAIL
+
+    x, x_names = _code(left)
+    t, c, f = _fresh("_t"), _fresh("C"), _fresh("SLOW")
+    src = f"({t} {op} {c} if ({t} := {x}).__class__ is str else {f}({t}))"
+    return _Node(relation, src=src, names={**x_names, c: constant, f: slow})
 
 
 def _number_relation(op: str, left: _Node, constant: float) -> _Node:
@@ -781,7 +848,23 @@ def _number_relation(op: str, left: _Node, constant: float) -> _Node:
         x, y = _ordered(value, constant)
         return compare(x, y)
 
-    return _Node(relation)
+    def slow(value: object) -> object:  # the closure's tail, for the values it does not order
+        if op == "==":
+            return equal(value, constant)
+        if op == "!=":
+            return not equal(value, constant)
+        x, y = _ordered(value, constant)
+        return compare(x, y)
+
+    x, x_names = _code(left)
+    t, k, c, f = _fresh("_t"), _fresh("_k"), _fresh("C"), _fresh("SLOW")
+    float_ok = f"{t} == {t}" if exact else "False"
+    int_ok = "True" if constant_is_int else f"-{_EXACT} <= {t} <= {_EXACT}"
+    src = (
+        f"({t} {op} {c} if ({k} := ({t} := {x}).__class__) is float and {float_ok}"
+        f" else {t} {op} {c} if {k} is int and {int_ok} else {f}({t}))"
+    )
+    return _Node(relation, src=src, names={**x_names, c: constant, f: slow})
 
 
 __all__ = ["Bail", "Env", "Fn", "compile_fast", "equal", "to_cel"]
