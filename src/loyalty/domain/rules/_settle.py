@@ -22,7 +22,7 @@ from loyalty.domain.rules.effects import (
     StampCard,
 )
 from loyalty.domain.rules.facts import EarningInput, OrderFacts
-from loyalty.domain.rules.limits import Allowance, PeriodClock
+from loyalty.domain.rules.limits import Allowance, PeriodClock, UsageKey
 from loyalty.domain.rules.results import (
     Explanation,
     RewardGrant,
@@ -298,9 +298,13 @@ class Settlement:
         )
 
     def _usage(self, rule: EarningRule, points: int) -> tuple[UsageIncrement, ...]:
-        if not rule.limits.per_member:
-            return ()
-        return tuple(UsageIncrement(key, points) for key in rule.limits.keys(rule.id, self.clock))
+        clock, rule_id = self.clock, rule.id  # ``Limits.keys``, inline
+        return tuple(
+            [
+                UsageIncrement(UsageKey(rule_id, limit.period, clock.key(limit.period)), points)
+                for limit in rule.limits.per_member
+            ]
+        )
 
 
 _quantum = lru_cache(maxsize=64)(quantum)

@@ -62,6 +62,7 @@ class _Plan:
     not_met: RuleOutcome  # the outcome when the condition is false, the same every time
     flat: bool  # fixed points: no order lines to look at
     per_order: bool  # a stamp card stamping once per order
+    by_lines: bool  # works on the lines its filter selects (neither flat nor once per order)
     whole_order: bool
     counts_units: bool  # the effect works on units (per item, stamps) rather than money
     lines: LineFilter
@@ -77,6 +78,7 @@ def _plan(rule: EarningRule, fast_conditions: bool) -> _Plan:
         schedule.starts_at or schedule.ends_at or schedule.days_of_week or schedule.hours
     )
     limited = limits.budget_points is not None or bool(limits.per_member)
+    per_order = isinstance(effect, StampCard) and effect.per is StampPer.ORDER
     return _Plan(
         rule=rule,
         condition=condition,
@@ -90,7 +92,8 @@ def _plan(rule: EarningRule, fast_conditions: bool) -> _Plan:
         stop_processing=rule.stop_processing,
         not_met=outcome(rule, Status.CONDITION_NOT_MET, f"condition not met: {rule.condition}"),
         flat=isinstance(effect, FixedPoints),
-        per_order=isinstance(effect, StampCard) and effect.per is StampPer.ORDER,
+        per_order=per_order,
+        by_lines=not isinstance(effect, FixedPoints) and not per_order,
         whole_order=lines.whole_order,
         counts_units=isinstance(effect, (PointsPerItem, StampCard)),
         lines=lines,
@@ -164,6 +167,7 @@ def evaluate_rules(rules: RuleSet | Iterable[EarningRule], facts: EarningInput) 
     stopper: EarningRule | None = None
     exclusive: Pending | None = None
     env: Env | None = None
+    order, selections = facts.order, run.selections
     for plan, state in zip(plans, states, strict=True):
         if exclusive is not None:
             append(_excluded(plan.rule, exclusive))
@@ -192,7 +196,18 @@ def evaluate_rules(rules: RuleSet | Iterable[EarningRule], facts: EarningInput) 
             if verdict is not True:
                 append(plan.not_met if verdict is False else verdict)
                 continue
-        applies = Pending(plan.rule, state) if plan.flat else basis(plan, state)  # type: ignore[arg-type]
+        if plan.flat:
+            applies: RuleOutcome | Pending = Pending(plan.rule, state)  # type: ignore[arg-type]
+        elif plan.by_lines and order is not None:  # ``basis``, inline for the common case
+            selection = selections.get(id(plan.lines))
+            if selection is None:
+                selection = selections[id(plan.lines)] = select(plan.lines, order)
+            if (selection.units if plan.counts_units else selection.amount) <= 0:
+                applies = plan.nothing
+            else:
+                applies = Pending(plan.rule, state, selection, selection.units)  # type: ignore[arg-type]
+        else:
+            applies = basis(plan, state)  # type: ignore[arg-type]
         append(applies)
         if applies.__class__ is Pending:
             if plan.exclusive:
@@ -235,7 +250,7 @@ class _Run:
         self.plans: tuple[_Plan, ...] = ()
         self.states: list[RuleOutcome | Allowance] = []
         self._bound: _cel.Activation | None = None
-        self._selections: dict[int, Selection] = {}
+        self.selections: dict[int, Selection] = {}
 
     def precheck(self, plan: _Plan) -> RuleOutcome | Allowance:
         """The cheap checks, before any condition runs: active, schedule, limits, budget."""
@@ -276,9 +291,9 @@ class _Run:
         if order is None:  # rules refuse such effects off order.paid; stay safe anyway
             return outcome(rule, Status.NOTHING_TO_EARN, "the event has no order")
         lines = plan.lines
-        selection = self._selections.get(id(lines))
+        selection = self.selections.get(id(lines))
         if selection is None:
-            selection = self._selections[id(lines)] = select(lines, order)
+            selection = self.selections[id(lines)] = select(lines, order)
         if (selection.units if plan.counts_units else selection.amount) <= 0:
             return plan.nothing
         return Pending(rule, allowance, selection, 1 if per_order else selection.units)
