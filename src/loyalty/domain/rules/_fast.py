@@ -29,7 +29,7 @@ from datetime import datetime
 from typing import Any
 
 from loyalty.domain.rules._lexer import Kind, Token, tokenize
-from loyalty.domain.rules.activation import _GETTERS, local_now, to_cel
+from loyalty.domain.rules.activation import _GETTERS, line_map, local_now, to_cel
 from loyalty.domain.rules.facts import EarningInput
 
 
@@ -46,22 +46,28 @@ _INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
 _EXACT = 2**53  # ints beyond this compare differently once the library makes them doubles
 
 
+_MISSING = object()
+
+
 class Env:
-    """One evaluation's values, each computed the first time a condition reads it."""
+    """One evaluation's values, each computed the first time a condition reads it.
 
-    __slots__ = ("facts", "values")
+    ``line_fields``: the fields of ``order.lines`` the conditions read (None: all of them), as
+    the CEL activation holds only those too."""
 
-    def __init__(self, facts: EarningInput) -> None:
+    __slots__ = ("facts", "line_fields", "values")
+
+    def __init__(self, facts: EarningInput, line_fields: tuple[str, ...] | None = None) -> None:
         self.facts = facts
+        self.line_fields = line_fields
         self.values: dict[tuple[str, str], object] = {}
 
     def strings(self, root: str, name: str) -> frozenset[str] | None:
         """A list field as a set, when it holds only strings (``"pets" in order.categories``)."""
         key = (root, name + "[]")
-        try:
-            return self.values[key]  # type: ignore[return-value]
-        except KeyError:
-            pass
+        cached = self.values.get(key, _MISSING)
+        if cached is not _MISSING:
+            return cached  # type: ignore[return-value]
         value = self.field(root, name)
         strings = None
         if type(value) is list and all(type(item) is str for item in value):
@@ -71,14 +77,22 @@ class Env:
 
     def field(self, root: str, name: str) -> object:
         key = (root, name)
-        try:
-            return self.values[key]
-        except KeyError:
-            pass
-        facts = self.facts
-        if root == "order" and facts.order is None:
+        cached = self.values.get(key, _MISSING)
+        if cached is not _MISSING:
+            return cached
+        facts, order = self.facts, self.facts.order
+        if root == "order" and order is None:
             raise _BAIL
-        value = _GETTERS[root][name](facts)
+        if (
+            root == "order"
+            and name == "lines"
+            and order is not None
+            and self.line_fields is not None
+        ):
+            fields = self.line_fields
+            value: object = [line_map(line, fields) for line in order.lines]
+        else:
+            value = _GETTERS[root][name](facts)
         if root == "event" and name == "data" and not _plain(value):
             raise _BAIL
         self.values[key] = value
@@ -86,10 +100,9 @@ class Env:
 
     def variable(self, root: str) -> object:
         key = (root, "")
-        try:
-            return self.values[key]
-        except KeyError:
-            pass
+        cached = self.values.get(key, _MISSING)
+        if cached is not _MISSING:
+            return cached
         facts = self.facts
         value: object
         if root == "now":
@@ -546,10 +559,8 @@ def _field(node: _Node, name: str) -> _Node:
         key = (root, name)
 
         def field(env: Env, scope: dict[str, object]) -> object:
-            try:
-                return env.values[key]
-            except KeyError:
-                return env.field(root, name)
+            value = env.values.get(key, _MISSING)
+            return env.field(root, name) if value is _MISSING else value
 
         k = _fresh("K")
         src = f"(V[{k}] if {k} in V else env.field(*{k}))"
@@ -700,13 +711,11 @@ def _in(left: _Node, right: _Node) -> _Node:
         needle = a(None, {})  # type: ignore[arg-type]
         root, name = right.path
         if type(needle) is str:
-
             key = (root, name + "[]")
 
             def in_field(env: Env, scope: dict[str, object]) -> object:
-                try:
-                    strings = env.values[key]
-                except KeyError:
+                strings = env.values.get(key, _MISSING)
+                if strings is _MISSING:
                     strings = env.strings(root, name)
                 if strings is not None:
                     return needle in strings  # type: ignore[operator]
@@ -795,9 +804,8 @@ def _string_relation(op: str, left: _Node, constant: str) -> _Node:
         if key is None:
             value = a(env, scope)
         else:
-            try:
-                value = env.values[key]
-            except KeyError:
+            value = env.values.get(key, _MISSING)
+            if value is _MISSING:
                 value = env.field(*key)
         if type(value) is str:
             return compare(value, constant)
@@ -831,9 +839,8 @@ def _number_relation(op: str, left: _Node, constant: float) -> _Node:
         if key is None:
             value = a(env, scope)
         else:
-            try:
-                value = env.values[key]
-            except KeyError:
+            value = env.values.get(key, _MISSING)
+            if value is _MISSING:
                 value = env.field(*key)
         kind = type(value)
         if kind is float:

@@ -108,6 +108,7 @@ class _Lane:
     rules: tuple[EarningRule, ...]
     conditions: tuple[Condition, ...]
     plans: tuple[_Plan, ...]
+    line_fields: tuple[str, ...] | None = None  # of order.lines, for the fast path (None: all)
 
 
 class RuleSet:
@@ -140,7 +141,20 @@ _EMPTY = _Lane((), (), ())
 def _lane(rules: list[EarningRule], fast_conditions: bool) -> _Lane:
     ordered = tuple(sorted(rules, key=lambda rule: (rule.priority, rule.id)))
     plans = tuple(_plan(rule, fast_conditions) for rule in ordered)
-    return _Lane(ordered, tuple(plan.condition for plan in plans), plans)
+    conditions = tuple(plan.condition for plan in plans)
+    return _Lane(ordered, conditions, plans, _line_fields(plans))
+
+
+def _line_fields(plans: tuple[_Plan, ...]) -> tuple[str, ...] | None:
+    """The line fields the fast conditions read: they get order lines with only those, as
+    the CEL activation would (a line field a condition does not name is never read)."""
+    needs = {path for plan in plans if plan.fast is not None for path in plan.condition.needs}
+    if ("order",) in needs or ("order", "lines") in needs:
+        return None
+    return tuple(sorted({path[2] for path in needs if len(path) == 3 and path[:2] == _LINES}))
+
+
+_LINES = ("order", "lines")
 
 
 def usage_keys(
@@ -184,7 +198,7 @@ def evaluate_rules(rules: RuleSet | Iterable[EarningRule], facts: EarningInput) 
             fast = plan.fast
             if fast is not None:
                 if env is None:
-                    env = Env(facts)
+                    env = Env(facts, lane.line_fields)
                 try:
                     value = fast(env, _NO_SCOPE)
                 except Exception:  # Bail, or anything unexpected: the library has the last word
