@@ -18,6 +18,14 @@ differently (NaN, ints beyond 2**53 against doubles) raises ``Bail`` and the lib
 condition instead, with its own result or error message. So the fast path only ever answers
 ``true`` or ``false`` where the library gives the same answer; ``tests/domain/rules/
 test_fast_conditions.py`` checks that against the library on generated expressions and inputs.
+It follows this library where it differs from the CEL spec: ``size()`` of a string counts
+UTF-8 bytes, and ``exists``/``all`` stop at the first element that decides (an error in an
+earlier element is an error).
+
+Each sub-expression is a closure; the hot shapes (``&&``, ``||``, ``!``, a relation against a
+literal, a literal ``in`` a list field, field reads) also carry their Python source, and a
+condition made of them runs as one generated function (``_generated``), the closures' exact
+logic without a call per operator.
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ from datetime import datetime
 from typing import Any
 
 from loyalty.domain.rules._lexer import Kind, Token, tokenize
-from loyalty.domain.rules.activation import _GETTERS, line_map, local_now, to_cel
+from loyalty.domain.rules.activation import _GETTERS, line_map, local_now
 from loyalty.domain.rules.facts import EarningInput
 
 
@@ -132,11 +140,6 @@ def _plain(value: object) -> bool:
 
 
 # --- CEL operators on Python values ---------------------------------------------------------
-
-
-def _number(value: object) -> bool:
-    kind = type(value)
-    return kind is int or kind is float
 
 
 def equal(a: object, b: object) -> bool:
@@ -874,4 +877,4 @@ def _number_relation(op: str, left: _Node, constant: float) -> _Node:
     return _Node(relation, src=src, names={**x_names, c: constant, f: slow})
 
 
-__all__ = ["Bail", "Env", "Fn", "compile_fast", "equal", "to_cel"]
+__all__ = ["Bail", "Env", "Fn", "compile_fast", "equal"]
