@@ -138,8 +138,9 @@ class Settlement:
             self.facts.program.rounding,
         )
         out = {}
+        base_text = self._base_text
         for item, share in zip(bases, base_shares, strict=True):
-            out[item.rule.id] = self._points(item, share, self._base_text(item, share))
+            out[item.rule.id] = self._points(item, share, base_text)
         for item, share in zip(multipliers, multiplier_shares, strict=True):
             out[item.rule.id] = self._multiplier(item, share)
         return out
@@ -147,23 +148,20 @@ class Settlement:
     def _rate(self, effect: PointsPerCurrency) -> Decimal:
         return self.facts.program.points_per_unit if effect.rate is None else effect.rate
 
-    def _base_text(self, item: Pending, share: Share) -> Callable[[], str]:
+    def _base_text(self, item: Pending, share: Share) -> str:
+        """What a per-currency rule earned on, written when someone reads the reason."""
         effect = item.rule.effect
         assert isinstance(effect, PointsPerCurrency) and self.facts.order is not None
         assert item.selection is not None
         currency, rate, tier = self.facts.order.currency, self._rate(effect), self.facts.tier
         amount = item.selection.amount
-
-        def explain() -> str:
-            text = f"{_count(rate, 'point')} per {currency}"
-            if effect.multiplier != 1:
-                text += f" x{_num(effect.multiplier)}"
-            text += f" on {_money(amount, currency)} ({effect.lines.description})"
-            if tier.multiplier != 1:
-                text += f" x tier {tier.name + ' ' if tier.name else ''}{_num(tier.multiplier)}"
-            return f"{text} = {_num(share.uncapped, 2)}"
-
-        return explain
+        text = f"{_count(rate, 'point')} per {currency}"
+        if effect.multiplier != 1:
+            text += f" x{_num(effect.multiplier)}"
+        text += f" on {_money(amount, currency)} ({effect.lines.description})"
+        if tier.multiplier != 1:
+            text += f" x tier {tier.name + ' ' if tier.name else ''}{_num(tier.multiplier)}"
+        return f"{text} = {_num(share.uncapped, 2)}"
 
     def _multiplier(self, item: Pending, share: Share) -> RuleOutcome:
         effect = item.rule.effect
@@ -174,18 +172,20 @@ class Settlement:
                 item.rule, Status.NOTHING_TO_EARN, f"no per-currency points on {where} to multiply"
             )
 
-        def explain() -> str:
+        def explain(item: Pending, share: Share) -> str:
             factor, added = _num(effect.factor), _num(share.uncapped, 2)
             return f"x{factor} on the points earned on {where}: +{added}"
 
         return self._points(item, share, explain)
 
-    def _points(self, item: Pending, share: Share, text: Callable[[], str]) -> RuleOutcome:
+    def _points(
+        self, item: Pending, share: Share, text: Callable[[Pending, Share], str]
+    ) -> RuleOutcome:
         allowance = item.allowance
 
         def explain() -> str:
             capped = f", capped at {_num(share.exact)} by {allowance.cap_text()}"
-            body = text() + (capped if share.capped else "")
+            body = text(item, share) + (capped if share.capped else "")
             if share.points <= 0:
                 return f"{body}: 0 points after rounding"
             return f"{body} -> {share.points} points"
