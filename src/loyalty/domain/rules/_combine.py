@@ -37,7 +37,7 @@ class Part:
     """One base or multiplier rule: ``factor`` is a rate (base) or a multiplier factor."""
 
     factor: Decimal
-    mask: tuple[bool, ...]  # which amounts it applies to
+    indices: tuple[int, ...]  # the amounts it applies to, in order
     cap: int | None
 
 
@@ -64,11 +64,11 @@ def combine(
     exact: list[tuple[Decimal, Decimal]] = []
     for part in bases:
         factor = part.factor * tier
-        added = {i: amounts[i] * factor for i, hit in enumerate(part.mask) if hit}
+        added = [(i, amounts[i] * factor) for i in part.indices]
         exact.append(_add(values, added, part.cap))
     for part in multipliers:
         uplift = part.factor - 1
-        added = {i: values[i] * uplift for i, hit in enumerate(part.mask) if hit}
+        added = [(i, values[i] * uplift) for i in part.indices]
         exact.append(_add(values, added, part.cap))
     total = round_points(sum((share for share, _ in exact), _ZERO), rounding)
     points = apportion([share for share, _ in exact], total)
@@ -77,16 +77,18 @@ def combine(
 
 
 def _add(
-    values: list[Decimal], added: dict[int, Decimal], cap: int | None
+    values: list[Decimal], added: list[tuple[int, Decimal]], cap: int | None
 ) -> tuple[Decimal, Decimal]:
     """Add one rule's per-line values (scaled down to its cap); returns (share, uncapped)."""
-    uncapped = sum(added.values(), _ZERO)
+    uncapped = _ZERO
+    for _, value in added:
+        uncapped += value
     if cap is not None and uncapped > cap:
         scale = Decimal(cap) / uncapped
-        for index, value in added.items():
+        for index, value in added:
             values[index] += value * scale
         return Decimal(cap), uncapped
-    for index, value in added.items():
+    for index, value in added:
         values[index] += value
     return uncapped, uncapped
 

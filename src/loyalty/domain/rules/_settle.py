@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 
 from loyalty.domain.money import Money, quantum
 from loyalty.domain.rules._combine import Part, Share, combine
@@ -21,7 +22,7 @@ from loyalty.domain.rules.effects import (
     StampCard,
 )
 from loyalty.domain.rules.facts import EarningInput, OrderFacts
-from loyalty.domain.rules.limits import Allowance, PeriodClock
+from loyalty.domain.rules.limits import Allowance, PeriodClock, UsageKey
 from loyalty.domain.rules.results import (
     Explanation,
     RewardGrant,
@@ -38,24 +39,36 @@ class Selection:
     """What a line filter picks from one order: per-line hits (plus the shipping/tax slot),
     the money and the units."""
 
-    mask: tuple[bool, ...]
+    indices: tuple[int, ...]  # the lines it picks (index len(lines): shipping and tax)
     amount: Decimal
     units: int
 
 
 def select(lines: LineFilter, order: OrderFacts) -> Selection:
     if lines.whole_order:
-        return Selection((True,) * (len(order.lines) + 1), order.earning_base, order.item_count)
-    hits: list[bool] = []
+        every = tuple(range(len(order.lines) + 1))
+        return Selection(every, order.earning_base, order.item_count)
+    hits: list[int] = []
     amount, units = _ZERO, 0
-    for line in order.lines:
-        hit = lines.matches(line)
-        hits.append(hit)
-        if hit:
+    include, exclude = lines.include, lines.exclude  # ``LineFilter.matches``, inlined
+    skus, products, categories, brands = (
+        include.skus,
+        include.product_ids,
+        include.categories,
+        include.brands,
+    )
+    for index, line in enumerate(order.lines):
+        if (
+            include.empty
+            or line.sku in skus
+            or line.product_id in products
+            or line.category in categories
+            or line.brand in brands
+        ) and (exclude.empty or not exclude.matches(line)):
+            hits.append(index)
             amount += line.net
             units += line.quantity
-    hits.append(False)  # shipping and tax belong to no line
-    return Selection(tuple(hits), amount, units)
+    return Selection(tuple(hits), amount, units)  # shipping and tax belong to no line
 
 
 @dataclass(slots=True)
@@ -81,30 +94,53 @@ class Settlement:
         self.clock = clock
 
     def settle(self, pending: Sequence[Pending]) -> dict[str, RuleOutcome]:
-        settled = self._combined(pending)
+        bases: list[Pending] = []
+        multipliers: list[Pending] = []
+        flat: list[Pending] = []
         for item in pending:
-            if item.rule.id not in settled:
-                settled[item.rule.id] = self._flat(item)
+            kind = type(item.rule.effect)
+            if kind is PointsPerCurrency:
+                bases.append(item)
+            elif kind is Multiplier:
+                multipliers.append(item)
+            else:
+                flat.append(item)
+        if self.facts.order is None:  # never for rules that pass validation
+            bases, multipliers, flat = [], [], list(pending)
+        settled = self._combined(bases, multipliers) if bases or multipliers else {}
+        for item in flat:
+            settled[item.rule.id] = self._flat(item)
         return settled
 
-    def _combined(self, pending: Sequence[Pending]) -> dict[str, RuleOutcome]:
-        bases = [p for p in pending if isinstance(p.rule.effect, PointsPerCurrency)]
-        multipliers = [p for p in pending if isinstance(p.rule.effect, Multiplier)]
+    def _combined(
+        self, bases: Sequence[Pending], multipliers: Sequence[Pending]
+    ) -> dict[str, RuleOutcome]:
         order = self.facts.order
-        if order is None or not (bases or multipliers):
-            return {}
+        assert order is not None
         amounts = [line.net for line in order.lines]
         amounts.append(order.base_beyond_lines)
+        base_parts, multiplier_parts = [], []
+        for item in bases:
+            effect = item.rule.effect
+            assert isinstance(effect, PointsPerCurrency) and item.selection is not None
+            factor = self._rate(effect) * effect.multiplier
+            base_parts.append(Part(factor, item.selection.indices, item.allowance.points_left))
+        for item in multipliers:
+            effect = item.rule.effect
+            assert isinstance(effect, Multiplier) and item.selection is not None
+            cap = item.allowance.points_left
+            multiplier_parts.append(Part(effect.factor, item.selection.indices, cap))
         base_shares, multiplier_shares = combine(
             amounts,
             self.facts.tier.multiplier,
-            [self._part(item) for item in bases],
-            [self._part(item) for item in multipliers],
+            base_parts,
+            multiplier_parts,
             self.facts.program.rounding,
         )
         out = {}
+        base_text = self._base_text
         for item, share in zip(bases, base_shares, strict=True):
-            out[item.rule.id] = self._points(item, share, self._base_text(item, share))
+            out[item.rule.id] = self._points(item, share, base_text)
         for item, share in zip(multipliers, multiplier_shares, strict=True):
             out[item.rule.id] = self._multiplier(item, share)
         return out
@@ -112,33 +148,20 @@ class Settlement:
     def _rate(self, effect: PointsPerCurrency) -> Decimal:
         return self.facts.program.points_per_unit if effect.rate is None else effect.rate
 
-    def _part(self, item: Pending) -> Part:
-        effect = item.rule.effect
-        assert item.selection is not None
-        if isinstance(effect, PointsPerCurrency):
-            factor = self._rate(effect) * effect.multiplier
-        else:
-            assert isinstance(effect, Multiplier)
-            factor = effect.factor
-        return Part(factor, item.selection.mask, item.allowance.points_left)
-
-    def _base_text(self, item: Pending, share: Share) -> Callable[[], str]:
+    def _base_text(self, item: Pending, share: Share) -> str:
+        """What a per-currency rule earned on, written when someone reads the reason."""
         effect = item.rule.effect
         assert isinstance(effect, PointsPerCurrency) and self.facts.order is not None
         assert item.selection is not None
         currency, rate, tier = self.facts.order.currency, self._rate(effect), self.facts.tier
         amount = item.selection.amount
-
-        def explain() -> str:
-            text = f"{_count(rate, 'point')} per {currency}"
-            if effect.multiplier != 1:
-                text += f" x{_num(effect.multiplier)}"
-            text += f" on {_money(amount, currency)} ({effect.lines.description})"
-            if tier.multiplier != 1:
-                text += f" x tier {tier.name + ' ' if tier.name else ''}{_num(tier.multiplier)}"
-            return f"{text} = {_num(share.uncapped, 2)}"
-
-        return explain
+        text = f"{_count(rate, 'point')} per {currency}"
+        if effect.multiplier != 1:
+            text += f" x{_num(effect.multiplier)}"
+        text += f" on {_money(amount, currency)} ({effect.lines.description})"
+        if tier.multiplier != 1:
+            text += f" x tier {tier.name + ' ' if tier.name else ''}{_num(tier.multiplier)}"
+        return f"{text} = {_num(share.uncapped, 2)}"
 
     def _multiplier(self, item: Pending, share: Share) -> RuleOutcome:
         effect = item.rule.effect
@@ -149,18 +172,20 @@ class Settlement:
                 item.rule, Status.NOTHING_TO_EARN, f"no per-currency points on {where} to multiply"
             )
 
-        def explain() -> str:
+        def explain(item: Pending, share: Share) -> str:
             factor, added = _num(effect.factor), _num(share.uncapped, 2)
             return f"x{factor} on the points earned on {where}: +{added}"
 
         return self._points(item, share, explain)
 
-    def _points(self, item: Pending, share: Share, text: Callable[[], str]) -> RuleOutcome:
+    def _points(
+        self, item: Pending, share: Share, text: Callable[[Pending, Share], str]
+    ) -> RuleOutcome:
         allowance = item.allowance
 
         def explain() -> str:
             capped = f", capped at {_num(share.exact)} by {allowance.cap_text()}"
-            body = text() + (capped if share.capped else "")
+            body = text(item, share) + (capped if share.capped else "")
             if share.points <= 0:
                 return f"{body}: 0 points after rounding"
             return f"{body} -> {share.points} points"
@@ -171,13 +196,17 @@ class Settlement:
 
     def _flat(self, item: Pending) -> RuleOutcome:
         effect = item.rule.effect
-        if isinstance(effect, FixedPoints):
+        kind = type(effect)
+        if kind is FixedPoints:
+            assert isinstance(effect, FixedPoints)
             return self._capped(item, effect.points, lambda: f"{effect.points} points")
-        if isinstance(effect, PointsPerItem):
+        if kind is PointsPerItem:
+            assert isinstance(effect, PointsPerItem)
             lines, units = effect.lines.description, item.units
             text = f"{effect.points} points x {units} items on {lines}"
             return self._capped(item, effect.points * units, lambda: text)
-        if isinstance(effect, Cashback):
+        if kind is Cashback:
+            assert isinstance(effect, Cashback)
             return self._cashback(item, effect)
         assert isinstance(effect, StampCard)
         return self._stamp(item, effect)
@@ -202,10 +231,11 @@ class Settlement:
     def _cashback(self, item: Pending, effect: Cashback) -> RuleOutcome:
         assert self.facts.order is not None and item.selection is not None
         currency, amount = self.facts.order.currency, item.selection.amount
-        exact = (amount * effect.percent / 100).quantize(quantum(currency), ROUND_HALF_UP)
+        step = _quantum(currency)
+        exact = (amount * effect.percent / 100).quantize(step, ROUND_HALF_UP)
         value = exact
         if effect.max_amount is not None and value > effect.max_amount:
-            value = effect.max_amount.quantize(quantum(currency), ROUND_HALF_UP)
+            value = effect.max_amount.quantize(step, ROUND_HALF_UP)
 
         def explain() -> str:
             text = f"{_num(effect.percent)}% of {_money(amount, currency)}"
@@ -252,6 +282,7 @@ class Settlement:
         rewards: tuple[RewardGrant, ...] = (),
     ) -> RuleOutcome:
         rule = item.rule
+        limits = rule.limits
         return RuleOutcome(
             rule.id,
             rule.version,
@@ -259,17 +290,24 @@ class Settlement:
             Status.APPLIED,
             explanation,
             points,
-            cashback=cashback,
-            rewards=rewards,
-            stamps=stamps,
-            usage=self._usage(rule, points),
-            budget_spent=points if rule.limits.budget_points is not None else 0,
+            cashback,
+            rewards,
+            stamps,
+            self._usage(rule, points) if limits.per_member else (),
+            points if limits.budget_points is not None else 0,
         )
 
     def _usage(self, rule: EarningRule, points: int) -> tuple[UsageIncrement, ...]:
-        if not rule.limits.per_member:
-            return ()
-        return tuple(UsageIncrement(key, points) for key in rule.limits.keys(rule.id, self.clock))
+        clock, rule_id = self.clock, rule.id  # ``Limits.keys``, inline
+        return tuple(
+            [
+                UsageIncrement(UsageKey(rule_id, limit.period, clock.key(limit.period)), points)
+                for limit in rule.limits.per_member
+            ]
+        )
+
+
+_quantum = lru_cache(maxsize=64)(quantum)
 
 
 def _num(value: Decimal | int, places: int | None = None) -> str:

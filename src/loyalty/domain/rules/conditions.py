@@ -16,6 +16,7 @@ from functools import lru_cache
 
 from loyalty.domain.errors import InvalidCondition, UnknownConditionField, UnknownConditionFunction
 from loyalty.domain.rules import _cel
+from loyalty.domain.rules._fast import Fn, compile_fast
 from loyalty.domain.rules._lexer import Token
 from loyalty.domain.rules._references import MACROS, Analysis, Reference, analyse
 from loyalty.domain.rules.schema import ACTION_VARIABLES, ORDER_VARIABLES, FieldSpec, ValueKind
@@ -77,6 +78,7 @@ class Condition:
     text: str
     needs: frozenset[Path]
     program: _cel.Program | None  # None: no condition, always true
+    fast: Fn | None = None  # the same condition as Python closures, when it is simple enough
 
     def evaluate(self, bound: _cel.Activation) -> ConditionResult:
         if self.program is None:
@@ -123,7 +125,7 @@ def _compile(text: str, with_order: bool) -> Condition:
     for ref in analysis.references:
         _check_reference(ref, variables)
     _check_library_variables(compiled.variables, analysis, variables)
-    return Condition(text, _needs(analysis), compiled.program)
+    return Condition(text, _needs(analysis), compiled.program, compile_fast(text))
 
 
 def _check_functions(analysis: Analysis) -> None:

@@ -24,10 +24,18 @@ from zoneinfo import ZoneInfo
 
 from loyalty.domain.errors import ValidationFailed
 from loyalty.domain.rules import _cel
+from loyalty.domain.rules._fast import Env, Fn
 from loyalty.domain.rules._settle import Pending, Selection, Settlement, outcome, select
 from loyalty.domain.rules.activation import build_activation
 from loyalty.domain.rules.conditions import Condition
-from loyalty.domain.rules.effects import FixedPoints, LineFilter, PointsPerItem, StampCard, StampPer
+from loyalty.domain.rules.effects import (
+    ALL_LINES,
+    FixedPoints,
+    LineFilter,
+    PointsPerItem,
+    StampCard,
+    StampPer,
+)
 from loyalty.domain.rules.facts import EarningInput
 from loyalty.domain.rules.limits import Allowance, PeriodClock, UsageKey
 from loyalty.domain.rules.results import EarningResult, RuleOutcome, Status
@@ -37,18 +45,80 @@ Path = tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
+class _Plan:
+    """One rule as evaluation reads it: everything that does not depend on the event, worked
+    out once when the rule set is built."""
+
+    rule: EarningRule
+    condition: Condition
+    conditional: bool  # the rule has a condition
+    fast: Fn | None  # the condition as closures; None: it runs in the CEL library
+    free: bool  # active, no schedule, no limits or budget: nothing to check before it runs
+    scheduled: bool
+    limited: bool  # per-member limits or a budget
+    inactive: RuleOutcome  # the outcome of an inactive rule, the same every time
+    exclusive: bool
+    stop_processing: bool
+    not_met: RuleOutcome  # the outcome when the condition is false, the same every time
+    flat: bool  # fixed points: no order lines to look at
+    per_order: bool  # a stamp card stamping once per order
+    by_lines: bool  # works on the lines its filter selects (neither flat nor once per order)
+    whole_order: bool
+    counts_units: bool  # the effect works on units (per item, stamps) rather than money
+    lines: LineFilter
+    nothing: RuleOutcome  # the outcome when no line matches
+
+
+def _plan(rule: EarningRule, fast_conditions: bool) -> _Plan:
+    condition = rule.compiled_condition
+    effect = rule.effect
+    lines = ALL_LINES if isinstance(effect, FixedPoints) else effect.lines
+    schedule, limits = rule.schedule, rule.limits
+    scheduled = bool(
+        schedule.starts_at or schedule.ends_at or schedule.days_of_week or schedule.hours
+    )
+    limited = limits.budget_points is not None or bool(limits.per_member)
+    per_order = isinstance(effect, StampCard) and effect.per is StampPer.ORDER
+    return _Plan(
+        rule=rule,
+        condition=condition,
+        conditional=condition.program is not None,
+        fast=condition.fast if fast_conditions else None,
+        free=rule.active and not scheduled and not limited,
+        scheduled=scheduled,
+        limited=limited,
+        inactive=outcome(rule, Status.INACTIVE, "rule is inactive"),
+        exclusive=rule.exclusive,
+        stop_processing=rule.stop_processing,
+        not_met=outcome(rule, Status.CONDITION_NOT_MET, f"condition not met: {rule.condition}"),
+        flat=isinstance(effect, FixedPoints),
+        per_order=per_order,
+        by_lines=not isinstance(effect, FixedPoints) and not per_order,
+        whole_order=lines.whole_order,
+        counts_units=isinstance(effect, (PointsPerItem, StampCard)),
+        lines=lines,
+        nothing=outcome(rule, Status.NOTHING_TO_EARN, _nothing(lines)),
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class _Lane:
     """The rules of one trigger, in evaluation order, with their compiled conditions."""
 
     rules: tuple[EarningRule, ...]
     conditions: tuple[Condition, ...]
+    plans: tuple[_Plan, ...]
+    line_fields: tuple[str, ...] | None = None  # of order.lines, for the fast path (None: all)
 
 
 class RuleSet:
     """Rules grouped by trigger and sorted once. Build one when a tenant's rules change and
-    reuse it: evaluation then costs no sorting and no compiling."""
+    reuse it: evaluation then costs no sorting and no compiling.
 
-    def __init__(self, rules: Iterable[EarningRule]) -> None:
+    ``fast_conditions=False`` runs every condition in the CEL library (the reference the fast
+    path is tested against); results are the same either way."""
+
+    def __init__(self, rules: Iterable[EarningRule], *, fast_conditions: bool = True) -> None:
         grouped: dict[str, list[EarningRule]] = {}
         seen: set[str] = set()
         for rule in rules:
@@ -56,7 +126,7 @@ class RuleSet:
                 raise ValidationFailed(f"rule '{rule.id}' is given twice", field="rules")
             seen.add(rule.id)
             grouped.setdefault(rule.trigger, []).append(rule)
-        self._lanes = {trigger: _lane(group) for trigger, group in grouped.items()}
+        self._lanes = {trigger: _lane(group, fast_conditions) for trigger, group in grouped.items()}
 
     def for_trigger(self, trigger: str) -> tuple[EarningRule, ...]:
         return self.lane(trigger).rules
@@ -65,12 +135,26 @@ class RuleSet:
         return self._lanes.get(trigger, _EMPTY)
 
 
-_EMPTY = _Lane((), ())
+_EMPTY = _Lane((), (), ())
 
 
-def _lane(rules: list[EarningRule]) -> _Lane:
+def _lane(rules: list[EarningRule], fast_conditions: bool) -> _Lane:
     ordered = tuple(sorted(rules, key=lambda rule: (rule.priority, rule.id)))
-    return _Lane(ordered, tuple(rule.compiled_condition for rule in ordered))
+    plans = tuple(_plan(rule, fast_conditions) for rule in ordered)
+    conditions = tuple(plan.condition for plan in plans)
+    return _Lane(ordered, conditions, plans, _line_fields(plans))
+
+
+def _line_fields(plans: tuple[_Plan, ...]) -> tuple[str, ...] | None:
+    """The line fields the fast conditions read: they get order lines with only those, as
+    the CEL activation would (a line field a condition does not name is never read)."""
+    needs = {path for plan in plans if plan.fast is not None for path in plan.condition.needs}
+    if ("order",) in needs or ("order", "lines") in needs:
+        return None
+    return tuple(sorted({path[2] for path in needs if len(path) == 3 and path[:2] == _LINES}))
+
+
+_LINES = ("order", "lines")
 
 
 def usage_keys(
@@ -88,40 +172,73 @@ def evaluate_rules(rules: RuleSet | Iterable[EarningRule], facts: EarningInput) 
     """What the rules give for one event; writes nothing and never raises for a rule."""
     lane = (rules if isinstance(rules, RuleSet) else RuleSet(rules)).lane(facts.event.type)
     run = _Run(facts)
-    states = [run.precheck(rule) for rule in lane.rules]
-    run.needs = frozenset(  # only what conditions of rules still in the running read
-        path
-        for condition, state in zip(lane.conditions, states, strict=True)
-        if isinstance(state, Allowance)
-        for path in condition.needs
-    )
+    precheck = run.precheck
+    plans = lane.plans
+    states = run.states = [_OPEN if plan.free else precheck(plan) for plan in plans]
+    run.plans = plans
     outcomes: list[RuleOutcome | Pending] = []
+    append, library, basis = outcomes.append, run.library, run.basis
     stopper: EarningRule | None = None
     exclusive: Pending | None = None
-    for rule, condition, state in zip(lane.rules, lane.conditions, states, strict=True):
+    env: Env | None = None
+    order, selections = facts.order, run.selections
+    for plan, state in zip(plans, states, strict=True):
         if exclusive is not None:
-            outcomes.append(_excluded(rule, exclusive))
-        elif stopper is not None:
+            append(_excluded(plan.rule, exclusive))
+            continue
+        if stopper is not None:
             reason = f"not evaluated: {_name(stopper)} stops further rules"
-            outcomes.append(outcome(rule, Status.STOPPED, reason))
-        elif isinstance(state, RuleOutcome):
-            outcomes.append(state)
+            append(outcome(plan.rule, Status.STOPPED, reason))
+            continue
+        if state.__class__ is RuleOutcome:
+            append(state)
+            continue
+        if plan.conditional:  # the fast path first (inline: it runs for nearly every rule)
+            verdict: bool | RuleOutcome | None = None
+            fast = plan.fast
+            if fast is not None:
+                if env is None:
+                    env = Env(facts, lane.line_fields)
+                try:
+                    value = fast(env, _NO_SCOPE)
+                except Exception:  # Bail, or anything unexpected: the library has the last word
+                    value = None
+                if value is True or value is False:
+                    verdict = value
+            if verdict is None:  # not a simple condition, or one the fast path is unsure of
+                verdict = library(plan)
+            if verdict is not True:
+                append(plan.not_met if verdict is False else verdict)
+                continue
+        if plan.flat:
+            applies: RuleOutcome | Pending = Pending(plan.rule, state)  # type: ignore[arg-type]
+        elif plan.by_lines and order is not None:  # ``basis``, inline for the common case
+            selection = selections.get(id(plan.lines))
+            if selection is None:
+                selection = selections[id(plan.lines)] = select(plan.lines, order)
+            if (selection.units if plan.counts_units else selection.amount) <= 0:
+                applies = plan.nothing
+            else:
+                applies = Pending(plan.rule, state, selection, selection.units)  # type: ignore[arg-type]
         else:
-            verdict = run.check(rule, condition, state)
-            outcomes.append(verdict)
-            if isinstance(verdict, Pending) and rule.exclusive:
-                exclusive = verdict
-            elif isinstance(verdict, Pending) and rule.stop_processing:
-                stopper = rule
+            applies = basis(plan, state)  # type: ignore[arg-type]
+        append(applies)
+        if applies.__class__ is Pending:
+            if plan.exclusive:
+                exclusive = applies
+            elif plan.stop_processing:
+                stopper = plan.rule
     if exclusive is not None:
         outcomes = [
             _excluded(o.rule, exclusive) if isinstance(o, Pending) and o is not exclusive else o
             for o in outcomes
         ]
-    pending = [o for o in outcomes if isinstance(o, Pending)]
+    pending = [o for o in outcomes if o.__class__ is Pending]
+    if not pending:
+        return EarningResult(tuple(outcomes))  # type: ignore[arg-type]
     settled = Settlement(facts, run.clock).settle(pending)
     return EarningResult(
-        tuple(settled[o.rule.id] if isinstance(o, Pending) else o for o in outcomes)
+        tuple([settled[o.rule.id] if isinstance(o, Pending) else o for o in outcomes])
     )
 
 
@@ -133,26 +250,34 @@ def _name(rule: EarningRule) -> str:
     return f"'{rule.name}' ({rule.id} v{rule.version})"
 
 
+_OPEN = Allowance(None)
+
+
 class _Run:
-    """One evaluation: the input, its tenant-local clock, the lazy activation and the line
+    """One evaluation: the input, its tenant-local clock, the lazy values conditions read
+    (the fast path's, and the CEL activation when a condition needs the library) and the line
     selections of each filter (rules often share one)."""
 
     def __init__(self, facts: EarningInput) -> None:
         self.facts = facts
         self.clock = PeriodClock(facts.now.astimezone(facts.timezone))
-        self.needs: frozenset[Path] = frozenset()
+        self.plans: tuple[_Plan, ...] = ()
+        self.states: list[RuleOutcome | Allowance] = []
         self._bound: _cel.Activation | None = None
-        self._selections: dict[int, Selection] = {}
+        self.selections: dict[int, Selection] = {}
 
-    def precheck(self, rule: EarningRule) -> RuleOutcome | Allowance:
+    def precheck(self, plan: _Plan) -> RuleOutcome | Allowance:
         """The cheap checks, before any condition runs: active, schedule, limits, budget."""
+        rule = plan.rule
         if not rule.active:
-            return outcome(rule, Status.INACTIVE, "rule is inactive")
+            return plan.inactive
         schedule, local = rule.schedule, self.clock.local
-        if not schedule.is_open(local):
+        if plan.scheduled and not schedule.is_open(local):
             return outcome(
                 rule, Status.OUTSIDE_SCHEDULE, lambda: schedule.closed_reason(local) or ""
             )
+        if not plan.limited:
+            return _OPEN
         facts = self.facts
         allowance = rule.limits.allowance(rule.id, self.clock, facts.usage, facts.budgets_left)
         if allowance.refusal is not None:
@@ -160,40 +285,48 @@ class _Run:
             return outcome(rule, status, allowance.refusal)
         return allowance
 
-    def check(
-        self, rule: EarningRule, condition: Condition, allowance: Allowance
-    ) -> RuleOutcome | Pending:
-        if condition.program is not None:
-            if self._bound is None:
-                self._bound = build_activation(self.needs, self.facts)
-            result = condition.evaluate(self._bound)
-            if result.error is not None:
-                reason = f"condition failed, rule skipped: {result.error}"
-                return outcome(rule, Status.CONDITION_FAILED, reason)
-            if not result.matched:
-                return outcome(
-                    rule, Status.CONDITION_NOT_MET, f"condition not met: {rule.condition}"
-                )
-        return self._basis(rule, allowance)
+    def library(self, plan: _Plan) -> bool | RuleOutcome:
+        """The condition run by the CEL library: its answer, or the outcome of a failure."""
+        result = plan.condition.evaluate(self._activation())
+        if result.error is not None:
+            reason = f"condition failed, rule skipped: {result.error}"
+            return outcome(plan.rule, Status.CONDITION_FAILED, reason)
+        return result.matched
 
-    def _basis(self, rule: EarningRule, allowance: Allowance) -> RuleOutcome | Pending:
+    def basis(self, plan: _Plan, allowance: Allowance) -> RuleOutcome | Pending:
         """What the effect works on; a rule with nothing to work on does not apply."""
-        effect = rule.effect
-        if isinstance(effect, FixedPoints):
+        rule = plan.rule
+        if plan.flat:
             return Pending(rule, allowance)
         order = self.facts.order
-        per_order = isinstance(effect, StampCard) and effect.per is StampPer.ORDER
-        if per_order and (order is None or effect.lines.whole_order):
+        per_order = plan.per_order
+        if per_order and (order is None or plan.whole_order):
             return Pending(rule, allowance, units=1)
         if order is None:  # rules refuse such effects off order.paid; stay safe anyway
             return outcome(rule, Status.NOTHING_TO_EARN, "the event has no order")
-        selection = self._selections.get(id(effect.lines))
+        lines = plan.lines
+        selection = self.selections.get(id(lines))
         if selection is None:
-            selection = self._selections[id(effect.lines)] = select(effect.lines, order)
-        counts_units = isinstance(effect, (PointsPerItem, StampCard))
-        if (selection.units if counts_units else selection.amount) <= 0:
-            return outcome(rule, Status.NOTHING_TO_EARN, _nothing(effect.lines))
+            selection = self.selections[id(lines)] = select(lines, order)
+        if (selection.units if plan.counts_units else selection.amount) <= 0:
+            return plan.nothing
         return Pending(rule, allowance, selection, 1 if per_order else selection.units)
+
+    def _activation(self) -> _cel.Activation:
+        """The CEL activation, with only what the conditions of rules still in the running
+        read (built once, the first time a condition needs the library)."""
+        if self._bound is None:
+            needs = frozenset(
+                path
+                for plan, state in zip(self.plans, self.states, strict=True)
+                if isinstance(state, Allowance)
+                for path in plan.condition.needs
+            )
+            self._bound = build_activation(needs, self.facts)
+        return self._bound
+
+
+_NO_SCOPE: dict[str, object] = {}
 
 
 def _nothing(lines: LineFilter) -> str:

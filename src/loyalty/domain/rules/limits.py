@@ -70,7 +70,7 @@ class PeriodClock:
         return key
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # internal and never changed; not frozen, which costs 4x to build
 class Allowance:
     """What limits leave for this evaluation. ``refusal`` set: the rule cannot apply now."""
 

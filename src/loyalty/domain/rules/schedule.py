@@ -63,7 +63,15 @@ class Schedule:
         """Is the rule live at ``local``? (``closed_reason`` says why not.)"""
         if not (self.starts_at or self.ends_at or self.days_of_week or self.hours):
             return True
-        return self.closed_reason(local) is None
+        tz = local.tzinfo  # the checks of ``closed_reason``, without writing the reason
+        assert isinstance(tz, ZoneInfo), "schedules need a ZoneInfo time"
+        if self.starts_at is not None and local < _instant(self.starts_at, tz):
+            return False
+        if self.ends_at is not None and local >= _instant(self.ends_at, tz):
+            return False
+        if self.days_of_week and local.isoweekday() not in self.days_of_week:
+            return False
+        return not self.hours or any(w.contains(local.time()) for w in self.hours)
 
     def closed_reason(self, local: datetime) -> str | None:
         """Why the rule is not live at ``local`` (a tenant-local time); ``None`` when it is."""
