@@ -343,7 +343,11 @@ def _price(
     refused_coupons = {r.code for r in issued.rejected}
     codes = tuple(code for code in codes if code not in refused_coupons)
     rejected = [*refused, *rejected, *issued.rejected]
-    buyer = member_facts(uow, member) if first_order is None else MemberFacts(is_first_order=first_order)
+    buyer = (
+        member_facts(uow, member)
+        if first_order is None
+        else MemberFacts(is_first_order=first_order)
+    )
     cart = Cart(request.currency, request.lines, request.shipping, buyer, codes)
     has_expressions = any(p.conditions.expression for p in found.promotions)
     promotions = found.prepared

@@ -114,9 +114,7 @@ def test_the_prefilter_never_changes_an_evaluation(
     cart: Cart, promotions: list[Promotion], limited: bool
 ) -> None:
     usage = {p.id: UsageFacts(global_remaining=0) for p in promotions[:1]} if limited else None
-    without = evaluate_cart(
-        cart, PromotionSet(promotions, prefilter=False), now=NOW, usage=usage
-    )
+    without = evaluate_cart(cart, PromotionSet(promotions, prefilter=False), now=NOW, usage=usage)
     prepared = PromotionSet(promotions)
     assert evaluate_cart(cart, prepared, now=NOW, usage=usage) == without
     assert evaluate_cart(cart, promotions, now=NOW, usage=usage) == without
@@ -154,6 +152,4 @@ def test_a_short_subtotal_reads_as_the_sum_of_the_lines_not_excluded(
     (rejected,) = result.rejected
     assert rejected.reason is RejectReason.MIN_SUBTOTAL_NOT_MET
     short = minimum - subtotal
-    assert rejected.message == (
-        f"add {short} PLN of qualifying items to reach {minimum} PLN"
-    )
+    assert rejected.message == (f"add {short} PLN of qualifying items to reach {minimum} PLN")

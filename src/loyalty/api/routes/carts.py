@@ -101,6 +101,8 @@ async def evaluate_cart(request: Request) -> Response:
     if cart.checkout_id is None:
         result = await run_in_threadpool(checkout.evaluate, db, ctx, cart, now)
     else:
-        result = await db.run_async(ctx.tenant_id, lambda uow: checkout.reserve(uow, ctx, cart, now))
+        result = await db.run_async(
+            ctx.tenant_id, lambda uow: checkout.reserve(uow, ctx, cart, now)
+        )
     # orjson: the body lists every promotion considered, several times faster than json here
     return Response(orjson.dumps(result), media_type="application/json")

@@ -57,18 +57,25 @@ class LineIndex:
     def having(self, products: frozenset[str], categories: frozenset[str]) -> set[int]:
         """Lines whose sku or product id is in ``products`` or whose category is in ``categories``."""
         found: set[int] = set()
-        for key in _common(products, self._by_product):
-            found |= self._by_product[key]
-        for key in _common(categories, self._by_category):
-            found |= self._by_category[key]
+        if products:
+            _collect(found, products, self._by_product)
+        if categories:
+            _collect(found, categories, self._by_category)
         return found
 
 
-def _common(wanted: frozenset[str], present: dict[str, set[int]]) -> list[str]:
-    """Keys in both, walking the smaller side (a promotion may list thousands of products)."""
+def _collect(found: set[int], wanted: frozenset[str], present: dict[str, set[int]]) -> None:
+    """Add the lines of the keys in both, walking the smaller side (a promotion may list
+    thousands of products)."""
     if len(wanted) <= len(present):
-        return [key for key in wanted if key in present]
-    return [key for key in present if key in wanted]
+        for key in wanted:
+            lines = present.get(key)
+            if lines is not None:
+                found |= lines
+    else:
+        for key, lines in present.items():
+            if key in wanted:
+                found |= lines
 
 
 class Selection:

@@ -47,7 +47,10 @@ class PromotionSet:
         if not self.prefilter:
             return None
         found: set[str] = set()
-        for index, keys in ((self._by_product, lines.products), (self._by_category, lines.categories)):
+        for index, keys in (
+            (self._by_product, lines.products),
+            (self._by_category, lines.categories),
+        ):
             if not index:
                 continue
             for key in keys:
