@@ -52,10 +52,7 @@ _UNLIMITED = UsageFacts()
 _NOTHING_LEFT = Refusal(RejectReason.NO_DISCOUNT, "nothing in this cart left to discount")
 
 
-@dataclass(frozen=True, slots=True)
-class _Candidate:
-    promotion: Promotion
-    code: str | None
+_Candidate = tuple[Promotion, str | None]  # a promotion and the code that brought it in
 
 
 @dataclass(slots=True)
@@ -74,13 +71,13 @@ class _Tally:
     rejected: list[RejectedPromotion] = field(default_factory=list)
 
     def reject(self, candidate: _Candidate, refusal: Refusal) -> None:
-        promotion = candidate.promotion
+        promotion, code = candidate
         self.rejected.append(
             RejectedPromotion(
                 promotion.id,
                 promotion.version,
                 promotion.name,
-                candidate.code,
+                code,
                 refusal.reason,
                 refusal.message,
             )
@@ -126,7 +123,7 @@ def evaluate_cart(
             candidate,
             cart,
             now,
-            usage.get(candidate.promotion.id, _UNLIMITED),
+            usage.get(candidate[0].id, _UNLIMITED),
             check_expression,
             tally,
         )
@@ -141,7 +138,7 @@ def _candidates(
     tally.rejected.extend(entered.rejected)
     codes = entered.by_promotion
     return [
-        _Candidate(promotion, codes.get(promotion.id))
+        (promotion, codes.get(promotion.id))
         for promotion in promotions.ordered
         if promotion.trigger is Trigger.AUTOMATIC or promotion.id in codes
     ]
@@ -156,7 +153,7 @@ def _try(
     tally: _Tally,
 ) -> None:
     """Cheap and definitive checks first; the lines are looked at only if the buyer qualifies."""
-    promotion = candidate.promotion
+    promotion = candidate[0]
     conditions = promotion.conditions
     refusal = (
         _currency_refusal(promotion, cart)
@@ -190,11 +187,8 @@ def _currency_refusal(promotion: Promotion, cart: Cart) -> Refusal | None:
 def _limit(promotion: Promotion, usage: UsageFacts, step: Decimal) -> Decimal | None:
     if usage.budget_remaining is None:
         return promotion.max_discount
-    limits = [promotion.max_discount]
-    if usage.budget_remaining is not None:
-        limits.append(floor_money(usage.budget_remaining, step))
-    known = [limit for limit in limits if limit is not None]
-    return min(known) if known else None
+    budget = floor_money(usage.budget_remaining, step)
+    return budget if promotion.max_discount is None else min(promotion.max_discount, budget)
 
 
 @dataclass(slots=True)
@@ -202,16 +196,20 @@ class _Outcome:
     """What one promotion gives, built benefit by benefit before it is recorded."""
 
     step: Decimal
-    remaining: list[Decimal]  # what each line still costs
+    remaining: list[Decimal]  # what each line still costs (the tally's until first written)
     shipping: Decimal  # shipping discount so far, in the currency's exponent (0.00, 0, 0.000)
     left: Decimal | None  # what the promotion may still give (max_discount, budget)
     shares: dict[int, Decimal] = field(default_factory=dict)
     gifts: list[GiftLine] = field(default_factory=list)
+    copied: bool = False  # ``remaining`` is this outcome's own list
 
     def cap(self, amount: Decimal) -> Decimal:
         return amount if self.left is None else min(amount, self.left)
 
     def give_lines(self, amount: Decimal, shares: dict[int, Decimal]) -> None:
+        if shares and not self.copied:  # a promotion that gives nothing leaves the tally be
+            self.remaining = list(self.remaining)
+            self.copied = True
         for index, share in shares.items():
             self.remaining[index] -= share
             self.shares[index] = self.shares.get(index, ZERO) + share
@@ -244,12 +242,13 @@ def _apply(
     step = tally.step
     outcome = _Outcome(
         step=step,
-        remaining=list(tally.remaining),
+        remaining=tally.remaining,
         shipping=tally.zero,
-        left=_limit(candidate.promotion, usage, step),
+        left=_limit(candidate[0], usage, step),
     )
-    for benefit in candidate.promotion.benefits:
-        _give(benefit, candidate.promotion.id, cart, lines, tally.shipping_left, outcome)
+    promotion_id = candidate[0].id
+    for benefit in candidate[0].benefits:
+        _give(benefit, promotion_id, cart, lines, tally.shipping_left, outcome)
     if not outcome.gives_anything:
         return False
     _record(candidate, outcome, tally)
@@ -285,7 +284,7 @@ def _order_wide(benefit: Benefit) -> bool:
 
 
 def _record(candidate: _Candidate, outcome: _Outcome, tally: _Tally) -> None:
-    promotion = candidate.promotion
+    promotion, code = candidate
     tally.remaining = outcome.remaining
     tally.shipping_left -= outcome.shipping
     for index in sorted(outcome.shares):
@@ -296,7 +295,7 @@ def _record(candidate: _Candidate, outcome: _Outcome, tally: _Tally) -> None:
             promotion.id,
             promotion.version,
             promotion.name,
-            candidate.code,
+            code,
             sum(outcome.shares.values(), ZERO.quantize(outcome.shipping)),
             outcome.shipping,
             tuple(outcome.gifts),
