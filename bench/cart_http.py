@@ -4,15 +4,18 @@
 
 Creates the promotions of ``bench.cart_eval`` through ``POST /v1/promotions``, gives 200
 members points, then sends ``POST /v1/carts/evaluate`` dry runs one after another on a kept-alive
-connection (a member, three entered codes, some points to pay) and reports p50/p99. The same
-client measures a hello-world FastAPI app served the same way as the floor of the HTTP stack.
-A second phase holds each cart under a checkout id (writes: codes and points held).
+connection (a member, three entered codes, some points to pay) and reports p50/p99, and the
+server process's CPU time per request (from /proc, on Linux: less sensitive than latency to
+other work on a shared machine). The same client measures a hello-world FastAPI app served
+the same way as the floor of the HTTP stack. A second phase holds each cart under a checkout id
+(writes: codes and points held).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import tempfile
@@ -60,6 +63,15 @@ def timed(client: httpx.Client, path: str, bodies: list[dict[str, Any]]) -> list
         if response.status_code != 200:
             raise RuntimeError(response.text)
     return samples
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process so far; None where /proc is not there."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def summary(samples: list[float]) -> dict[str, float]:
@@ -116,7 +128,12 @@ def run(requests: int, seed_value: int) -> dict[str, Any]:
                 seed(client, rng)
                 dry = [cart_body(rng, n, False) for n in range(requests)]
                 timed(client, "/v1/carts/evaluate", dry[:300])  # warm up
+                before = cpu_seconds(server.proc.pid)
                 results["dry_run"] = summary(timed(client, "/v1/carts/evaluate", dry))
+                after = cpu_seconds(server.proc.pid)
+                if before is not None and after is not None:
+                    cpu_ms = (after - before) * 1000 / len(dry)
+                    results["dry_run"]["server_cpu_ms_per_request"] = round(cpu_ms, 2)
                 held = [cart_body(rng, n, True) for n in range(requests // 3)]
                 results["with_checkout_hold"] = summary(timed(client, "/v1/carts/evaluate", held))
                 sample = client.post("/v1/carts/evaluate", json=dry[0]).json()

@@ -88,14 +88,15 @@ def app_from_environment() -> FastAPI:
 
 
 def _document_event_models(app: FastAPI) -> None:
-    """``POST /v1/events`` parses its body itself; its models still belong in the schema."""
+    """``POST /v1/events`` and ``POST /v1/carts/evaluate`` parse their bodies themselves;
+    their models still belong in the schema."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = build()
             models = schema.setdefault("components", {}).setdefault("schemas", {})
-            for name, model in events.EVENT_MODELS.items():
+            for name, model in (*events.EVENT_MODELS.items(), *carts.CART_MODELS.items()):
                 models.setdefault(name, model)
             app.openapi_schema = schema
         return app.openapi_schema

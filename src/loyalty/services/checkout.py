@@ -46,6 +46,7 @@ from loyalty.domain.promotions import (
     PointsPaymentPolicy,
     Promotion,
     PromotionHolds,
+    PromotionSet,
     RejectedPromotion,
     RejectReason,
     UsageFacts,
@@ -114,7 +115,12 @@ def evaluate(
     """Price the cart; with a checkout id, also hold its codes and points (one transaction)."""
     if request.checkout_id is None:
         with db.read(ctx.tenant_id) as uow:
-            priced = _price(uow, ctx, request, now, _member(uow, request.member, lock=False))
+            if request.member is None:
+                member, first_order = None, True
+            else:
+                member, has_orders = uow.checkouts.buyer(request.member)
+                first_order = member is None or not has_orders
+            priced = _price(uow, ctx, request, now, member, first_order=first_order)
             return _body(priced, ctx.program, None)
     return db.run(ctx.tenant_id, lambda uow: reserve(uow, ctx, request, now))
 
@@ -324,7 +330,10 @@ def _price(
     held_points: int = 0,
     refused: list[RejectedPromotion] | None = None,
     own: dict[int, _Held] | None = None,
+    first_order: bool | None = None,
 ) -> _Priced:
+    """``first_order``: whether this is the buyer's first order, when the caller read it
+    with the member (None: read it here)."""
     found, counters = catalogue(uow)
     refused = refused or []
     lost = {r.code for r in refused}
@@ -334,11 +343,16 @@ def _price(
     refused_coupons = {r.code for r in issued.rejected}
     codes = tuple(code for code in codes if code not in refused_coupons)
     rejected = [*refused, *rejected, *issued.rejected]
-    cart = Cart(request.currency, request.lines, request.shipping, member_facts(uow, member), codes)
+    buyer = (
+        member_facts(uow, member)
+        if first_order is None
+        else MemberFacts(is_first_order=first_order)
+    )
+    cart = Cart(request.currency, request.lines, request.shipping, buyer, codes)
     has_expressions = any(p.conditions.expression for p in found.promotions)
-    promotions = found.promotions
-    if issued.derived:
-        promotions = (*promotions, *issued.derived.values())
+    promotions = found.prepared
+    if issued.derived:  # rewards' own promotions, brought in by this cart's coupons
+        promotions = PromotionSet((*found.promotions, *issued.derived.values()))
     evaluation = evaluate_cart(
         cart,
         promotions,

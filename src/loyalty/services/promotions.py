@@ -18,7 +18,13 @@ from sqlalchemy.engine import RowMapping
 
 from loyalty.domain.errors import CodeTaken, PromotionExists, PromotionNotFound
 from loyalty.domain.money import quantum
-from loyalty.domain.promotions import InvalidPromotion, Promotion, PromotionLimits, Trigger
+from loyalty.domain.promotions import (
+    InvalidPromotion,
+    Promotion,
+    PromotionLimits,
+    PromotionSet,
+    Trigger,
+)
 from loyalty.services.expressions import check_expression
 from loyalty.store.uow import UnitOfWork
 
@@ -41,6 +47,7 @@ class Catalogue:
     entries: dict[int, Entry]  # by pk
     promotions: tuple[Promotion, ...]
     by_id: dict[str, Entry]
+    prepared: PromotionSet  # evaluation order and the prefilter index, built once per change
 
 
 _cache: dict[tuple[str, int], Catalogue] = {}
@@ -74,11 +81,13 @@ def _load(uow: UnitOfWork) -> Catalogue:
     entries = {}
     for row in uow.promotions.active():
         entries[row["id"]] = Entry(row["id"], Promotion.from_dict(row["data"]), _limits(row))
+    promotions = tuple(e.promotion for e in entries.values())
     return Catalogue(
         versions={pk: e.promotion.version for pk, e in entries.items()},
         entries=entries,
-        promotions=tuple(e.promotion for e in entries.values()),
+        promotions=promotions,
         by_id={e.promotion.id: e for e in entries.values()},
+        prepared=PromotionSet(promotions),
     )
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, exists, insert, select, update
 from sqlalchemy.engine import Connection, Engine, RowMapping
 
-from loyalty.store.tables import checkouts, orders
+from loyalty.store.tables import checkouts, members, orders
 
 _HAS_ORDERS = (
     select(orders.c.id)
@@ -16,6 +16,16 @@ _HAS_ORDERS = (
         orders.c.tenant_id == bindparam("tenant_id"), orders.c.member_id == bindparam("member_id")
     )
     .limit(1)
+)
+# the buyer and whether they ordered before, in one statement (a dry run's member read)
+_BUYER = select(
+    members,
+    exists()
+    .where(orders.c.tenant_id == members.c.tenant_id, orders.c.member_id == members.c.id)
+    .label("has_orders"),
+).where(
+    members.c.tenant_id == bindparam("tenant_id"),
+    members.c.external_id == bindparam("external_id"),
 )
 RESERVED = "reserved"
 COMMITTED = "committed"
@@ -47,6 +57,16 @@ class CheckoutRepository:
     def member_has_orders(self, member_id: int) -> bool:
         params = {"tenant_id": self.tenant_id, "member_id": member_id}
         return self.conn.execute(_HAS_ORDERS, params).first() is not None
+
+    def buyer(self, external_id: str) -> tuple[dict[str, Any] | None, bool]:
+        """The member's row (unlocked) and whether they have any order; (None, False) if
+        there is no such member."""
+        params = {"tenant_id": self.tenant_id, "external_id": external_id}
+        row = self.conn.execute(_BUYER, params).mappings().first()
+        if row is None:
+            return None, False
+        member = dict(row)
+        return member, bool(member.pop("has_orders"))
 
     def add(self, checkout_id: str, now: datetime) -> RowMapping:
         """An empty open checkout; filled by ``update``."""

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection, RowMapping
 
 from loyalty.domain.rewards import Coupon, CouponStatus, Hold
@@ -23,6 +23,14 @@ from loyalty.store.tables import (
 
 _CHUNK = 1_000
 _COUPON_COLUMNS = (*coupons.c, members.c.external_id.label("member_external_id"))
+_MANY = (  # built once: checkout looks entered codes up on every evaluation
+    select(*_COUPON_COLUMNS)
+    .outerjoin(members, members.c.id == coupons.c.member_id)
+    .where(
+        coupons.c.tenant_id == bindparam("tenant_id"),
+        coupons.c.code.in_(bindparam("codes", expanding=True)),
+    )
+)
 
 
 def to_coupon(row: RowMapping, batch_id: str | None = None) -> Coupon:
@@ -108,12 +116,8 @@ class CouponRepository:
         wanted = list(codes)
         if not wanted:
             return {}
-        stmt = (
-            select(*_COUPON_COLUMNS)
-            .outerjoin(members, members.c.id == coupons.c.member_id)
-            .where(coupons.c.tenant_id == self.tenant_id, coupons.c.code.in_(wanted))
-        )
-        return {row["code"]: row for row in self.conn.execute(stmt).mappings()}
+        rows = self.conn.execute(_MANY, {"tenant_id": self.tenant_id, "codes": wanted})
+        return {row["code"]: row for row in rows.mappings()}
 
     def save(
         self, row: RowMapping, coupon: Coupon, action: str, now: datetime, **detail: Any

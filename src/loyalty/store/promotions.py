@@ -10,19 +10,17 @@ from typing import Any
 from sqlalchemy import bindparam, case, delete, insert, select, update
 from sqlalchemy.engine import Connection, RowMapping
 
+from loyalty.store._raw import RawRunner, RawStatement
 from loyalty.store._upsert import insert_row_if_absent
 from loyalty.store.tables import promotion_codes, promotion_member_usage, promotions
 
 _LIVE = promotions.c.deleted_at.is_(None)
-# What the hot path reads every request: versions (to check its cache) and counters.
-_STATES = select(
-    promotions.c.id,
-    promotions.c.version,
-    promotions.c.uses,
-    promotions.c.budget_spent,
-    promotions.c.reserved_uses,
-    promotions.c.reserved_budget,
-).where(promotions.c.tenant_id == bindparam("tenant_id"), _LIVE, promotions.c.active == 1)
+# What the hot path reads every request: versions (to check its cache) and counters; on the
+# connection's own cursor, as the event path's statements are (no SQLAlchemy per call).
+_STATES = RawStatement(
+    """SELECT id, version, uses, budget_spent, reserved_uses, reserved_budget FROM promotions
+    WHERE tenant_id = :tenant_id AND deleted_at IS NULL AND active = 1"""
+)
 _CODES = select(
     promotion_codes.c.code,
     promotion_codes.c.promotion_pk,
@@ -81,9 +79,10 @@ _UNUSE_CODE = (
 
 
 class PromotionRepository:
-    def __init__(self, conn: Connection, tenant_id: int) -> None:
+    def __init__(self, conn: Connection, tenant_id: int, raw: RawRunner | None = None) -> None:
         self.conn = conn
         self.tenant_id = tenant_id
+        self.raw = raw or RawRunner(conn)
         self._lock = conn.dialect.name == "postgresql"
 
     # --- promotions ---------------------------------------------------------------------
@@ -125,7 +124,11 @@ class PromotionRepository:
     def states(self) -> list[Any]:
         """(pk, version, uses, budget_spent, reserved_uses, reserved_budget) of every active
         promotion."""
-        return list(self.conn.execute(_STATES, {"tenant_id": self.tenant_id}).all())
+        rows = self.raw.execute(_STATES, {"tenant_id": self.tenant_id}).fetchall()
+        return [
+            (pk, version, uses, Decimal(spent), held_uses, Decimal(held_budget))
+            for pk, version, uses, spent, held_uses, held_budget in rows
+        ]
 
     def active(self) -> list[RowMapping]:
         stmt = select(promotions).where(

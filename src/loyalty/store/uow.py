@@ -56,7 +56,7 @@ class UnitOfWork:
         self.rewards = RewardRepository(conn, tenant_id)
         self.redemptions = RedemptionRepository(conn, tenant_id)
         self.coupons = CouponRepository(conn, tenant_id)
-        self.promotions = PromotionRepository(conn, tenant_id)
+        self.promotions = PromotionRepository(conn, tenant_id, raw)
         self.checkouts = CheckoutRepository(conn, tenant_id)
         self.rules = RuleRepository(conn, tenant_id, raw)
         self.wallet = WalletRepository(conn, tenant_id)

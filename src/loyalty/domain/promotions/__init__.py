@@ -27,6 +27,7 @@ from loyalty.domain.promotions.payment import (
     points_value,
     quote_points_payment,
 )
+from loyalty.domain.promotions.prepared import PromotionSet
 from loyalty.domain.promotions.promotion import Promotion, Trigger
 from loyalty.domain.promotions.reasons import (
     InvalidPromotion,
@@ -69,6 +70,7 @@ __all__ = [
     "Promotion",
     "PromotionHolds",
     "PromotionLimits",
+    "PromotionSet",
     "Refusal",
     "RejectReason",
     "RejectedPromotion",

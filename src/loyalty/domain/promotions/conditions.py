@@ -9,7 +9,7 @@ undiscounted value.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -20,16 +20,22 @@ from loyalty.domain.promotions.cart import CartLine, MemberFacts
 from loyalty.domain.promotions.reasons import InvalidPromotion, Refusal, RejectReason
 
 ExpressionCheck = Callable[[str], bool]
+_NONE: set[int] = set()  # no line excluded (never written to)
 
 
 class LineIndex:
     """A cart's lines by sku, product id and category, so a promotion's filters cost a few set
-    operations instead of a pass over every line."""
+    operations instead of a pass over every line; with the totals every promotion reads."""
 
     def __init__(self, lines: Sequence[CartLine]) -> None:
         self.indexes = list(range(len(lines)))
         self.values = [line.value for line in lines]
         self.quantities = [line.quantity for line in lines]
+        self.total_value = sum(self.values, Decimal(0))
+        self.total_quantity = sum(self.quantities)
+        # one exponent for every line value (prices all given with the same decimals): then
+        # the total less some lines reads exactly as the sum of the others would
+        self.uniform = len({value.as_tuple().exponent for value in self.values}) <= 1
         self._by_product: dict[str, set[int]] = {}
         self._by_category: dict[str, set[int]] = {}
         for index, line in enumerate(lines):
@@ -39,21 +45,82 @@ class LineIndex:
             if line.category is not None:
                 self._by_category.setdefault(line.category, set()).add(index)
 
+    @property
+    def products(self) -> Iterable[str]:
+        """Every sku and product id in the cart."""
+        return self._by_product.keys()
+
+    @property
+    def categories(self) -> Iterable[str]:
+        return self._by_category.keys()
+
     def having(self, products: frozenset[str], categories: frozenset[str]) -> set[int]:
         """Lines whose sku or product id is in ``products`` or whose category is in ``categories``."""
         found: set[int] = set()
-        for key in _common(products, self._by_product):
-            found |= self._by_product[key]
-        for key in _common(categories, self._by_category):
-            found |= self._by_category[key]
+        if products:
+            _collect(found, products, self._by_product)
+        if categories:
+            _collect(found, categories, self._by_category)
         return found
 
 
-def _common(wanted: frozenset[str], present: dict[str, set[int]]) -> list[str]:
-    """Keys in both, walking the smaller side (a promotion may list thousands of products)."""
+def _collect(found: set[int], wanted: frozenset[str], present: dict[str, set[int]]) -> None:
+    """Add the lines of the keys in both, walking the smaller side (a promotion may list
+    thousands of products)."""
     if len(wanted) <= len(present):
-        return [key for key in wanted if key in present]
-    return [key for key in present if key in wanted]
+        for key in wanted:
+            lines = present.get(key)
+            if lines is not None:
+                found |= lines
+    else:
+        for key, lines in present.items():
+            if key in wanted:
+                found |= lines
+
+
+class Selection:
+    """The lines of one cart one promotion may touch: those not excluded (``allowed``), and of
+    those the ones matching its filters (``matching``; all allowed ones without filters).
+    Lists are built only when asked for: most promotions are refused on totals alone."""
+
+    __slots__ = ("_allowed", "_excluded", "_lines", "matching")
+
+    def __init__(self, lines: LineIndex, excluded: set[int], matching: list[int] | None) -> None:
+        self._lines = lines
+        self._excluded = excluded
+        self._allowed: list[int] | None = None if excluded else lines.indexes
+        self.matching = matching  # None: no filters, every allowed line
+
+    @property
+    def allowed(self) -> list[int]:
+        if self._allowed is None:
+            excluded = self._excluded
+            self._allowed = [i for i in self._lines.indexes if i not in excluded]
+        return self._allowed
+
+    @property
+    def matched(self) -> list[int]:
+        return self.allowed if self.matching is None else self.matching
+
+    def quantity(self) -> int:
+        lines = self._lines
+        if self.matching is None:
+            return lines.total_quantity - sum(lines.quantities[i] for i in self._excluded)
+        return sum(lines.quantities[i] for i in self.matching)
+
+    def subtotal(self) -> Decimal:
+        """The matching lines' undiscounted value, as their sum from zero would read."""
+        lines = self._lines
+        if self.matching is None:
+            excluded = self._excluded
+            if not excluded:
+                return lines.total_value
+            if lines.uniform and len(excluded) < len(lines.indexes):
+                return lines.total_value - sum((lines.values[i] for i in excluded), Decimal(0))
+        return sum((lines.values[i] for i in self.matched), Decimal(0))
+
+
+NO_MATCHING_ITEMS = Refusal(RejectReason.NO_MATCHING_ITEMS, "no item in the cart qualifies")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,16 +156,21 @@ class Conditions:
     def filters_lines(self) -> bool:
         return bool(self.products or self.categories)
 
-    def lines(self, cart_lines: LineIndex) -> tuple[list[int], list[int]]:
-        """Indexes of the lines not excluded, and of those that also match the filters."""
-        excluded = cart_lines.having(self.exclude_products, self.exclude_categories)
-        allowed = (
-            [i for i in cart_lines.indexes if i not in excluded] if excluded else cart_lines.indexes
+    @property
+    def excludes_lines(self) -> bool:
+        return bool(self.exclude_products or self.exclude_categories)
+
+    def select(self, cart_lines: LineIndex) -> Selection:
+        """The lines not excluded, and those that also match the filters."""
+        excluded = (
+            cart_lines.having(self.exclude_products, self.exclude_categories)
+            if self.excludes_lines
+            else _NONE
         )
         if not self.filters_lines:
-            return allowed, allowed
+            return Selection(cart_lines, excluded, None)
         included = cart_lines.having(self.products, self.categories)
-        return allowed, [i for i in allowed if i in included]
+        return Selection(cart_lines, excluded, sorted(included - excluded))
 
     def audience_refusal(self, member: MemberFacts, now: datetime) -> Refusal | None:
         """Whether this buyer may have the promotion now: date window, tier, first order, segment."""
@@ -118,22 +190,21 @@ class Conditions:
     def cart_refusal(
         self,
         currency: str,
-        lines: LineIndex,
-        matching: Sequence[int],
+        lines: Selection,
         check_expression: ExpressionCheck | None,
     ) -> Refusal | None:
         """Whether the cart qualifies: matching items, quantity, subtotal, then the expression."""
-        if self.filters_lines and not matching:
-            return Refusal(RejectReason.NO_MATCHING_ITEMS, "no item in the cart qualifies")
+        if self.filters_lines and not lines.matching:
+            return NO_MATCHING_ITEMS
         if self.min_quantity is not None:
-            quantity = sum(lines.quantities[index] for index in matching)
+            quantity = lines.quantity()
             if quantity < self.min_quantity:
                 return Refusal(
                     RejectReason.MIN_QUANTITY_NOT_MET,
                     f"needs {self.min_quantity} qualifying items, the cart has {quantity}",
                 )
         if self.min_subtotal is not None:
-            subtotal = sum((lines.values[index] for index in matching), Decimal(0))
+            subtotal = lines.subtotal()
             if subtotal < self.min_subtotal:
                 short = self.min_subtotal - subtotal
                 return Refusal(

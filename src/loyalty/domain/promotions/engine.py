@@ -8,7 +8,7 @@ discounts compound (10% then 10% is 19%) and no line or total can go below zero.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -26,8 +26,14 @@ from loyalty.domain.promotions.benefits import (
 )
 from loyalty.domain.promotions.cart import Cart
 from loyalty.domain.promotions.codes import resolve_codes
-from loyalty.domain.promotions.conditions import ExpressionCheck, LineIndex
+from loyalty.domain.promotions.conditions import (
+    NO_MATCHING_ITEMS,
+    ExpressionCheck,
+    LineIndex,
+    Selection,
+)
 from loyalty.domain.promotions.expressions import CelCheck, expression_check
+from loyalty.domain.promotions.prepared import PromotionSet
 from loyalty.domain.promotions.pricing import claim
 from loyalty.domain.promotions.promotion import Promotion, Trigger
 from loyalty.domain.promotions.reasons import Refusal, RejectReason
@@ -43,12 +49,10 @@ from loyalty.domain.promotions.stacking import Stack
 from loyalty.domain.promotions.usage import UsageFacts
 
 _UNLIMITED = UsageFacts()
+_NOTHING_LEFT = Refusal(RejectReason.NO_DISCOUNT, "nothing in this cart left to discount")
 
 
-@dataclass(frozen=True, slots=True)
-class _Candidate:
-    promotion: Promotion
-    code: str | None
+_Candidate = tuple[Promotion, str | None]  # a promotion and the code that brought it in
 
 
 @dataclass(slots=True)
@@ -56,7 +60,9 @@ class _Tally:
     """The cart as priced so far; only a promotion that gives something is written to it."""
 
     step: Decimal  # the currency's minor unit
+    zero: Decimal  # 0 in the currency's exponent
     lines: LineIndex
+    could_match: set[str] | None  # see PromotionSet.could_match
     remaining: list[Decimal]
     shipping_left: Decimal
     line_discounts: list[list[LineDiscount]]
@@ -65,13 +71,13 @@ class _Tally:
     rejected: list[RejectedPromotion] = field(default_factory=list)
 
     def reject(self, candidate: _Candidate, refusal: Refusal) -> None:
-        promotion = candidate.promotion
+        promotion, code = candidate
         self.rejected.append(
             RejectedPromotion(
                 promotion.id,
                 promotion.version,
                 promotion.name,
-                candidate.code,
+                code,
                 refusal.reason,
                 refusal.message,
             )
@@ -80,7 +86,7 @@ class _Tally:
 
 def evaluate_cart(
     cart: Cart,
-    promotions: Iterable[Promotion],
+    promotions: Iterable[Promotion] | PromotionSet,
     *,
     now: datetime,
     usage: Mapping[str, UsageFacts] | None = None,
@@ -93,18 +99,23 @@ def evaluate_cart(
     caller resolved from issued coupons, code -> promotion id, on top of each promotion's own
     ``codes``. Code promotions are considered only when the cart carries one of their codes;
     automatic promotions always are, and the ones that do not apply are reported with why.
+    A ``PromotionSet`` prepared once serves many carts; the result is the same either way.
     """
     if now.utcoffset() is None:
         raise ValidationFailed("now must carry a time zone", field="now")
+    prepared = promotions if isinstance(promotions, PromotionSet) else PromotionSet(promotions)
     index = LineIndex(cart.lines)
+    step = quantum(cart.currency)
     tally = _Tally(
-        step=quantum(cart.currency),
+        step=step,
+        zero=ZERO.quantize(step),
         lines=index,
+        could_match=prepared.could_match(index),
         remaining=list(index.values),
         shipping_left=cart.shipping,
         line_discounts=[[] for _ in cart.lines],
     )
-    candidates = _candidates(cart, list(promotions), coupons or {}, tally)
+    candidates = _candidates(cart, prepared, coupons or {}, tally)
     check_expression = expression_check(cart, now, cel_check)
     usage = usage or {}
     for candidate in candidates:
@@ -112,7 +123,7 @@ def evaluate_cart(
             candidate,
             cart,
             now,
-            usage.get(candidate.promotion.id, _UNLIMITED),
+            usage.get(candidate[0].id, _UNLIMITED),
             check_expression,
             tally,
         )
@@ -120,20 +131,17 @@ def evaluate_cart(
 
 
 def _candidates(
-    cart: Cart, promotions: list[Promotion], coupons: Mapping[str, str], tally: _Tally
+    cart: Cart, promotions: PromotionSet, coupons: Mapping[str, str], tally: _Tally
 ) -> list[_Candidate]:
     """Automatic promotions and those the entered codes bring in, in evaluation order."""
-    by_id = {promotion.id: promotion for promotion in promotions}
-    if len(by_id) != len(promotions):
-        raise ValidationFailed("promotion ids must be unique", field="promotions")
-    entered = resolve_codes(cart.codes, by_id, coupons)
+    entered = resolve_codes(cart.codes, promotions.by_id, coupons)
     tally.rejected.extend(entered.rejected)
-    chosen = [
-        _Candidate(promotion, entered.by_promotion.get(promotion.id))
-        for promotion in promotions
-        if promotion.trigger is Trigger.AUTOMATIC or promotion.id in entered.by_promotion
+    codes = entered.by_promotion
+    return [
+        (promotion, codes.get(promotion.id))
+        for promotion in promotions.ordered
+        if promotion.trigger is Trigger.AUTOMATIC or promotion.id in codes
     ]
-    return sorted(chosen, key=lambda c: (-c.promotion.priority, c.promotion.id))
 
 
 def _try(
@@ -145,7 +153,7 @@ def _try(
     tally: _Tally,
 ) -> None:
     """Cheap and definitive checks first; the lines are looked at only if the buyer qualifies."""
-    promotion = candidate.promotion
+    promotion = candidate[0]
     conditions = promotion.conditions
     refusal = (
         _currency_refusal(promotion, cart)
@@ -153,12 +161,16 @@ def _try(
         or conditions.audience_refusal(cart.member, now)
     )
     if refusal is None:
-        allowed, matching = conditions.lines(tally.lines)
-        refusal = conditions.cart_refusal(
-            cart.currency, tally.lines, matching, check_expression
-        ) or tally.stack.refusal(promotion)
-        if refusal is None and not _apply(candidate, cart, (allowed, matching), usage, tally):
-            refusal = Refusal(RejectReason.NO_DISCOUNT, "nothing in this cart left to discount")
+        could_match = tally.could_match
+        if conditions.filters_lines and could_match is not None and promotion.id not in could_match:
+            refusal = NO_MATCHING_ITEMS  # what the filters would say, without looking at them
+        else:
+            lines = conditions.select(tally.lines)
+            refusal = conditions.cart_refusal(
+                cart.currency, lines, check_expression
+            ) or tally.stack.refusal(promotion)
+            if refusal is None and not _apply(candidate, cart, lines, usage, tally):
+                refusal = _NOTHING_LEFT
     if refusal is not None:
         tally.reject(candidate, refusal)
 
@@ -173,11 +185,10 @@ def _currency_refusal(promotion: Promotion, cart: Cart) -> Refusal | None:
 
 
 def _limit(promotion: Promotion, usage: UsageFacts, step: Decimal) -> Decimal | None:
-    limits = [promotion.max_discount]
-    if usage.budget_remaining is not None:
-        limits.append(floor_money(usage.budget_remaining, step))
-    known = [limit for limit in limits if limit is not None]
-    return min(known) if known else None
+    if usage.budget_remaining is None:
+        return promotion.max_discount
+    budget = floor_money(usage.budget_remaining, step)
+    return budget if promotion.max_discount is None else min(promotion.max_discount, budget)
 
 
 @dataclass(slots=True)
@@ -185,16 +196,20 @@ class _Outcome:
     """What one promotion gives, built benefit by benefit before it is recorded."""
 
     step: Decimal
-    remaining: list[Decimal]  # what each line still costs
+    remaining: list[Decimal]  # what each line still costs (the tally's until first written)
     shipping: Decimal  # shipping discount so far, in the currency's exponent (0.00, 0, 0.000)
     left: Decimal | None  # what the promotion may still give (max_discount, budget)
     shares: dict[int, Decimal] = field(default_factory=dict)
     gifts: list[GiftLine] = field(default_factory=list)
+    copied: bool = False  # ``remaining`` is this outcome's own list
 
     def cap(self, amount: Decimal) -> Decimal:
         return amount if self.left is None else min(amount, self.left)
 
     def give_lines(self, amount: Decimal, shares: dict[int, Decimal]) -> None:
+        if shares and not self.copied:  # a promotion that gives nothing leaves the tally be
+            self.remaining = list(self.remaining)
+            self.copied = True
         for index, share in shares.items():
             self.remaining[index] -= share
             self.shares[index] = self.shares.get(index, ZERO) + share
@@ -216,23 +231,24 @@ class _Outcome:
 def _apply(
     candidate: _Candidate,
     cart: Cart,
-    lines: tuple[Sequence[int], Sequence[int]],
+    lines: Selection,
     usage: UsageFacts,
     tally: _Tally,
 ) -> bool:
     """Price the promotion's benefits in order; record it if it gives anything at all.
 
-    ``lines``: the indexes of the lines not excluded, and of those matching the filters.
+    ``lines``: the lines not excluded, and those matching the filters.
     """
     step = tally.step
     outcome = _Outcome(
         step=step,
-        remaining=list(tally.remaining),
-        shipping=ZERO.quantize(step),
-        left=_limit(candidate.promotion, usage, step),
+        remaining=tally.remaining,
+        shipping=tally.zero,
+        left=_limit(candidate[0], usage, step),
     )
-    for benefit in candidate.promotion.benefits:
-        _give(benefit, candidate.promotion.id, cart, lines, tally.shipping_left, outcome)
+    promotion_id = candidate[0].id
+    for benefit in candidate[0].benefits:
+        _give(benefit, promotion_id, cart, lines, tally.shipping_left, outcome)
     if not outcome.gives_anything:
         return False
     _record(candidate, outcome, tally)
@@ -243,7 +259,7 @@ def _give(
     benefit: Benefit,
     promotion_id: str,
     cart: Cart,
-    lines: tuple[Sequence[int], Sequence[int]],
+    lines: Selection,
     shipping_left: Decimal,
     outcome: _Outcome,
 ) -> None:
@@ -257,8 +273,7 @@ def _give(
             amount = min(amount, benefit.cap)
         outcome.give_shipping(outcome.cap(amount))
     else:
-        order_lines, matching = lines
-        targets = order_lines if _order_wide(benefit) else matching
+        targets = lines.allowed if _order_wide(benefit) else lines.matched
         wanted = claim(benefit, cart.lines, outcome.remaining, targets, outcome.step)
         amount = outcome.cap(wanted.amount)
         outcome.give_lines(amount, allocate(amount, wanted.weights, outcome.step))
@@ -269,7 +284,7 @@ def _order_wide(benefit: Benefit) -> bool:
 
 
 def _record(candidate: _Candidate, outcome: _Outcome, tally: _Tally) -> None:
-    promotion = candidate.promotion
+    promotion, code = candidate
     tally.remaining = outcome.remaining
     tally.shipping_left -= outcome.shipping
     for index in sorted(outcome.shares):
@@ -280,7 +295,7 @@ def _record(candidate: _Candidate, outcome: _Outcome, tally: _Tally) -> None:
             promotion.id,
             promotion.version,
             promotion.name,
-            candidate.code,
+            code,
             sum(outcome.shares.values(), ZERO.quantize(outcome.shipping)),
             outcome.shipping,
             tuple(outcome.gifts),
@@ -289,13 +304,14 @@ def _record(candidate: _Candidate, outcome: _Outcome, tally: _Tally) -> None:
 
 
 def _evaluation(cart: Cart, tally: _Tally) -> CartEvaluation:
+    values = tally.lines.values
     lines = tuple(
         PricedLine(
             index,
             line.sku,
             line.quantity,
-            line.value,
-            line.value - tally.remaining[index],
+            values[index],
+            values[index] - tally.remaining[index],
             tuple(tally.line_discounts[index]),
         )
         for index, line in enumerate(cart.lines)
@@ -306,8 +322,8 @@ def _evaluation(cart: Cart, tally: _Tally) -> CartEvaluation:
         applied=tuple(tally.applied),
         rejected=tuple(tally.rejected),
         gifts=tuple(gift for applied in tally.applied for gift in applied.gifts),
-        subtotal=cart.subtotal,
-        discount=sum((line.discount for line in lines), ZERO.quantize(tally.step)),
+        subtotal=tally.lines.total_value,
+        discount=sum((line.discount for line in lines), tally.zero),
         shipping=cart.shipping,
         shipping_discount=cart.shipping - tally.shipping_left,
     )
