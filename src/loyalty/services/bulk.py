@@ -88,7 +88,7 @@ def process_batch(
     """
     results: list[EventResult | None] = [None] * len(batch)
     if uow.rules.set_version()[1] > 0:
-        return [_one_by_one(uow, ctx, event, now) for event in batch]
+        return [one_by_one(uow, ctx, event, now) for event in batch]
     ladder = tiers.load_ladder(uow)  # tier edits are not events: it holds for the whole batch
     group = _Group(history=history, ladder=ladder, one_per_member=tiers.ladder_multiplies(ladder))
     for index, event in enumerate(batch):
@@ -96,13 +96,13 @@ def process_batch(
             group.add(index, event)
             continue
         group.flush(uow, ctx, batch, results, now)
-        results[index] = _one_by_one(uow, ctx, event, now)
+        results[index] = one_by_one(uow, ctx, event, now)
     group.flush(uow, ctx, batch, results, now)
     assert all(r is not None for r in results)
     return results  # type: ignore[return-value]
 
 
-def _one_by_one(
+def one_by_one(
     uow: UnitOfWork, ctx: TenantContext, event: InboundEvent, now: datetime
 ) -> EventResult:
     try:
@@ -200,7 +200,7 @@ def _write_group(
     plain = [i for i in fresh if _member_id(batch[i]) not in careful]
     for i in fresh:
         if _member_id(batch[i]) in careful:
-            results[i] = _one_by_one(uow, ctx, batch[i], now)
+            results[i] = one_by_one(uow, ctx, batch[i], now)
     if plain:
         _write_orders(uow, ctx, writer, batch, plain, members, results, now, history)
         ordered = {_member_id(batch[i]) for i in plain}

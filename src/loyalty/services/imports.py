@@ -15,6 +15,7 @@ available long ago and expire on the dates the programme gives them (the next jo
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import re
 import sqlite3
 import tempfile
@@ -25,14 +26,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from queue import Empty
+from typing import Any, NamedTuple
 
 from loyalty.domain.errors import DomainError, NotFound, ValidationFailed
-from loyalty.domain.events import CustomerChanged, InboundEvent, MemberRef, OrderPaid
+from loyalty.domain.events import CustomerChanged, InboundEvent, MemberRef
 from loyalty.domain.orders import OrderLine, PaidOrder
-from loyalty.services import bulk, events
+from loyalty.services import bulk, events, history
 from loyalty.services.context import Clock, TenantContext
-from loyalty.services.events import EventResult
+from loyalty.services.history import HistoryOrder
 from loyalty.store.imports import ImportRepository
 from loyalty.store.uow import Database, UnitOfWork
 
@@ -53,6 +55,7 @@ ORDER_FIELDS = (
 )
 CUSTOMER_FIELDS = ("customer_id", "email", "phone", "first_name", "last_name", "birthday", "locale")
 CHUNK = 2_000
+QUEUED = 4  # parsed chunks waiting for the writer, at most (parse_apart)
 MEMORY_IDS = 250_000  # order ids kept in memory per run before they move to a temporary file
 _FLOAT_ID = re.compile(r"^(\d+)\.0+$")
 
@@ -162,9 +165,14 @@ def _line(row: Mapping[str, Any], mapping: Mapping[str, str]) -> OrderLine:
         raise _BadRow(error.detail) from None
 
 
-def _event(
-    order: _OpenOrder, mapping: Mapping[str, str], ctx: TenantContext, earn: bool
-) -> InboundEvent:
+def _record(
+    order: _OpenOrder,
+    mapping: Mapping[str, str],
+    ctx: TenantContext,
+    now: datetime,
+    earn: bool,
+    sqlite: bool,
+) -> HistoryOrder:
     row = order.first
     customer = _identifier(_value(row, mapping, "customer_id"))
     email = _value(row, mapping, "email")
@@ -182,17 +190,9 @@ def _event(
         )
     except DomainError as error:
         raise _BadRow(error.detail) from None
-    profile = {"email": email} if email else {}
-    prefix = "import" if earn else "history"
-    digest = hashlib.sha256(repr((customer, paid, earn)).encode()).hexdigest()
-    return InboundEvent(
-        source="import",
-        event_id=f"{prefix}:{order.order_id}",
-        type="order.paid",
-        occurred_at=_moment(_value(row, mapping, "ordered_at"), ctx),
-        member=MemberRef(customer, profile),
-        payload=OrderPaid(paid, earn=earn),
-        body_hash=digest,
+    occurred_at = _moment(_value(row, mapping, "ordered_at"), ctx)
+    return history.prepare(
+        order.first_line, customer, email, occurred_at, paid, ctx, now, earn=earn, sqlite=sqlite
     )
 
 
@@ -202,7 +202,7 @@ class OrderGroup:
 
     line: int  # the order's first row
     order_id: str
-    event: InboundEvent | None
+    record: HistoryOrder | None
     error: tuple[int, str] | None = None
 
 
@@ -213,19 +213,22 @@ def order_groups(
     report: ImportReport,
     *,
     earn: bool,
+    now: datetime,
+    sqlite: bool,
 ) -> Iterator[OrderGroup]:
-    """Group consecutive rows of one order; rows that belong to no order go into the report."""
+    """Group consecutive rows of one order; rows that belong to no order go into the report.
+    ``now`` and ``sqlite`` (the database's kind) shape the rows the orders will write."""
     current: _OpenOrder | None = None
 
     def close(order: _OpenOrder) -> OrderGroup:
         if order.error is not None:
             return OrderGroup(order.first_line, order.order_id, None, order.error)
         try:
-            event = _event(order, mapping, ctx, earn)
+            record = _record(order, mapping, ctx, now, earn, sqlite)
         except (_BadRow, DomainError) as error:
             reason = error.detail if isinstance(error, DomainError) else str(error)
             return OrderGroup(order.first_line, order.order_id, None, (order.first_line, reason))
-        return OrderGroup(order.first_line, order.order_id, event)
+        return OrderGroup(order.first_line, order.order_id, record)
 
     for number, row in rows:
         report.rows += 1
@@ -325,11 +328,9 @@ class SeenOrders:
             self._dir = None
 
 
-def _screen(
-    groups: list[OrderGroup], seen: SeenOrders, report: ImportReport
-) -> list[tuple[int, InboundEvent]]:
+def _screen(groups: list[OrderGroup], seen: SeenOrders, report: ImportReport) -> list[HistoryOrder]:
     """The chunk's orders to write: duplicates and bad orders go into the report."""
-    chunk: list[tuple[int, InboundEvent]] = []
+    chunk: list[HistoryOrder] = []
     for group, first in zip(groups, seen.first_lines(groups), strict=True):
         if first is not None:
             reason = f"duplicate order_id '{group.order_id}', first seen on line {first}"
@@ -338,9 +339,96 @@ def _screen(
         report.orders += 1
         if group.error is not None:
             report.errors.append(group.error)
-        elif group.event is not None:
-            chunk.append((group.line, group.event))
+        elif group.record is not None:
+            chunk.append(group.record)
     return chunk
+
+
+class _Parsed(NamedTuple):
+    """One chunk as parsed: the orders to write and what the report gains with them."""
+
+    orders: list[HistoryOrder]
+    rows: int
+    seen: int  # orders met (bad ones included, duplicates not)
+    errors: list[tuple[int, str]]
+
+
+def _parse(
+    rows: Iterable[tuple[int, Mapping[str, Any] | Exception]],
+    mapping: Mapping[str, str],
+    ctx: TenantContext,
+    now: datetime,
+    earn: bool,
+    sqlite: bool,
+) -> Iterator[_Parsed]:
+    part = ImportReport()
+    seen = SeenOrders(MEMORY_IDS)
+    pending: list[OrderGroup] = []
+    sent = [0, 0, 0]  # rows, orders, errors already handed on
+
+    def emit() -> _Parsed:
+        chunk = _screen(pending, seen, part)
+        pending.clear()
+        parsed = _Parsed(
+            chunk, part.rows - sent[0], part.orders - sent[1], part.errors[sent[2] :]
+        )
+        sent[:] = [part.rows, part.orders, len(part.errors)]
+        return parsed
+
+    try:
+        for group in order_groups(rows, mapping, ctx, part, earn=earn, now=now, sqlite=sqlite):
+            pending.append(group)
+            if len(pending) >= CHUNK:
+                yield emit()
+        yield emit()
+    finally:
+        seen.close()
+
+
+def _parse_apart(
+    rows: Iterable[tuple[int, Mapping[str, Any] | Exception]],
+    mapping: Mapping[str, str],
+    ctx: TenantContext,
+    now: datetime,
+    earn: bool,
+    sqlite: bool,
+) -> Iterator[_Parsed]:
+    """``_parse`` run in a forked process, its chunks handed over through a bounded queue
+    (at most ``QUEUED`` chunks ahead of the writer, so memory stays bounded)."""
+    context = multiprocessing.get_context("fork")
+    queue: Any = context.Queue(maxsize=QUEUED)
+
+    def produce() -> None:
+        try:
+            for parsed in _parse(rows, mapping, ctx, now, earn, sqlite):
+                queue.put(parsed)
+            queue.put(None)
+        except BaseException as error:  # the file could not be read to the end
+            queue.put(f"{type(error).__name__}: {error}")
+        queue.close()
+        queue.join_thread()
+
+    process = context.Process(target=produce, name="loyalty-import-parse", daemon=True)
+    process.start()
+    try:
+        while True:
+            try:
+                item = queue.get(timeout=1.0)
+            except Empty:
+                if not process.is_alive():
+                    raise RuntimeError("the process reading the file stopped") from None
+                continue
+            if item is None:
+                break
+            if isinstance(item, str):
+                raise RuntimeError(item)
+            yield item
+        process.join()
+    finally:
+        if process.is_alive():
+            process.terminate()
+            process.join()
+        queue.close()
 
 
 def import_orders(
@@ -352,35 +440,30 @@ def import_orders(
     mapping: Mapping[str, str] | None = None,
     earn: bool = True,
     progress: Callable[[ImportReport], None] | None = None,
+    parse_apart: bool = False,
 ) -> ImportReport:
-    """Orders in chunks through the batch path in its lean history mode (no inbox rows, no
-    webhooks). While one chunk is being written the next one is parsed."""
+    """Orders in chunks through the history writer (no inbox rows, no webhooks). While one
+    chunk is being written the next one is parsed: in this process, or with ``parse_apart``
+    in a forked one (``rows`` is then read only there: give an iterable nothing else reads,
+    such as a fresh ``read_rows(path)``), so parsing and writing use two cores. Forking is
+    for a command-line process; where it is not available the rows are parsed here."""
     report = ImportReport()
     started = time.perf_counter()
-    seen = SeenOrders(MEMORY_IDS)
-    pending: list[OrderGroup] = []
-    writing: tuple[list[tuple[int, InboundEvent]], Future[list[EventResult]]] | None = None
-
-    def flush() -> None:
-        nonlocal writing
-        chunk = _screen(pending, seen, report)
-        pending.clear()
+    apart = parse_apart and "fork" in multiprocessing.get_all_start_methods()
+    reader = _parse_apart if apart else _parse
+    chunks = reader(rows, mapping or {}, ctx, now, earn, db.sqlite)
+    writing: tuple[list[HistoryOrder], Future[list[str]]] | None = None
+    for parsed in chunks:
+        report.rows += parsed.rows
+        report.orders += parsed.seen
+        report.errors += parsed.errors
         if writing is not None:
             _count(*writing, report)
             if progress:
                 progress(report)
-        writing = (chunk, _submit(db, ctx, chunk, now)) if chunk else None
-
-    try:
-        for group in order_groups(rows, mapping or {}, ctx, report, earn=earn):
-            pending.append(group)
-            if len(pending) >= CHUNK:
-                flush()
-        flush()
-        if writing is not None:
-            _count(*writing, report)
-    finally:
-        seen.close()
+        writing = (parsed.orders, _submit(db, ctx, parsed.orders, now)) if parsed.orders else None
+    if writing is not None:
+        _count(*writing, report)
     report.errors.sort()
     report.seconds = time.perf_counter() - started
     if progress:
@@ -389,28 +472,19 @@ def import_orders(
 
 
 def _submit(
-    db: Database, ctx: TenantContext, chunk: list[tuple[int, InboundEvent]], now: datetime
-) -> Future[list[EventResult]]:
-    batch = [event for _, event in chunk]
-    return db.submit(
-        ctx.tenant_id, lambda uow: bulk.process_batch(uow, ctx, batch, now, history=True)
-    )
+    db: Database, ctx: TenantContext, chunk: list[HistoryOrder], now: datetime
+) -> Future[list[str]]:
+    return db.submit(ctx.tenant_id, lambda uow: history.write_history(uow, ctx, chunk, now))
 
 
-def _count(
-    chunk: list[tuple[int, InboundEvent]],
-    written: Future[list[EventResult]],
-    report: ImportReport,
-) -> None:
-    for (line, event), result in zip(chunk, written.result(), strict=True):
-        assert isinstance(event.payload, OrderPaid)
-        recorded = events.ALREADY_RECORDED.format(event.payload.order.order_id)
-        if result.error is not None:
-            report.errors.append((line, result.error.detail))
-        elif result.replayed or result.body.get("note") == recorded:
+def _count(chunk: list[HistoryOrder], written: Future[list[str]], report: ImportReport) -> None:
+    for order, outcome in zip(chunk, written.result(), strict=True):
+        if outcome == history.IMPORTED:
+            report.imported += 1
+        elif outcome == history.ALREADY:
             report.already_there += 1
         else:
-            report.imported += 1
+            report.errors.append((order.line, outcome))
 
 
 def import_customers(

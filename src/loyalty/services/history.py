@@ -1,0 +1,318 @@
+"""The history import's writer: orders read from a file, written set-based with tuple rows.
+
+An import chunk is a list of ``HistoryOrder``: the order as read (enough to rebuild its
+``order.paid`` event) plus the values of its order, lot and ledger-entry rows, computed where
+the file is parsed (a second process for a file, see ``imports.import_order_file``), so the
+writer only looks members up, assigns ids and runs one ``executemany`` per table.
+
+The ledger it leaves is the batch path's in history mode (``bulk.process_batch(...,
+history=True)``), which is the one-by-one path's: the same orders, lots, entries, balances and
+tier refreshes; no inbox rows and no webhooks. What that path sends one by one goes one by one
+here too (a blocked member, one with a debt to repay, a referral waiting for a first order, a
+member earning at a multiplier other than 1, an order in another currency); a tenant with
+earning rules, or tiers that multiply, gets exactly ``process_batch`` for the chunk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, NamedTuple
+
+from loyalty.domain.errors import DomainError
+from loyalty.domain.events import InboundEvent, MemberRef, OrderPaid
+from loyalty.domain.ledger import EntryKind, LotStatus
+from loyalty.domain.members import MemberStatus
+from loyalty.domain.orders import OrderLine, PaidOrder
+from loyalty.services import bulk, events, tiers
+from loyalty.services.context import TenantContext
+from loyalty.services.events import EventResult
+from loyalty.services.ledger import lot_dates
+from loyalty.services.members import profile_fields
+from loyalty.store._raw import dump_json, sqlite_text
+from loyalty.store.bulk import BulkWriter
+from loyalty.store.uow import UnitOfWork
+
+Line = tuple[str, int, str, str, str | None, str | None]  # sku, quantity, price, discount, ...
+
+IMPORTED = "imported"
+ALREADY = "already"
+_EARN = EntryKind.EARN.value
+_BLOCKED = MemberStatus.BLOCKED.value
+
+
+class HistoryOrder(NamedTuple):
+    """One order of a history file, ready to write."""
+
+    line: int  # the order's first row in the file
+    order_id: str
+    customer: str  # the member's external id
+    email: str | None  # as read (normalised when the member is looked up)
+    occurred_at: datetime
+    currency: str
+    lines: tuple[Line, ...]
+    shipping: str
+    tax: str
+    earn: bool
+    # orders row from order_id to paid_at (see HISTORY_COLUMNS["orders"])
+    order: tuple[Any, ...]
+    # points, status, earned_at, available_at, expires_at, available delta, pending delta,
+    # reason; None when the order earns nothing
+    lot: tuple[Any, ...] | None
+
+
+def prepare(
+    line: int,
+    customer: str,
+    email: str | None,
+    occurred_at: datetime,
+    paid: PaidOrder,
+    ctx: TenantContext,
+    now: datetime,
+    *,
+    earn: bool,
+    sqlite: bool,
+) -> HistoryOrder:
+    """The rows an order writes when its member earns at the programme's own rate."""
+    program = ctx.program
+
+    def time(value: datetime | None) -> Any:
+        return sqlite_text(value) if sqlite and value is not None else value
+
+    base = paid.earning_base(program)
+    points = program.points_for(base) if earn else 0
+    earned_at = min(occurred_at, now)
+    lines = tuple(
+        (x.sku, x.quantity, str(x.unit_price), str(x.discount), x.product_id, x.category)
+        for x in paid.lines
+    )
+    order = (
+        paid.order_id,
+        paid.currency,
+        str(paid.charged_total),
+        str(paid.shipping),
+        str(paid.tax),
+        str(base),
+        dump_json([events.line_json(x) for x in paid.lines]),
+        points,
+        0,
+        "paid",
+        "0",
+        "0",
+        "{}",
+        time(earned_at),
+    )
+    lot = None
+    if points > 0:
+        status, available_at, expires_at = lot_dates(ctx, earned_at, now)
+        available = status is LotStatus.AVAILABLE
+        lot = (
+            points,
+            status.value,
+            time(earned_at),
+            time(available_at),
+            time(expires_at),
+            points if available else 0,
+            0 if available else points,
+            events.earn_reason(paid, base, program),
+        )
+    return HistoryOrder(
+        line,
+        paid.order_id,
+        customer,
+        email,
+        occurred_at,
+        paid.currency,
+        lines,
+        str(paid.shipping),
+        str(paid.tax),
+        earn,
+        order,
+        lot,
+    )
+
+
+def to_event(order: HistoryOrder) -> InboundEvent:
+    """The ``order.paid`` event the import stands for (the one-by-one path takes it)."""
+    paid = PaidOrder(
+        order_id=order.order_id,
+        currency=order.currency,
+        lines=tuple(
+            OrderLine(sku, quantity, Decimal(price), Decimal(discount), product_id, category)
+            for sku, quantity, price, discount, product_id, category in order.lines
+        ),
+        shipping=Decimal(order.shipping),
+        tax=Decimal(order.tax),
+    )
+    earn = order.earn
+    digest = hashlib.sha256(repr((order.customer, paid, earn)).encode()).hexdigest()
+    return InboundEvent(
+        source="import",
+        event_id=f"{'import' if earn else 'history'}:{order.order_id}",
+        type="order.paid",
+        occurred_at=order.occurred_at,
+        member=MemberRef(order.customer, {"email": order.email} if order.email else {}),
+        payload=OrderPaid(paid, earn=earn),
+        body_hash=digest,
+    )
+
+
+def outcome(order: HistoryOrder, result: EventResult) -> str:
+    """``IMPORTED``, ``ALREADY`` (the ledger had the order), or why it failed."""
+    if result.error is not None:
+        return result.error.detail
+    if result.replayed or result.body.get("note") == events.ALREADY_RECORDED.format(
+        order.order_id
+    ):
+        return ALREADY
+    return IMPORTED
+
+
+def write_history(
+    uow: UnitOfWork, ctx: TenantContext, orders: Sequence[HistoryOrder], now: datetime
+) -> list[str]:
+    """Write a chunk of orders in file order; the outcome of each (see ``outcome``)."""
+    ladder = tiers.load_ladder(uow)
+    if uow.rules.set_version()[1] > 0 or tiers.ladder_multiplies(ladder):
+        batch = [to_event(order) for order in orders]
+        results = bulk.process_batch(uow, ctx, batch, now, history=True)
+        return [outcome(o, r) for o, r in zip(orders, results, strict=True)]
+    out: list[str] = [""] * len(orders)
+    group: list[int] = []
+    for k, order in enumerate(orders):
+        if order.currency == ctx.program.currency:
+            group.append(k)
+            continue
+        _write_group(uow, ctx, orders, group, out, now)
+        group = []
+        out[k] = _single(uow, ctx, order, now)
+    _write_group(uow, ctx, orders, group, out, now)
+    return out
+
+
+def _single(uow: UnitOfWork, ctx: TenantContext, order: HistoryOrder, now: datetime) -> str:
+    return outcome(order, bulk.one_by_one(uow, ctx, to_event(order), now))
+
+
+def _write_group(
+    uow: UnitOfWork,
+    ctx: TenantContext,
+    orders: Sequence[HistoryOrder],
+    group: list[int],
+    out: list[str],
+    now: datetime,
+) -> None:
+    if not group:
+        return
+    raw, tenant = uow.raw, uow.tenant_id
+    writer = BulkWriter(raw, tenant)
+    created = raw.time(now)
+    # members: looked up with one statement, the missing ones created with one more
+    profiles: dict[str, dict[str, Any] | None] = {}
+    for k in group:
+        order = orders[k]
+        if order.customer not in profiles:
+            try:
+                profiles[order.customer] = (
+                    profile_fields({"email": order.email}, {}, now) if order.email else {}
+                )
+            except DomainError:
+                profiles[order.customer] = None  # the one-by-one path reports it
+    members = writer.member_rows(list(profiles))
+    missing = [x for x, p in profiles.items() if x not in members and p is not None]
+    if missing:
+        blank = (None, None, None, None, None, "{}", "active", 0, 0, 0, 0, created, created)
+        writer.insert_rows(
+            "members",
+            [(tenant, x, (profiles[x] or {}).get("email"), *blank) for x in missing],
+        )
+        members.update(writer.member_rows(missing))
+    careful = {x for x, p in profiles.items() if p is None}
+    careful |= {x for x, m in members.items() if m[1] == _BLOCKED or m[3] > 0}
+    careful |= uow.referrals.awaiting_first_order({x: {"id": m[0]} for x, m in members.items()})
+    ladder = tiers.load_ladder(uow)
+    if ladder is not None:  # tiers that do not multiply; a paid membership still may
+        for k in group:
+            x = orders[k].customer
+            if x in careful or x not in members:
+                continue
+            at = min(orders[k].occurred_at, now)
+            if tiers.base_multiplier(uow, ladder, members[x][0], at) != 1:
+                careful.add(x)
+    for x, m in members.items():
+        profile = profiles[x]
+        if profile and x not in missing and m[2] is None and profile.get("email"):
+            uow.members.update_fields(m[0], {"email": profile["email"]}, now)
+    plain: list[int] = []
+    for k in group:
+        if orders[k].customer in careful:
+            out[k] = _single(uow, ctx, orders[k], now)
+        else:
+            plain.append(k)
+    if not plain:
+        return
+    recorded = writer.recorded_order_ids([orders[k].order_id for k in plain])
+    fresh = []
+    for k in plain:
+        if orders[k].order_id in recorded:
+            out[k] = ALREADY
+        else:
+            out[k] = IMPORTED
+            fresh.append(k)
+    earning = sum(1 for k in fresh if orders[k].lot is not None)
+    order_ids = writer.reserve_ids("orders", len(fresh))
+    lot_ids = writer.reserve_ids("lots", earning)
+    entry_ids = writer.reserve_ids("ledger_entries", earning)
+    order_rows, lot_rows, entry_rows = [], [], []
+    deltas: dict[int, list[int]] = {}
+    n = 0
+    for order_pk, k in zip(order_ids, fresh, strict=True):
+        order = orders[k]
+        member_id = members[order.customer][0]
+        order_rows.append((order_pk, tenant, member_id, *order.order, created))
+        if order.lot is None:
+            continue
+        points, status, earned_at, available_at, expires_at, d_available, d_pending, reason = (
+            order.lot
+        )
+        lot_id, entry_id = lot_ids[n], entry_ids[n]
+        n += 1
+        lot_rows.append(
+            (lot_id, tenant, member_id, points, points, status, earned_at, available_at, expires_at)
+        )
+        entry_rows.append(
+            (
+                entry_id,
+                tenant,
+                member_id,
+                _EARN,
+                points,
+                d_available,
+                d_pending,
+                points,
+                lot_id,
+                order_pk,
+                None,
+                reason,
+                earned_at,
+                created,
+            )
+        )
+        delta = deltas.get(member_id)
+        if delta is None:
+            deltas[member_id] = [d_available, d_pending, points]
+        else:
+            delta[0] += d_available
+            delta[1] += d_pending
+            delta[2] += points
+    writer.insert_rows("orders", order_rows)
+    writer.insert_rows("lots", lot_rows)
+    writer.insert_rows("ledger_entries", entry_rows)
+    writer.add_balance_rows([(a, p, life, created, m) for m, (a, p, life) in deltas.items()])
+    for member_id in deltas:  # balances changed behind the repository's back
+        uow.members.latest.pop(member_id, None)
+    if ladder is not None:
+        ordered = {orders[k].customer for k in plain}
+        tiers.refresh_members(uow, ctx, {members[x][0]: x for x in ordered}, now)
