@@ -102,9 +102,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as workdir:
         if args.retail.exists() and not args.no_retail:
             (Path(workdir) / "retail").mkdir()
-            results.append(
-                run(args.retail, RETAIL_MAPPING, "GBP", Path(workdir) / "retail", apart)
-            )
+            results.append(run(args.retail, RETAIL_MAPPING, "GBP", Path(workdir) / "retail", apart))
         one_line = synthetic(Path(workdir) / "one_line_orders.csv", args.synthetic)
         (Path(workdir) / "synthetic").mkdir()
         results.append(run(one_line, {}, "GBP", Path(workdir) / "synthetic", apart))

@@ -195,6 +195,7 @@ def _write_group(
     careful = {
         x for x, m in members.items() if m["status"] == MemberStatus.BLOCKED or m["debt"] > 0
     }
+    careful |= {_member_id(batch[i]) for i in fresh} - members.keys()  # profile refused
     careful |= uow.referrals.awaiting_first_order(members)  # the referral path is one by one
     careful |= _multiplied(uow, ladder, [batch[i] for i in fresh], members, careful, now)
     plain = [i for i in fresh if _member_id(batch[i]) not in careful]
@@ -238,11 +239,25 @@ def _member_id(event: InboundEvent) -> str:
 def _members(
     uow: UnitOfWork, writer: BulkWriter, group: list[InboundEvent], now: datetime, history: bool
 ) -> dict[str, dict[str, Any]]:
-    """The members the group names, created on first sight and locked."""
+    """The members the group names, created on first sight and locked; a member whose
+    profile is refused (a bad email) is left out, for the one-by-one path."""
     profiles: dict[str, dict[str, Any]] = {}
+    refused: set[str] = set()
     for event in group:
         assert event.member is not None
-        profiles.setdefault(event.member.external_id, profile_fields(event.member.profile, {}, now))
+        external_id = event.member.external_id
+        try:
+            profile = profile_fields(event.member.profile, {}, now)
+        except DomainError:  # a bad email: the one-by-one path reports it on its event
+            refused.add(external_id)
+            continue
+        first = profiles.setdefault(external_id, profile)
+        if first is not profile:  # later events fill what is still empty, as one by one
+            for k in events.FILLABLE:
+                if first.get(k) is None and profile.get(k) is not None:
+                    first[k] = profile[k]
+    for external_id in refused:
+        profiles.pop(external_id, None)
     members = writer.members(list(profiles))
     missing = [x for x in profiles if x not in members]
     if missing:

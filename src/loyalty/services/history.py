@@ -63,75 +63,92 @@ class HistoryOrder(NamedTuple):
     lot: tuple[Any, ...] | None
 
 
-def prepare(
-    line: int,
-    customer: str,
-    email: str | None,
-    occurred_at: datetime,
-    paid: PaidOrder,
-    ctx: TenantContext,
-    now: datetime,
-    *,
-    earn: bool,
-    sqlite: bool,
-) -> HistoryOrder:
-    """The rows an order writes when its member earns at the programme's own rate."""
-    program = ctx.program
+class Preparer:
+    """Builds ``HistoryOrder``s for one import run: the programme, ``now`` and the database's
+    kind are fixed, so the times an order writes are worked out once per distinct order time
+    (history files repeat them) and kept in a bounded cache."""
 
-    def time(value: datetime | None) -> Any:
-        return sqlite_text(value) if sqlite and value is not None else value
+    _KEEP = 20_000  # order times remembered
 
-    base = paid.earning_base(program)
-    points = program.points_for(base) if earn else 0
-    earned_at = min(occurred_at, now)
-    lines = tuple(
-        (x.sku, x.quantity, str(x.unit_price), str(x.discount), x.product_id, x.category)
-        for x in paid.lines
-    )
-    order = (
-        paid.order_id,
-        paid.currency,
-        str(paid.charged_total),
-        str(paid.shipping),
-        str(paid.tax),
-        str(base),
-        dump_json([events.line_json(x) for x in paid.lines]),
-        points,
-        0,
-        "paid",
-        "0",
-        "0",
-        "{}",
-        time(earned_at),
-    )
-    lot = None
-    if points > 0:
-        status, available_at, expires_at = lot_dates(ctx, earned_at, now)
-        available = status is LotStatus.AVAILABLE
-        lot = (
-            points,
-            status.value,
-            time(earned_at),
-            time(available_at),
-            time(expires_at),
-            points if available else 0,
-            0 if available else points,
-            events.earn_reason(paid, base, program),
+    def __init__(self, ctx: TenantContext, now: datetime, *, earn: bool, sqlite: bool) -> None:
+        self.ctx, self.now, self.earn, self.sqlite = ctx, now, earn, sqlite
+        self._dates: dict[datetime, tuple[Any, ...]] = {}
+
+    def _time(self, value: datetime | None) -> Any:
+        return sqlite_text(value) if self.sqlite and value is not None else value
+
+    def _dates_for(self, occurred_at: datetime) -> tuple[Any, ...]:
+        """(earned_at as stored, lot status, available_at, expires_at, available now?)"""
+        dates = self._dates.get(occurred_at)
+        if dates is None:
+            if len(self._dates) >= self._KEEP:
+                self._dates.clear()
+            earned_at = min(occurred_at, self.now)
+            status, available_at, expires_at = lot_dates(self.ctx, earned_at, self.now)
+            dates = self._dates[occurred_at] = (
+                self._time(earned_at),
+                status.value,
+                self._time(available_at),
+                self._time(expires_at),
+                status is LotStatus.AVAILABLE,
+            )
+        return dates
+
+    def __call__(
+        self, line: int, customer: str, email: str | None, occurred_at: datetime, paid: PaidOrder
+    ) -> HistoryOrder:
+        """The rows an order writes when its member earns at the programme's own rate."""
+        program = self.ctx.program
+        total, base = paid.total_and_base(program)
+        points = program.points_for(base) if self.earn else 0
+        earned_at, status, available_at, expires_at, available = self._dates_for(occurred_at)
+        lines = tuple(
+            (x.sku, x.quantity, str(x.unit_price), str(x.discount), x.product_id, x.category)
+            for x in paid.lines
         )
-    return HistoryOrder(
-        line,
-        paid.order_id,
-        customer,
-        email,
-        occurred_at,
-        paid.currency,
-        lines,
-        str(paid.shipping),
-        str(paid.tax),
-        earn,
-        order,
-        lot,
-    )
+        shipping, tax = str(paid.shipping), str(paid.tax)
+        order = (
+            paid.order_id,
+            paid.currency,
+            str(total),
+            shipping,
+            tax,
+            str(base),
+            dump_json([events.line_json(x) for x in paid.lines]),
+            points,
+            0,
+            "paid",
+            "0",
+            "0",
+            "{}",
+            earned_at,
+        )
+        lot = None
+        if points > 0:
+            lot = (
+                points,
+                status,
+                earned_at,
+                available_at,
+                expires_at,
+                points if available else 0,
+                0 if available else points,
+                events.earn_reason(paid, base, program),
+            )
+        return HistoryOrder(
+            line,
+            paid.order_id,
+            customer,
+            email,
+            occurred_at,
+            paid.currency,
+            lines,
+            shipping,
+            tax,
+            self.earn,
+            order,
+            lot,
+        )
 
 
 def to_event(order: HistoryOrder) -> InboundEvent:
@@ -163,9 +180,7 @@ def outcome(order: HistoryOrder, result: EventResult) -> str:
     """``IMPORTED``, ``ALREADY`` (the ledger had the order), or why it failed."""
     if result.error is not None:
         return result.error.detail
-    if result.replayed or result.body.get("note") == events.ALREADY_RECORDED.format(
-        order.order_id
-    ):
+    if result.replayed or result.body.get("note") == events.ALREADY_RECORDED.format(order.order_id):
         return ALREADY
     return IMPORTED
 
@@ -209,29 +224,32 @@ def _write_group(
     raw, tenant = uow.raw, uow.tenant_id
     writer = BulkWriter(raw, tenant)
     created = raw.time(now)
-    # members: looked up with one statement, the missing ones created with one more
-    profiles: dict[str, dict[str, Any] | None] = {}
+    # members: looked up with one statement, the missing ones created with one more; each
+    # gets the first good email its orders give (one by one, later orders fill it in)
+    emails: dict[str, str | None] = {}
+    refused: set[str] = set()
     for k in group:
         order = orders[k]
-        if order.customer not in profiles:
+        email = None
+        if order.email is not None:
             try:
-                profiles[order.customer] = (
-                    profile_fields({"email": order.email}, {}, now) if order.email else {}
-                )
-            except DomainError:
-                profiles[order.customer] = None  # the one-by-one path reports it
-    members = writer.member_rows(list(profiles))
-    missing = [x for x, p in profiles.items() if x not in members and p is not None]
+                email = profile_fields({"email": order.email}, {}, now)["email"]
+            except DomainError:  # the one-by-one path reports it on this order
+                refused.add(order.customer)
+        if emails.get(order.customer) is None:
+            emails[order.customer] = email
+    members = writer.member_rows([x for x in emails if x not in refused])
+    missing = [x for x in emails if x not in members and x not in refused]
     if missing:
         blank = (None, None, None, None, None, "{}", "active", 0, 0, 0, 0, created, created)
         writer.insert_rows(
             "members",
-            [(tenant, x, (profiles[x] or {}).get("email"), *blank) for x in missing],
+            [(tenant, x, emails[x], *blank) for x in missing],
         )
         members.update(writer.member_rows(missing))
-    careful = {x for x, p in profiles.items() if p is None}
+    careful = set(refused)
     careful |= {x for x, m in members.items() if m[1] == _BLOCKED or m[3] > 0}
-    careful |= uow.referrals.awaiting_first_order({x: {"id": m[0]} for x, m in members.items()})
+    careful |= writer.awaiting_first_order({x: m[0] for x, m in members.items()})
     ladder = tiers.load_ladder(uow)
     if ladder is not None:  # tiers that do not multiply; a paid membership still may
         for k in group:
@@ -242,9 +260,8 @@ def _write_group(
             if tiers.base_multiplier(uow, ladder, members[x][0], at) != 1:
                 careful.add(x)
     for x, m in members.items():
-        profile = profiles[x]
-        if profile and x not in missing and m[2] is None and profile.get("email"):
-            uow.members.update_fields(m[0], {"email": profile["email"]}, now)
+        if m[2] is None and emails[x] is not None and x not in missing and x not in careful:
+            uow.members.update_fields(m[0], {"email": emails[x]}, now)
     plain: list[int] = []
     for k in group:
         if orders[k].customer in careful:

@@ -57,6 +57,7 @@ CUSTOMER_FIELDS = ("customer_id", "email", "phone", "first_name", "last_name", "
 CHUNK = 2_000
 QUEUED = 4  # parsed chunks waiting for the writer, at most (parse_apart)
 MEMORY_IDS = 250_000  # order ids kept in memory per run before they move to a temporary file
+_ZERO = Decimal("0")
 _FLOAT_ID = re.compile(r"^(\d+)\.0+$")
 
 
@@ -93,8 +94,13 @@ def _value(row: Mapping[str, Any], mapping: Mapping[str, str], name: str) -> str
     raw = row.get(mapping.get(name, name))
     if raw is None:
         return None
-    text = str(raw).strip()
+    text = (raw if type(raw) is str else str(raw)).strip()
     return text or None
+
+
+def _columns(mapping: Mapping[str, str]) -> dict[str, str]:
+    """Our field -> the file's column, for every order field (unmapped: the same name)."""
+    return {name: mapping.get(name, name) for name in ORDER_FIELDS}
 
 
 def _identifier(text: str | None) -> str | None:
@@ -141,7 +147,10 @@ class _OpenOrder:
 def _line(row: Mapping[str, Any], mapping: Mapping[str, str]) -> OrderLine:
     quantity_text = _value(row, mapping, "quantity") or "1"
     try:
-        quantity = int(Decimal(quantity_text))
+        if quantity_text.isascii() and quantity_text.isdigit():
+            quantity = int(quantity_text)
+        else:
+            quantity = int(Decimal(quantity_text))
     except InvalidOperation:
         raise _BadRow(f"quantity '{quantity_text}' is not a number") from None
     if quantity <= 0:
@@ -149,16 +158,18 @@ def _line(row: Mapping[str, Any], mapping: Mapping[str, str]) -> OrderLine:
     unit_price = _decimal(_value(row, mapping, "unit_price"), "unit_price")
     if unit_price < 0:
         raise _BadRow(f"unit_price {unit_price} is negative")
-    sku = _value(row, mapping, "sku") or _value(row, mapping, "product_id")
+    product_id = _value(row, mapping, "product_id")
+    sku = _value(row, mapping, "sku") or product_id
     if sku is None:
         raise _BadRow("sku is missing")
+    discount = _value(row, mapping, "discount")
     try:
         return OrderLine(
             sku=sku,
             quantity=quantity,
             unit_price=unit_price,
-            discount=_decimal(_value(row, mapping, "discount"), "discount", "0"),
-            product_id=_value(row, mapping, "product_id"),
+            discount=_ZERO if discount is None else _decimal(discount, "discount"),
+            product_id=product_id,
             category=_value(row, mapping, "category"),
         )
     except DomainError as error:
@@ -169,9 +180,8 @@ def _record(
     order: _OpenOrder,
     mapping: Mapping[str, str],
     ctx: TenantContext,
-    now: datetime,
-    earn: bool,
-    sqlite: bool,
+    prepare: history.Preparer,
+    moments: dict[str, datetime],
 ) -> HistoryOrder:
     row = order.first
     customer = _identifier(_value(row, mapping, "customer_id"))
@@ -190,10 +200,14 @@ def _record(
         )
     except DomainError as error:
         raise _BadRow(error.detail) from None
-    occurred_at = _moment(_value(row, mapping, "ordered_at"), ctx)
-    return history.prepare(
-        order.first_line, customer, email, occurred_at, paid, ctx, now, earn=earn, sqlite=sqlite
-    )
+    when = _value(row, mapping, "ordered_at")
+    occurred_at = moments.get(when) if when is not None else None
+    if occurred_at is None:
+        occurred_at = _moment(when, ctx)
+        if len(moments) >= 20_000:
+            moments.clear()
+        moments[when] = occurred_at  # type: ignore[index]
+    return prepare(order.first_line, customer, email, occurred_at, paid)
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,12 +233,15 @@ def order_groups(
     """Group consecutive rows of one order; rows that belong to no order go into the report.
     ``now`` and ``sqlite`` (the database's kind) shape the rows the orders will write."""
     current: _OpenOrder | None = None
+    mapping = _columns(mapping)
+    prepare = history.Preparer(ctx, now, earn=earn, sqlite=sqlite)
+    moments: dict[str, datetime] = {}  # ordered_at as written -> the time it means
 
     def close(order: _OpenOrder) -> OrderGroup:
         if order.error is not None:
             return OrderGroup(order.first_line, order.order_id, None, order.error)
         try:
-            record = _record(order, mapping, ctx, now, earn, sqlite)
+            record = _record(order, mapping, ctx, prepare, moments)
         except (_BadRow, DomainError) as error:
             reason = error.detail if isinstance(error, DomainError) else str(error)
             return OrderGroup(order.first_line, order.order_id, None, (order.first_line, reason))
@@ -369,9 +386,7 @@ def _parse(
     def emit() -> _Parsed:
         chunk = _screen(pending, seen, part)
         pending.clear()
-        parsed = _Parsed(
-            chunk, part.rows - sent[0], part.orders - sent[1], part.errors[sent[2] :]
-        )
+        parsed = _Parsed(chunk, part.rows - sent[0], part.orders - sent[1], part.errors[sent[2] :])
         sent[:] = [part.rows, part.orders, len(part.errors)]
         return parsed
 

@@ -203,9 +203,7 @@ class BulkWriter:
         if sql is None:
             columns, json_columns = HISTORY_COLUMNS[table]
             marks = [
-                ("CAST(%s AS JSON)" if c in json_columns else "%s")
-                if not self.raw.sqlite
-                else "?"
+                ("CAST(%s AS JSON)" if c in json_columns else "%s") if not self.raw.sqlite else "?"
                 for c in columns
             ]
             sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(marks)})"
@@ -224,7 +222,9 @@ class BulkWriter:
         )
         if not self.raw.sqlite:
             sql += " ORDER BY id FOR UPDATE"
-        return {row[0]: tuple(row[1:]) for row in self.raw.fetch(sql, [self.tenant_id, *external_ids])}
+        return {
+            row[0]: tuple(row[1:]) for row in self.raw.fetch(sql, [self.tenant_id, *external_ids])
+        }
 
     def recorded_order_ids(self, order_ids: Sequence[str]) -> set[str]:
         if not order_ids:
@@ -234,6 +234,21 @@ class BulkWriter:
             f"AND order_id IN ({self._marks(len(order_ids))})"
         )
         return {row[0] for row in self.raw.fetch(sql, [self.tenant_id, *order_ids])}
+
+    def awaiting_first_order(self, member_ids: dict[str, int]) -> set[str]:
+        """The keys of the members (key -> member id) whose pending referral still waits for
+        a first order; one cheap query when the tenant has no such referral at all."""
+        if not member_ids:
+            return set()
+        pending = f"tenant_id = {self._marks(1)} AND status = 'pending' AND first_order_id IS NULL"
+        if not self.raw.fetch(f"SELECT 1 FROM referrals WHERE {pending} LIMIT 1", [self.tenant_id]):
+            return set()
+        by_id = {member_id: key for key, member_id in member_ids.items()}
+        sql = (
+            f"SELECT referee_id FROM referrals WHERE {pending} "
+            f"AND referee_id IN ({self._marks(len(by_id))})"
+        )
+        return {by_id[row[0]] for row in self.raw.fetch(sql, [self.tenant_id, *by_id])}
 
     def add_balance_rows(self, rows: list[tuple[int, int, int, Any, int]]) -> None:
         """(d_available, d_pending, d_lifetime, activity_at, member id) per member."""
