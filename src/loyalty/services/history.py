@@ -21,6 +21,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
+import orjson
+
 from loyalty.domain.errors import DomainError
 from loyalty.domain.events import InboundEvent, MemberRef, OrderPaid
 from loyalty.domain.ledger import EntryKind, LotStatus
@@ -34,8 +36,6 @@ from loyalty.services.members import profile_fields
 from loyalty.store._raw import dump_json, sqlite_text
 from loyalty.store.bulk import BulkWriter
 from loyalty.store.uow import UnitOfWork
-
-Line = tuple[str, int, str, str, str | None, str | None]  # sku, quantity, price, discount, ...
 
 IMPORTED = "imported"
 ALREADY = "already"
@@ -52,11 +52,9 @@ class HistoryOrder(NamedTuple):
     email: str | None  # as read (normalised when the member is looked up)
     occurred_at: datetime
     currency: str
-    lines: tuple[Line, ...]
-    shipping: str
-    tax: str
     earn: bool
-    # orders row from order_id to paid_at (see HISTORY_COLUMNS["orders"])
+    # orders row from order_id to paid_at (see HISTORY_COLUMNS["orders"]); its shipping, tax
+    # and lines (JSON) rebuild the order when it takes the one-by-one path
     order: tuple[Any, ...]
     # points, status, earned_at, available_at, expires_at, available delta, pending delta,
     # reason; None when the order earns nothing
@@ -73,6 +71,9 @@ class Preparer:
     def __init__(self, ctx: TenantContext, now: datetime, *, earn: bool, sqlite: bool) -> None:
         self.ctx, self.now, self.earn, self.sqlite = ctx, now, earn, sqlite
         self._dates: dict[datetime, tuple[Any, ...]] = {}
+        # what ``events.earn_reason`` writes after the order's base and currency
+        program = ctx.program
+        self._reason = f" x {program.points_per_unit} points ({program.rounding.value})"
 
     def _time(self, value: datetime | None) -> Any:
         return sqlite_text(value) if self.sqlite and value is not None else value
@@ -102,17 +103,12 @@ class Preparer:
         total, base = paid.total_and_base(program)
         points = program.points_for(base) if self.earn else 0
         earned_at, status, available_at, expires_at, available = self._dates_for(occurred_at)
-        lines = tuple(
-            (x.sku, x.quantity, str(x.unit_price), str(x.discount), x.product_id, x.category)
-            for x in paid.lines
-        )
-        shipping, tax = str(paid.shipping), str(paid.tax)
         order = (
             paid.order_id,
             paid.currency,
             str(total),
-            shipping,
-            tax,
+            str(paid.shipping),
+            str(paid.tax),
             str(base),
             dump_json([events.line_json(x) for x in paid.lines]),
             points,
@@ -133,7 +129,7 @@ class Preparer:
                 expires_at,
                 points if available else 0,
                 0 if available else points,
-                events.earn_reason(paid, base, program),
+                f"order {paid.order_id}: {base} {paid.currency}{self._reason}",
             )
         return HistoryOrder(
             line,
@@ -142,9 +138,6 @@ class Preparer:
             email,
             occurred_at,
             paid.currency,
-            lines,
-            shipping,
-            tax,
             self.earn,
             order,
             lot,
@@ -153,15 +146,23 @@ class Preparer:
 
 def to_event(order: HistoryOrder) -> InboundEvent:
     """The ``order.paid`` event the import stands for (the one-by-one path takes it)."""
+    shipping, tax, lines = order.order[3], order.order[4], orjson.loads(order.order[6])
     paid = PaidOrder(
         order_id=order.order_id,
         currency=order.currency,
         lines=tuple(
-            OrderLine(sku, quantity, Decimal(price), Decimal(discount), product_id, category)
-            for sku, quantity, price, discount, product_id, category in order.lines
+            OrderLine(
+                x["sku"],
+                x["quantity"],
+                Decimal(x["unit_price"]),
+                Decimal(x["discount"]),
+                x["product_id"],
+                x["category"],
+            )
+            for x in lines
         ),
-        shipping=Decimal(order.shipping),
-        tax=Decimal(order.tax),
+        shipping=Decimal(shipping),
+        tax=Decimal(tax),
     )
     earn = order.earn
     digest = hashlib.sha256(repr((order.customer, paid, earn)).encode()).hexdigest()

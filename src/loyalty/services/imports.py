@@ -20,6 +20,7 @@ import re
 import sqlite3
 import tempfile
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -56,6 +57,7 @@ ORDER_FIELDS = (
 CUSTOMER_FIELDS = ("customer_id", "email", "phone", "first_name", "last_name", "birthday", "locale")
 CHUNK = 2_000
 QUEUED = 4  # parsed chunks waiting for the writer, at most (parse_apart)
+IN_FLIGHT = 2  # chunks handed to the database writer and not yet answered, at most
 MEMORY_IDS = 250_000  # order ids kept in memory per run before they move to a temporary file
 _ZERO = Decimal("0")
 _FLOAT_ID = re.compile(r"^(\d+)\.0+$")
@@ -210,8 +212,7 @@ def _record(
     return prepare(order.first_line, customer, email, occurred_at, paid)
 
 
-@dataclass(frozen=True, slots=True)
-class OrderGroup:
+class OrderGroup(NamedTuple):
     """One order's consecutive rows: its event, or why it cannot be imported."""
 
     line: int  # the order's first row
@@ -457,8 +458,10 @@ def import_orders(
     progress: Callable[[ImportReport], None] | None = None,
     parse_apart: bool = False,
 ) -> ImportReport:
-    """Orders in chunks through the history writer (no inbox rows, no webhooks). While one
-    chunk is being written the next one is parsed: in this process, or with ``parse_apart``
+    """Orders in chunks through the history writer (no inbox rows, no webhooks). Up to
+    ``IN_FLIGHT`` chunks wait for the database's writer (on SQLite its thread may commit two
+    in one transaction, each chunk in its own savepoint) while the next one is parsed: in
+    this process, or with ``parse_apart``
     in a forked one (``rows`` is then read only there: give an iterable nothing else reads,
     such as a fresh ``read_rows(path)``), so parsing and writing use two cores. Forking is
     for a command-line process; where it is not available the rows are parsed here."""
@@ -467,18 +470,19 @@ def import_orders(
     apart = parse_apart and "fork" in multiprocessing.get_all_start_methods()
     reader = _parse_apart if apart else _parse
     chunks = reader(rows, mapping or {}, ctx, now, earn, db.sqlite)
-    writing: tuple[list[HistoryOrder], Future[list[str]]] | None = None
+    writing: deque[tuple[list[HistoryOrder], Future[list[str]]]] = deque()
     for parsed in chunks:
         report.rows += parsed.rows
         report.orders += parsed.seen
         report.errors += parsed.errors
-        if writing is not None:
-            _count(*writing, report)
+        if parsed.orders:
+            writing.append((parsed.orders, _submit(db, ctx, parsed.orders, now)))
+        while len(writing) > IN_FLIGHT or (writing and writing[0][1].done()):
+            _count(*writing.popleft(), report)
             if progress:
                 progress(report)
-        writing = (parsed.orders, _submit(db, ctx, parsed.orders, now)) if parsed.orders else None
-    if writing is not None:
-        _count(*writing, report)
+    while writing:
+        _count(*writing.popleft(), report)
     report.errors.sort()
     report.seconds = time.perf_counter() - started
     if progress:
