@@ -52,11 +52,13 @@ def run(
     )
     with db.read(tenant.tenant_id) as uow:
         ctx = load_context(uow)
+    cpu_before = _cpu()
     started = time.perf_counter()
     report = imports.import_orders(
         db, ctx, read_rows(path), datetime.now(UTC), mapping=mapping, parse_apart=apart
     )
     seconds = time.perf_counter() - started
+    cpu = _cpu() - cpu_before
     with db.read(tenant.tenant_id) as uow:
         members = uow.conn.execute(text("SELECT count(*) FROM members")).scalar_one()
     clean = check_ledger(db, tenant.tenant_id).ok
@@ -71,10 +73,20 @@ def run(
         "seconds": round(seconds, 2),
         "rows_per_s": round(report.rows / seconds),
         "orders_per_s": round(report.orders / seconds),
+        # CPU seconds of this process and the parsing one: what the load on the machine
+        # does not change much, unlike the wall-clock rates above
+        "cpu_seconds": round(cpu, 2),
+        "cpu_us_per_order": round(cpu / report.orders * 1e6, 1),
         "members": members,
         "ledger_check_clean": clean,
         "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
+
+
+def _cpu() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def synthetic(path: Path, orders: int) -> Path:

@@ -1,15 +1,19 @@
 """Loading order and customer history from files into the ledger (or for analytics only).
 
-Rows are streamed; one order's lines must be on consecutive rows. Orders become ``order.paid``
-events with the id ``import:<order id>`` and go through the set-based batch path in chunks, so
-re-running the same file changes nothing and a bad row only loses its own order, with its line
-number and reason in the report. An order id that comes back later in the same file (after
-other orders) is a bad row too, ``duplicate order_id '<id>', first seen on line N``: only its
-first appearance counts. The ids met in a run are kept in memory up to ``MEMORY_IDS`` (some
-22 MB), then in a temporary SQLite file, so memory stays bounded for a file of any size (the
-file grows by some tens of bytes per order and is deleted when the import ends); a re-run
-starts afresh, so its orders are reported as already imported, not as duplicates. Historical dates are kept: points earned two years ago were
-available long ago and expire on the dates the programme gives them (the next jobs run does it).
+Rows are streamed; one order's lines must be on consecutive rows. Each order is read into a
+``history.HistoryOrder`` (the rows it will write, computed while parsing) and written by the
+history writer in chunks, standing for an ``order.paid`` event with the id
+``import:<order id>``: re-running the same file changes nothing (the orders table knows what
+is recorded) and a bad row only loses its own order, with its line number and reason in the
+report. The command line parses in a second process (``parse_apart``), so parsing and writing
+use two cores. An order id that comes back later in the same file (after other orders) is a
+bad row too, ``duplicate order_id '<id>', first seen on line N``: only its first appearance
+counts. The ids met in a run are kept in memory up to ``MEMORY_IDS`` (some 22 MB), then in a
+temporary SQLite file, so memory stays bounded for a file of any size (the file grows by some
+tens of bytes per order and is deleted when the import ends); a re-run starts afresh, so its
+orders are reported as already imported, not as duplicates. Historical dates are kept: points
+earned two years ago were available long ago and expire on the dates the programme gives them
+(the next jobs run does it).
 """
 
 from __future__ import annotations
