@@ -108,3 +108,27 @@ def test_analytics_snapshot_builds_and_saves_the_read_model(
     assert result.stdout == "orders=1\nmembers=1\nledger_entries=1\nguest_orders=0\n"
     assert (tmp_path / f"tenant-{shop.tenant_id}" / "current.json").exists()
     assert invoke("analytics", "snapshot", "--tenant", "no-such-shop").exit_code == 2
+
+
+def test_import_orders_parses_apart_and_a_rerun_earns_nothing_twice(
+    cli_env: str, tmp_path: Any
+) -> None:
+    # given a tenant and a history file with a bad row
+    invoke("tenant", "create", "cli-shop-import", "--currency", "GBP")
+    path = tmp_path / "orders.csv"
+    path.write_text(
+        "order_id,customer_id,ordered_at,sku,quantity,unit_price\n"
+        "A1,c1,2025-01-10 10:00:00,S,2,10.50\n"
+        "A1,c1,2025-01-10 10:00:00,T,1,4.00\n"
+        "A2,c2,2025-02-01 09:30:00,S,1,abc\n"
+        "A3,c2,2025-03-01 09:30:00,S,3,20.00\n"
+    )
+    # when it is imported (the file parsed in a second process), then imported again
+    first = invoke("import", "orders", str(path), "--tenant", "cli-shop-import")
+    again = invoke("import", "orders", str(path), "--tenant", "cli-shop-import")
+    # then the good orders are in once, the bad row is named, and the ledger is clean
+    assert first.exit_code == 0 and again.exit_code == 0
+    assert "line 4: unit_price 'abc' is not a number" in first.stdout
+    assert "rows=4 orders=3 imported=2 already_there=0 errors=1" in first.stdout
+    assert "imported=0 already_there=2 errors=1" in again.stdout
+    assert invoke("check").exit_code == 0

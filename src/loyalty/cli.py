@@ -177,7 +177,14 @@ def _run_import(tenant: str, path: Path, kind: str, mapping: dict[str, str], ear
             rows = read_rows(path)
             if kind == "orders":
                 report = imports.import_orders(
-                    db, ctx, rows, _now(), mapping=mapping, earn=earn, progress=progress
+                    db,
+                    ctx,
+                    rows,
+                    _now(),
+                    mapping=mapping,
+                    earn=earn,
+                    progress=progress,
+                    parse_apart=True,  # the file is parsed in a second process
                 )
             else:
                 report = imports.import_customers(

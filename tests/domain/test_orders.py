@@ -143,8 +143,11 @@ def test_earning_base_excludes_shipping_and_tax_as_configured(
         tax="7",
     )
     program = Program("PLN", exclude_shipping=exclude_shipping, exclude_tax=exclude_tax)
-    # when / then
+    # when / then (the history import asks for total and base at once: the same figures)
     assert paid.earning_base(program) == D(base)
+    total, both_base = paid.total_and_base(program)
+    assert str(total) == str(paid.charged_total) == "47.50"
+    assert str(both_base) == str(paid.earning_base(program))
 
 
 def test_earning_base_ignores_the_stores_total() -> None:
@@ -152,6 +155,7 @@ def test_earning_base_ignores_the_stores_total() -> None:
     paid = order(OrderLine("a", 1, D("100")), total="60")
     # when / then the base is still computed from the lines
     assert paid.earning_base(Program("PLN")) == D("100")
+    assert paid.total_and_base(Program("PLN")) == (D("60"), D("100"))
 
 
 # --- refund by lines ------------------------------------------------------------------------

@@ -277,3 +277,30 @@ def test_a_history_import_for_multiplied_members_is_lean_and_earns_as_one_by_one
     assert _tiers(shops[1]) == _tiers(shops[0]) == {"m1": "gold", "m2": "gold"}
     report = check_ledger(shops[1].db, shops[1].tenant_id)
     assert report.ok, [str(v) for v in report.violations]
+
+
+def test_a_bad_email_spoils_only_its_event_and_a_later_email_fills_an_empty_one(
+    make_shop: Any,
+) -> None:
+    # given a batch where bob's second order brings a bad email and carol's second order
+    # brings the email her first one did not have
+    bodies = [
+        order_paid_json("e-1", "bob", "o-1", [("a", 1, "10")], NOW),
+        order_paid_json("e-2", "bob", "o-2", [("a", 1, "20")], NOW, email="not an email"),
+        order_paid_json("e-3", "carol", "o-3", [("a", 1, "30")], NOW),
+        order_paid_json("e-4", "carol", "o-4", [("a", 1, "40")], NOW, email="Carol@Example.com"),
+        order_paid_json("e-5", "dan", "o-5", [("a", 1, "50")], NOW),
+    ]
+    shops = [make_shop(pending_days=0), make_shop(pending_days=0)]
+    batch = [event(body) for body in bodies]
+    # when one shop gets them one by one and the other as a batch
+    expected = _one_by_one(shops[0], batch)
+    got = [_outcome(r) for r in bulk.ingest_batch(shops[1].db, shops[1].ctx, batch, NOW)]
+    # then only bob's second order fails, and carol has her email on both paths
+    assert got == expected
+    assert [o[0] for o in got] == ["ok", "error", "ok", "ok", "ok"]
+    assert _balances(shops[1]) == _balances(shops[0])
+    for shop in shops:
+        with shop.db.read(shop.tenant_id) as uow:
+            carol = uow.members.get("carol")
+            assert carol is not None and carol["email"] == "carol@example.com"

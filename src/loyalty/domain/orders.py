@@ -67,7 +67,16 @@ class PaidOrder:
 
     def earning_base(self, program: Program) -> Decimal:
         """Lines after discounts, plus shipping and tax unless the programme excludes them."""
-        base = self.lines_net
+        return self._base(self.lines_net, program)
+
+    def total_and_base(self, program: Program) -> tuple[Decimal, Decimal]:
+        """``charged_total`` and ``earning_base`` with the lines summed once."""
+        net = self.lines_net
+        total = self.total if self.total is not None else net + self.shipping + self.tax
+        return total, self._base(net, program)
+
+    def _base(self, net: Decimal, program: Program) -> Decimal:
+        base = net
         if not program.exclude_shipping:
             base += self.shipping
         if not program.exclude_tax:

@@ -93,7 +93,7 @@ def process_batch(
     """
     results: list[EventResult | None] = [None] * len(batch)
     if uow.rules.set_version()[1] > 0:
-        return [_one_by_one(uow, ctx, event, now) for event in batch]
+        return [one_by_one(uow, ctx, event, now) for event in batch]
     ladder = tiers.load_ladder(uow)  # tier edits are not events: it holds for the whole batch
     group = _Group(history=history, ladder=ladder, one_per_member=tiers.ladder_multiplies(ladder))
     for index, event in enumerate(batch):
@@ -104,13 +104,13 @@ def process_batch(
         if group.accepts(event, ctx):  # it only clashed with the group: it starts the next
             group.add(index, event)
             continue
-        results[index] = _one_by_one(uow, ctx, event, now)
+        results[index] = one_by_one(uow, ctx, event, now)
     group.flush(uow, ctx, batch, results, now)
     assert all(r is not None for r in results)
     return results  # type: ignore[return-value]
 
 
-def _one_by_one(
+def one_by_one(
     uow: UnitOfWork, ctx: TenantContext, event: InboundEvent, now: datetime
 ) -> EventResult:
     try:
@@ -203,6 +203,7 @@ def _write_group(
     careful = {
         x for x, m in members.items() if m["status"] == MemberStatus.BLOCKED or m["debt"] > 0
     }
+    careful |= {_member_id(batch[i]) for i in fresh} - members.keys()  # profile refused
     careful |= uow.referrals.awaiting_first_order(members)  # the referral path is one by one
     multipliers = _multipliers(uow, ladder, batch, fresh, members, careful, now, history)
     if not history:  # the one-by-one path applies them (and answers as it does)
@@ -210,7 +211,7 @@ def _write_group(
     plain = [i for i in fresh if _member_id(batch[i]) not in careful]
     for i in fresh:
         if _member_id(batch[i]) in careful:
-            results[i] = _one_by_one(uow, ctx, batch[i], now)
+            results[i] = one_by_one(uow, ctx, batch[i], now)
     if plain:
         _write_orders(uow, ctx, writer, batch, plain, members, results, now, history, multipliers)
         ordered = {_member_id(batch[i]) for i in plain}
@@ -258,11 +259,25 @@ def _member_id(event: InboundEvent) -> str:
 def _members(
     uow: UnitOfWork, writer: BulkWriter, group: list[InboundEvent], now: datetime, history: bool
 ) -> dict[str, dict[str, Any]]:
-    """The members the group names, created on first sight and locked."""
+    """The members the group names, created on first sight and locked; a member whose
+    profile is refused (a bad email) is left out, for the one-by-one path."""
     profiles: dict[str, dict[str, Any]] = {}
+    refused: set[str] = set()
     for event in group:
         assert event.member is not None
-        profiles.setdefault(event.member.external_id, profile_fields(event.member.profile, {}, now))
+        external_id = event.member.external_id
+        try:
+            profile = profile_fields(event.member.profile, {}, now)
+        except DomainError:  # a bad email: the one-by-one path reports it on its event
+            refused.add(external_id)
+            continue
+        first = profiles.setdefault(external_id, profile)
+        if first is not profile:  # later events fill what is still empty, as one by one
+            for k in events.FILLABLE:
+                if first.get(k) is None and profile.get(k) is not None:
+                    first[k] = profile[k]
+    for external_id in refused:
+        profiles.pop(external_id, None)
     members = writer.members(list(profiles))
     missing = [x for x in profiles if x not in members]
     if missing:

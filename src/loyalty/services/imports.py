@@ -1,38 +1,45 @@
 """Loading order and customer history from files into the ledger (or for analytics only).
 
-Rows are streamed; one order's lines must be on consecutive rows. Orders become ``order.paid``
-events with the id ``import:<order id>`` and go through the set-based batch path in chunks, so
-re-running the same file changes nothing and a bad row only loses its own order, with its line
-number and reason in the report. An order id that comes back later in the same file (after
-other orders) is a bad row too, ``duplicate order_id '<id>', first seen on line N``: only its
-first appearance counts. The ids met in a run are kept in memory up to ``MEMORY_IDS`` (some
-22 MB), then in a temporary SQLite file, so memory stays bounded for a file of any size (the
-file grows by some tens of bytes per order and is deleted when the import ends); a re-run
-starts afresh, so its orders are reported as already imported, not as duplicates. Historical dates are kept: points earned two years ago were
-available long ago and expire on the dates the programme gives them (the next jobs run does it).
+Rows are streamed; one order's lines must be on consecutive rows. Each order is read into a
+``history.HistoryOrder`` (the rows it will write, computed while parsing) and written by the
+history writer in chunks, standing for an ``order.paid`` event with the id
+``import:<order id>``: re-running the same file changes nothing (the orders table knows what
+is recorded) and a bad row only loses its own order, with its line number and reason in the
+report. The command line parses in a second process (``parse_apart``), so parsing and writing
+use two cores. An order id that comes back later in the same file (after other orders) is a
+bad row too, ``duplicate order_id '<id>', first seen on line N``: only its first appearance
+counts. The ids met in a run are kept in memory up to ``MEMORY_IDS`` (some 22 MB), then in a
+temporary SQLite file, so memory stays bounded for a file of any size (the file grows by some
+tens of bytes per order and is deleted when the import ends); a re-run starts afresh, so its
+orders are reported as already imported, not as duplicates. Historical dates are kept: points
+earned two years ago were available long ago and expire on the dates the programme gives them
+(the next jobs run does it).
 """
 
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import re
 import sqlite3
 import tempfile
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from queue import Empty
+from typing import Any, NamedTuple
 
 from loyalty.domain.errors import DomainError, NotFound, ValidationFailed
-from loyalty.domain.events import CustomerChanged, InboundEvent, MemberRef, OrderPaid
+from loyalty.domain.events import CustomerChanged, InboundEvent, MemberRef
 from loyalty.domain.orders import OrderLine, PaidOrder
-from loyalty.services import bulk, events
+from loyalty.services import bulk, events, history
 from loyalty.services.context import Clock, TenantContext
-from loyalty.services.events import EventResult
+from loyalty.services.history import HistoryOrder
 from loyalty.store.imports import ImportRepository
 from loyalty.store.uow import Database, UnitOfWork
 
@@ -53,7 +60,10 @@ ORDER_FIELDS = (
 )
 CUSTOMER_FIELDS = ("customer_id", "email", "phone", "first_name", "last_name", "birthday", "locale")
 CHUNK = 2_000
+QUEUED = 4  # parsed chunks waiting for the writer, at most (parse_apart)
+IN_FLIGHT = 2  # chunks handed to the database writer and not yet answered, at most
 MEMORY_IDS = 250_000  # order ids kept in memory per run before they move to a temporary file
+_ZERO = Decimal("0")
 _FLOAT_ID = re.compile(r"^(\d+)\.0+$")
 
 
@@ -90,8 +100,13 @@ def _value(row: Mapping[str, Any], mapping: Mapping[str, str], name: str) -> str
     raw = row.get(mapping.get(name, name))
     if raw is None:
         return None
-    text = str(raw).strip()
+    text = (raw if type(raw) is str else str(raw)).strip()
     return text or None
+
+
+def _columns(mapping: Mapping[str, str]) -> dict[str, str]:
+    """Our field -> the file's column, for every order field (unmapped: the same name)."""
+    return {name: mapping.get(name, name) for name in ORDER_FIELDS}
 
 
 def _identifier(text: str | None) -> str | None:
@@ -138,7 +153,10 @@ class _OpenOrder:
 def _line(row: Mapping[str, Any], mapping: Mapping[str, str]) -> OrderLine:
     quantity_text = _value(row, mapping, "quantity") or "1"
     try:
-        quantity = int(Decimal(quantity_text))
+        if quantity_text.isascii() and quantity_text.isdigit():
+            quantity = int(quantity_text)
+        else:
+            quantity = int(Decimal(quantity_text))
     except InvalidOperation:
         raise _BadRow(f"quantity '{quantity_text}' is not a number") from None
     if quantity <= 0:
@@ -146,25 +164,31 @@ def _line(row: Mapping[str, Any], mapping: Mapping[str, str]) -> OrderLine:
     unit_price = _decimal(_value(row, mapping, "unit_price"), "unit_price")
     if unit_price < 0:
         raise _BadRow(f"unit_price {unit_price} is negative")
-    sku = _value(row, mapping, "sku") or _value(row, mapping, "product_id")
+    product_id = _value(row, mapping, "product_id")
+    sku = _value(row, mapping, "sku") or product_id
     if sku is None:
         raise _BadRow("sku is missing")
+    discount = _value(row, mapping, "discount")
     try:
         return OrderLine(
             sku=sku,
             quantity=quantity,
             unit_price=unit_price,
-            discount=_decimal(_value(row, mapping, "discount"), "discount", "0"),
-            product_id=_value(row, mapping, "product_id"),
+            discount=_ZERO if discount is None else _decimal(discount, "discount"),
+            product_id=product_id,
             category=_value(row, mapping, "category"),
         )
     except DomainError as error:
         raise _BadRow(error.detail) from None
 
 
-def _event(
-    order: _OpenOrder, mapping: Mapping[str, str], ctx: TenantContext, earn: bool
-) -> InboundEvent:
+def _record(
+    order: _OpenOrder,
+    mapping: Mapping[str, str],
+    ctx: TenantContext,
+    prepare: history.Preparer,
+    moments: dict[str, datetime],
+) -> HistoryOrder:
     row = order.first
     customer = _identifier(_value(row, mapping, "customer_id"))
     email = _value(row, mapping, "email")
@@ -182,27 +206,22 @@ def _event(
         )
     except DomainError as error:
         raise _BadRow(error.detail) from None
-    profile = {"email": email} if email else {}
-    prefix = "import" if earn else "history"
-    digest = hashlib.sha256(repr((customer, paid, earn)).encode()).hexdigest()
-    return InboundEvent(
-        source="import",
-        event_id=f"{prefix}:{order.order_id}",
-        type="order.paid",
-        occurred_at=_moment(_value(row, mapping, "ordered_at"), ctx),
-        member=MemberRef(customer, profile),
-        payload=OrderPaid(paid, earn=earn),
-        body_hash=digest,
-    )
+    when = _value(row, mapping, "ordered_at")
+    occurred_at = moments.get(when) if when is not None else None
+    if occurred_at is None:
+        occurred_at = _moment(when, ctx)
+        if len(moments) >= 20_000:
+            moments.clear()
+        moments[when] = occurred_at  # type: ignore[index]
+    return prepare(order.first_line, customer, email, occurred_at, paid)
 
 
-@dataclass(frozen=True, slots=True)
-class OrderGroup:
+class OrderGroup(NamedTuple):
     """One order's consecutive rows: its event, or why it cannot be imported."""
 
     line: int  # the order's first row
     order_id: str
-    event: InboundEvent | None
+    record: HistoryOrder | None
     error: tuple[int, str] | None = None
 
 
@@ -213,19 +232,25 @@ def order_groups(
     report: ImportReport,
     *,
     earn: bool,
+    now: datetime,
+    sqlite: bool,
 ) -> Iterator[OrderGroup]:
-    """Group consecutive rows of one order; rows that belong to no order go into the report."""
+    """Group consecutive rows of one order; rows that belong to no order go into the report.
+    ``now`` and ``sqlite`` (the database's kind) shape the rows the orders will write."""
     current: _OpenOrder | None = None
+    mapping = _columns(mapping)
+    prepare = history.Preparer(ctx, now, earn=earn, sqlite=sqlite)
+    moments: dict[str, datetime] = {}  # ordered_at as written -> the time it means
 
     def close(order: _OpenOrder) -> OrderGroup:
         if order.error is not None:
             return OrderGroup(order.first_line, order.order_id, None, order.error)
         try:
-            event = _event(order, mapping, ctx, earn)
+            record = _record(order, mapping, ctx, prepare, moments)
         except (_BadRow, DomainError) as error:
             reason = error.detail if isinstance(error, DomainError) else str(error)
             return OrderGroup(order.first_line, order.order_id, None, (order.first_line, reason))
-        return OrderGroup(order.first_line, order.order_id, event)
+        return OrderGroup(order.first_line, order.order_id, record)
 
     for number, row in rows:
         report.rows += 1
@@ -325,11 +350,9 @@ class SeenOrders:
             self._dir = None
 
 
-def _screen(
-    groups: list[OrderGroup], seen: SeenOrders, report: ImportReport
-) -> list[tuple[int, InboundEvent]]:
+def _screen(groups: list[OrderGroup], seen: SeenOrders, report: ImportReport) -> list[HistoryOrder]:
     """The chunk's orders to write: duplicates and bad orders go into the report."""
-    chunk: list[tuple[int, InboundEvent]] = []
+    chunk: list[HistoryOrder] = []
     for group, first in zip(groups, seen.first_lines(groups), strict=True):
         if first is not None:
             reason = f"duplicate order_id '{group.order_id}', first seen on line {first}"
@@ -338,9 +361,94 @@ def _screen(
         report.orders += 1
         if group.error is not None:
             report.errors.append(group.error)
-        elif group.event is not None:
-            chunk.append((group.line, group.event))
+        elif group.record is not None:
+            chunk.append(group.record)
     return chunk
+
+
+class _Parsed(NamedTuple):
+    """One chunk as parsed: the orders to write and what the report gains with them."""
+
+    orders: list[HistoryOrder]
+    rows: int
+    seen: int  # orders met (bad ones included, duplicates not)
+    errors: list[tuple[int, str]]
+
+
+def _parse(
+    rows: Iterable[tuple[int, Mapping[str, Any] | Exception]],
+    mapping: Mapping[str, str],
+    ctx: TenantContext,
+    now: datetime,
+    earn: bool,
+    sqlite: bool,
+) -> Iterator[_Parsed]:
+    part = ImportReport()
+    seen = SeenOrders(MEMORY_IDS)
+    pending: list[OrderGroup] = []
+    sent = [0, 0, 0]  # rows, orders, errors already handed on
+
+    def emit() -> _Parsed:
+        chunk = _screen(pending, seen, part)
+        pending.clear()
+        parsed = _Parsed(chunk, part.rows - sent[0], part.orders - sent[1], part.errors[sent[2] :])
+        sent[:] = [part.rows, part.orders, len(part.errors)]
+        return parsed
+
+    try:
+        for group in order_groups(rows, mapping, ctx, part, earn=earn, now=now, sqlite=sqlite):
+            pending.append(group)
+            if len(pending) >= CHUNK:
+                yield emit()
+        yield emit()
+    finally:
+        seen.close()
+
+
+def _parse_apart(
+    rows: Iterable[tuple[int, Mapping[str, Any] | Exception]],
+    mapping: Mapping[str, str],
+    ctx: TenantContext,
+    now: datetime,
+    earn: bool,
+    sqlite: bool,
+) -> Iterator[_Parsed]:
+    """``_parse`` run in a forked process, its chunks handed over through a bounded queue
+    (at most ``QUEUED`` chunks ahead of the writer, so memory stays bounded)."""
+    context = multiprocessing.get_context("fork")
+    queue: Any = context.Queue(maxsize=QUEUED)
+
+    def produce() -> None:
+        try:
+            for parsed in _parse(rows, mapping, ctx, now, earn, sqlite):
+                queue.put(parsed)
+            queue.put(None)
+        except BaseException as error:  # the file could not be read to the end
+            queue.put(f"{type(error).__name__}: {error}")
+        queue.close()
+        queue.join_thread()
+
+    process = context.Process(target=produce, name="loyalty-import-parse", daemon=True)
+    process.start()
+    try:
+        while True:
+            try:
+                item = queue.get(timeout=1.0)
+            except Empty:
+                if not process.is_alive():
+                    raise RuntimeError("the process reading the file stopped") from None
+                continue
+            if item is None:
+                break
+            if isinstance(item, str):
+                raise RuntimeError(item)
+            yield item
+        process.join()
+    finally:
+        if process.is_alive():
+            process.terminate()
+            process.join()
+        queue.close()
 
 
 def import_orders(
@@ -352,35 +460,33 @@ def import_orders(
     mapping: Mapping[str, str] | None = None,
     earn: bool = True,
     progress: Callable[[ImportReport], None] | None = None,
+    parse_apart: bool = False,
 ) -> ImportReport:
-    """Orders in chunks through the batch path in its lean history mode (no inbox rows, no
-    webhooks). While one chunk is being written the next one is parsed."""
+    """Orders in chunks through the history writer (no inbox rows, no webhooks). Up to
+    ``IN_FLIGHT`` chunks wait for the database's writer (on SQLite its thread may commit two
+    in one transaction, each chunk in its own savepoint) while the next one is parsed: in
+    this process, or with ``parse_apart``
+    in a forked one (``rows`` is then read only there: give an iterable nothing else reads,
+    such as a fresh ``read_rows(path)``), so parsing and writing use two cores. Forking is
+    for a command-line process; where it is not available the rows are parsed here."""
     report = ImportReport()
     started = time.perf_counter()
-    seen = SeenOrders(MEMORY_IDS)
-    pending: list[OrderGroup] = []
-    writing: tuple[list[tuple[int, InboundEvent]], Future[list[EventResult]]] | None = None
-
-    def flush() -> None:
-        nonlocal writing
-        chunk = _screen(pending, seen, report)
-        pending.clear()
-        if writing is not None:
-            _count(*writing, report)
+    apart = parse_apart and "fork" in multiprocessing.get_all_start_methods()
+    reader = _parse_apart if apart else _parse
+    chunks = reader(rows, mapping or {}, ctx, now, earn, db.sqlite)
+    writing: deque[tuple[list[HistoryOrder], Future[list[str]]]] = deque()
+    for parsed in chunks:
+        report.rows += parsed.rows
+        report.orders += parsed.seen
+        report.errors += parsed.errors
+        if parsed.orders:
+            writing.append((parsed.orders, _submit(db, ctx, parsed.orders, now)))
+        while len(writing) > IN_FLIGHT or (writing and writing[0][1].done()):
+            _count(*writing.popleft(), report)
             if progress:
                 progress(report)
-        writing = (chunk, _submit(db, ctx, chunk, now)) if chunk else None
-
-    try:
-        for group in order_groups(rows, mapping or {}, ctx, report, earn=earn):
-            pending.append(group)
-            if len(pending) >= CHUNK:
-                flush()
-        flush()
-        if writing is not None:
-            _count(*writing, report)
-    finally:
-        seen.close()
+    while writing:
+        _count(*writing.popleft(), report)
     report.errors.sort()
     report.seconds = time.perf_counter() - started
     if progress:
@@ -389,28 +495,19 @@ def import_orders(
 
 
 def _submit(
-    db: Database, ctx: TenantContext, chunk: list[tuple[int, InboundEvent]], now: datetime
-) -> Future[list[EventResult]]:
-    batch = [event for _, event in chunk]
-    return db.submit(
-        ctx.tenant_id, lambda uow: bulk.process_batch(uow, ctx, batch, now, history=True)
-    )
+    db: Database, ctx: TenantContext, chunk: list[HistoryOrder], now: datetime
+) -> Future[list[str]]:
+    return db.submit(ctx.tenant_id, lambda uow: history.write_history(uow, ctx, chunk, now))
 
 
-def _count(
-    chunk: list[tuple[int, InboundEvent]],
-    written: Future[list[EventResult]],
-    report: ImportReport,
-) -> None:
-    for (line, event), result in zip(chunk, written.result(), strict=True):
-        assert isinstance(event.payload, OrderPaid)
-        recorded = events.ALREADY_RECORDED.format(event.payload.order.order_id)
-        if result.error is not None:
-            report.errors.append((line, result.error.detail))
-        elif result.replayed or result.body.get("note") == recorded:
+def _count(chunk: list[HistoryOrder], written: Future[list[str]], report: ImportReport) -> None:
+    for order, outcome in zip(chunk, written.result(), strict=True):
+        if outcome == history.IMPORTED:
+            report.imported += 1
+        elif outcome == history.ALREADY:
             report.already_there += 1
         else:
-            report.imported += 1
+            report.errors.append((order.line, outcome))
 
 
 def import_customers(

@@ -39,6 +39,11 @@ def _sqlite_text(value: datetime) -> str:
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
+def sqlite_text(value: datetime) -> str:
+    """A time as SQLite stores it (naive UTC text), as ``RawRunner.time`` gives it."""
+    return _sqlite_text(value)
+
+
 class RawStatement:
     def __init__(self, sql: str, *, json_params: tuple[str, ...] = ()) -> None:
         self.sql = " ".join(sql.split())
@@ -96,6 +101,18 @@ class RawRunner:
     def executemany(self, stmt: RawStatement, rows: list[dict[str, Any]]) -> None:
         if rows:
             self._cur().executemany(stmt.render(self.dialect), rows)
+
+    def executemany_rows(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        """``executemany`` with positional rows; ``sql`` already in the driver's paramstyle
+        (``?`` for sqlite3, ``%s`` for psycopg). Cheaper than named parameters per row."""
+        if rows:
+            self._cur().executemany(sql, rows)
+
+    def fetch(self, sql: str, params: tuple[Any, ...] | list[Any]) -> list[Any]:
+        """Rows of a query with positional parameters in the driver's paramstyle."""
+        cursor = self._cur()
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
 
     def one(self, stmt: RawStatement, params: dict[str, Any]) -> Any:
         return self.execute(stmt, params).fetchone()

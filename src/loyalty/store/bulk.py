@@ -135,6 +135,8 @@ class BulkWriter:
     def _in(
         self, sql: str, column: str, values: Sequence[Any], *, lock: bool = False, **params: Any
     ) -> list[Any]:
+        if not values:  # "IN ()" is not SQL everywhere, and it matches nothing anyway
+            return []
         names = [f"v{i}" for i in range(len(values))]
         text = sql + f" AND {column} IN ({', '.join(':' + n for n in names)})"
         if lock and not self.raw.sqlite:
@@ -190,3 +192,81 @@ class BulkWriter:
 
     def executemany(self, stmt: RawStatement, rows: Iterable[dict[str, Any]]) -> None:
         self.raw.executemany(stmt, list(rows))
+
+    # --- positional rows (the history import's writer: no dict per row) ---------------------
+
+    def _marks(self, count: int) -> str:
+        return ", ".join(["?" if self.raw.sqlite else "%s"] * count)
+
+    def insert_rows(self, table: str, rows: list[tuple[Any, ...]]) -> None:
+        """Rows of ``table`` as tuples in the column order ``HISTORY_COLUMNS[table]`` gives."""
+        key = (self.raw.dialect, table)
+        sql = _POSITIONAL.get(key)
+        if sql is None:
+            columns, json_columns = HISTORY_COLUMNS[table]
+            marks = [
+                ("CAST(%s AS JSON)" if c in json_columns else "%s") if not self.raw.sqlite else "?"
+                for c in columns
+            ]
+            sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(marks)})"
+            if table == "members":
+                sql += " ON CONFLICT DO NOTHING"
+            _POSITIONAL[key] = sql
+        self.raw.executemany_rows(sql, rows)
+
+    def member_rows(self, external_ids: Sequence[str]) -> dict[str, tuple[Any, ...]]:
+        """external id -> (id, status, email, debt), locked (PostgreSQL) for the transaction."""
+        if not external_ids:
+            return {}
+        sql = (
+            "SELECT external_id, id, status, email, debt FROM members WHERE tenant_id = "
+            f"{self._marks(1)} AND external_id IN ({self._marks(len(external_ids))})"
+        )
+        if not self.raw.sqlite:
+            sql += " ORDER BY id FOR UPDATE"
+        return {
+            row[0]: tuple(row[1:]) for row in self.raw.fetch(sql, [self.tenant_id, *external_ids])
+        }
+
+    def recorded_order_ids(self, order_ids: Sequence[str]) -> set[str]:
+        if not order_ids:
+            return set()
+        sql = (
+            f"SELECT order_id FROM orders WHERE tenant_id = {self._marks(1)} "
+            f"AND order_id IN ({self._marks(len(order_ids))})"
+        )
+        return {row[0] for row in self.raw.fetch(sql, [self.tenant_id, *order_ids])}
+
+    def awaiting_first_order(self, member_ids: dict[str, int]) -> set[str]:
+        """The keys of the members (key -> member id) whose pending referral still waits for
+        a first order; one cheap query when the tenant has no such referral at all."""
+        if not member_ids:
+            return set()
+        pending = f"tenant_id = {self._marks(1)} AND status = 'pending' AND first_order_id IS NULL"
+        if not self.raw.fetch(f"SELECT 1 FROM referrals WHERE {pending} LIMIT 1", [self.tenant_id]):
+            return set()
+        by_id = {member_id: key for key, member_id in member_ids.items()}
+        sql = (
+            f"SELECT referee_id FROM referrals WHERE {pending} "
+            f"AND referee_id IN ({self._marks(len(by_id))})"
+        )
+        return {by_id[row[0]] for row in self.raw.fetch(sql, [self.tenant_id, *by_id])}
+
+    def add_balance_rows(self, rows: list[tuple[int, int, int, Any, int]]) -> None:
+        """(d_available, d_pending, d_lifetime, activity_at, member id) per member."""
+        mark = "?" if self.raw.sqlite else "%s"
+        sql = (
+            f"UPDATE members SET available = available + {mark}, pending = pending + {mark}, "
+            f"lifetime_earned = lifetime_earned + {mark}, last_activity_at = {mark} "
+            f"WHERE tenant_id = {self.tenant_id:d} AND id = {mark}"
+        )
+        self.raw.executemany_rows(sql, rows)
+
+
+HISTORY_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "orders": (_ORDER_COLUMNS, ("lines", "refunded_quantities")),
+    "lots": (_LOT_COLUMNS, ()),
+    "ledger_entries": (_ENTRY_COLUMNS, ()),
+    "members": (_MEMBER_COLUMNS, ("consents",)),
+}
+_POSITIONAL: dict[tuple[str, str], str] = {}

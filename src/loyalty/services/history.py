@@ -1,0 +1,340 @@
+"""The history import's writer: orders read from a file, written set-based with tuple rows.
+
+An import chunk is a list of ``HistoryOrder``: the order as read (enough to rebuild its
+``order.paid`` event) plus the values of its order, lot and ledger-entry rows, computed where
+the file is parsed (a second process for a file, see ``imports.import_order_file``), so the
+writer only looks members up, assigns ids and runs one ``executemany`` per table.
+
+The ledger it leaves is the batch path's in history mode (``bulk.process_batch(...,
+history=True)``), which is the one-by-one path's: the same orders, lots, entries, balances and
+tier refreshes; no inbox rows and no webhooks. What that path sends one by one goes one by one
+here too (a blocked member, one with a debt to repay, a referral waiting for a first order, a
+member earning at a multiplier other than 1, an order in another currency); a tenant with
+earning rules, or tiers that multiply, gets exactly ``process_batch`` for the chunk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, NamedTuple
+
+import orjson
+
+from loyalty.domain.errors import DomainError
+from loyalty.domain.events import InboundEvent, MemberRef, OrderPaid
+from loyalty.domain.ledger import EntryKind, LotStatus
+from loyalty.domain.members import MemberStatus
+from loyalty.domain.orders import OrderLine, PaidOrder
+from loyalty.services import bulk, events, tiers
+from loyalty.services.context import TenantContext
+from loyalty.services.events import EventResult
+from loyalty.services.ledger import lot_dates
+from loyalty.services.members import profile_fields
+from loyalty.store._raw import dump_json, sqlite_text
+from loyalty.store.bulk import BulkWriter
+from loyalty.store.uow import UnitOfWork
+
+IMPORTED = "imported"
+ALREADY = "already"
+_EARN = EntryKind.EARN.value
+_BLOCKED = MemberStatus.BLOCKED.value
+
+
+class HistoryOrder(NamedTuple):
+    """One order of a history file, ready to write."""
+
+    line: int  # the order's first row in the file
+    order_id: str
+    customer: str  # the member's external id
+    email: str | None  # as read (normalised when the member is looked up)
+    occurred_at: datetime
+    currency: str
+    earn: bool
+    # orders row from order_id to paid_at (see HISTORY_COLUMNS["orders"]); its shipping, tax
+    # and lines (JSON) rebuild the order when it takes the one-by-one path
+    order: tuple[Any, ...]
+    # points, status, earned_at, available_at, expires_at, available delta, pending delta,
+    # reason; None when the order earns nothing
+    lot: tuple[Any, ...] | None
+
+
+class Preparer:
+    """Builds ``HistoryOrder``s for one import run: the programme, ``now`` and the database's
+    kind are fixed, so the times an order writes are worked out once per distinct order time
+    (history files repeat them) and kept in a bounded cache."""
+
+    _KEEP = 20_000  # order times remembered
+
+    def __init__(self, ctx: TenantContext, now: datetime, *, earn: bool, sqlite: bool) -> None:
+        self.ctx, self.now, self.earn, self.sqlite = ctx, now, earn, sqlite
+        self._dates: dict[datetime, tuple[Any, ...]] = {}
+        # what ``events.earn_reason`` writes after the order's base and currency
+        program = ctx.program
+        self._reason = f" x {program.points_per_unit} points ({program.rounding.value})"
+
+    def _time(self, value: datetime | None) -> Any:
+        return sqlite_text(value) if self.sqlite and value is not None else value
+
+    def _dates_for(self, occurred_at: datetime) -> tuple[Any, ...]:
+        """(earned_at as stored, lot status, available_at, expires_at, available now?)"""
+        dates = self._dates.get(occurred_at)
+        if dates is None:
+            if len(self._dates) >= self._KEEP:
+                self._dates.clear()
+            earned_at = min(occurred_at, self.now)
+            status, available_at, expires_at = lot_dates(self.ctx, earned_at, self.now)
+            dates = self._dates[occurred_at] = (
+                self._time(earned_at),
+                status.value,
+                self._time(available_at),
+                self._time(expires_at),
+                status is LotStatus.AVAILABLE,
+            )
+        return dates
+
+    def __call__(
+        self, line: int, customer: str, email: str | None, occurred_at: datetime, paid: PaidOrder
+    ) -> HistoryOrder:
+        """The rows an order writes when its member earns at the programme's own rate."""
+        program = self.ctx.program
+        total, base = paid.total_and_base(program)
+        points = program.points_for(base) if self.earn else 0
+        earned_at, status, available_at, expires_at, available = self._dates_for(occurred_at)
+        order = (
+            paid.order_id,
+            paid.currency,
+            str(total),
+            str(paid.shipping),
+            str(paid.tax),
+            str(base),
+            dump_json([events.line_json(x) for x in paid.lines]),
+            points,
+            0,
+            "paid",
+            "0",
+            "0",
+            "{}",
+            earned_at,
+        )
+        lot = None
+        if points > 0:
+            lot = (
+                points,
+                status,
+                earned_at,
+                available_at,
+                expires_at,
+                points if available else 0,
+                0 if available else points,
+                f"order {paid.order_id}: {base} {paid.currency}{self._reason}",
+            )
+        return HistoryOrder(
+            line,
+            paid.order_id,
+            customer,
+            email,
+            occurred_at,
+            paid.currency,
+            self.earn,
+            order,
+            lot,
+        )
+
+
+def to_event(order: HistoryOrder) -> InboundEvent:
+    """The ``order.paid`` event the import stands for (the one-by-one path takes it)."""
+    shipping, tax, lines = order.order[3], order.order[4], orjson.loads(order.order[6])
+    paid = PaidOrder(
+        order_id=order.order_id,
+        currency=order.currency,
+        lines=tuple(
+            OrderLine(
+                x["sku"],
+                x["quantity"],
+                Decimal(x["unit_price"]),
+                Decimal(x["discount"]),
+                x["product_id"],
+                x["category"],
+            )
+            for x in lines
+        ),
+        shipping=Decimal(shipping),
+        tax=Decimal(tax),
+    )
+    earn = order.earn
+    digest = hashlib.sha256(repr((order.customer, paid, earn)).encode()).hexdigest()
+    return InboundEvent(
+        source="import",
+        event_id=f"{'import' if earn else 'history'}:{order.order_id}",
+        type="order.paid",
+        occurred_at=order.occurred_at,
+        member=MemberRef(order.customer, {"email": order.email} if order.email else {}),
+        payload=OrderPaid(paid, earn=earn),
+        body_hash=digest,
+    )
+
+
+def outcome(order: HistoryOrder, result: EventResult) -> str:
+    """``IMPORTED``, ``ALREADY`` (the ledger had the order), or why it failed."""
+    if result.error is not None:
+        return result.error.detail
+    if result.replayed or result.body.get("note") == events.ALREADY_RECORDED.format(order.order_id):
+        return ALREADY
+    return IMPORTED
+
+
+def write_history(
+    uow: UnitOfWork, ctx: TenantContext, orders: Sequence[HistoryOrder], now: datetime
+) -> list[str]:
+    """Write a chunk of orders in file order; the outcome of each (see ``outcome``)."""
+    ladder = tiers.load_ladder(uow)
+    if uow.rules.set_version()[1] > 0 or tiers.ladder_multiplies(ladder):
+        batch = [to_event(order) for order in orders]
+        results = bulk.process_batch(uow, ctx, batch, now, history=True)
+        return [outcome(o, r) for o, r in zip(orders, results, strict=True)]
+    out: list[str] = [""] * len(orders)
+    group: list[int] = []
+    for k, order in enumerate(orders):
+        if order.currency == ctx.program.currency:
+            group.append(k)
+            continue
+        _write_group(uow, ctx, orders, group, out, now)
+        group = []
+        out[k] = _single(uow, ctx, order, now)
+    _write_group(uow, ctx, orders, group, out, now)
+    return out
+
+
+def _single(uow: UnitOfWork, ctx: TenantContext, order: HistoryOrder, now: datetime) -> str:
+    """An order the lean writer leaves to the batch path's history mode (which applies a
+    multiplier itself and writes no inbox or outbox rows for it)."""
+    (result,) = bulk.process_batch(uow, ctx, [to_event(order)], now, history=True)
+    return outcome(order, result)
+
+
+def _write_group(
+    uow: UnitOfWork,
+    ctx: TenantContext,
+    orders: Sequence[HistoryOrder],
+    group: list[int],
+    out: list[str],
+    now: datetime,
+) -> None:
+    if not group:
+        return
+    raw, tenant = uow.raw, uow.tenant_id
+    writer = BulkWriter(raw, tenant)
+    created = raw.time(now)
+    # members: looked up with one statement, the missing ones created with one more; each
+    # gets the first good email its orders give (one by one, later orders fill it in)
+    emails: dict[str, str | None] = {}
+    refused: set[str] = set()
+    for k in group:
+        order = orders[k]
+        email = None
+        if order.email is not None:
+            try:
+                email = profile_fields({"email": order.email}, {}, now)["email"]
+            except DomainError:  # the one-by-one path reports it on this order
+                refused.add(order.customer)
+        if emails.get(order.customer) is None:
+            emails[order.customer] = email
+    members = writer.member_rows([x for x in emails if x not in refused])
+    missing = [x for x in emails if x not in members and x not in refused]
+    if missing:
+        blank = (None, None, None, None, None, "{}", "active", 0, 0, 0, 0, created, created)
+        writer.insert_rows(
+            "members",
+            [(tenant, x, emails[x], *blank) for x in missing],
+        )
+        members.update(writer.member_rows(missing))
+    careful = set(refused)
+    careful |= {x for x, m in members.items() if m[1] == _BLOCKED or m[3] > 0}
+    careful |= writer.awaiting_first_order({x: m[0] for x, m in members.items()})
+    ladder = tiers.load_ladder(uow)
+    if ladder is not None:  # tiers that do not multiply; a paid membership still may
+        for k in group:
+            x = orders[k].customer
+            if x in careful or x not in members:
+                continue
+            at = min(orders[k].occurred_at, now)
+            if tiers.base_multiplier(uow, ladder, members[x][0], at) != 1:
+                careful.add(x)
+    for x, m in members.items():
+        if m[2] is None and emails[x] is not None and x not in missing and x not in careful:
+            uow.members.update_fields(m[0], {"email": emails[x]}, now)
+    plain: list[int] = []
+    for k in group:
+        if orders[k].customer in careful:
+            out[k] = _single(uow, ctx, orders[k], now)
+        else:
+            plain.append(k)
+    if not plain:
+        return
+    recorded = writer.recorded_order_ids([orders[k].order_id for k in plain])
+    fresh = []
+    for k in plain:
+        if orders[k].order_id in recorded:
+            out[k] = ALREADY
+        else:
+            out[k] = IMPORTED
+            fresh.append(k)
+    earning = sum(1 for k in fresh if orders[k].lot is not None)
+    order_ids = writer.reserve_ids("orders", len(fresh))
+    lot_ids = writer.reserve_ids("lots", earning)
+    entry_ids = writer.reserve_ids("ledger_entries", earning)
+    order_rows, lot_rows, entry_rows = [], [], []
+    deltas: dict[int, list[int]] = {}
+    n = 0
+    for order_pk, k in zip(order_ids, fresh, strict=True):
+        order = orders[k]
+        member_id = members[order.customer][0]
+        order_rows.append((order_pk, tenant, member_id, *order.order, created))
+        if order.lot is None:
+            continue
+        points, status, earned_at, available_at, expires_at, d_available, d_pending, reason = (
+            order.lot
+        )
+        lot_id, entry_id = lot_ids[n], entry_ids[n]
+        n += 1
+        lot_rows.append(
+            (lot_id, tenant, member_id, points, points, status, earned_at, available_at, expires_at)
+        )
+        entry_rows.append(
+            (
+                entry_id,
+                tenant,
+                member_id,
+                _EARN,
+                points,
+                d_available,
+                d_pending,
+                points,
+                lot_id,
+                order_pk,
+                None,
+                reason,
+                earned_at,
+                created,
+            )
+        )
+        delta = deltas.get(member_id)
+        if delta is None:
+            deltas[member_id] = [d_available, d_pending, points]
+        else:
+            delta[0] += d_available
+            delta[1] += d_pending
+            delta[2] += points
+    writer.insert_rows("orders", order_rows)
+    writer.insert_rows("lots", lot_rows)
+    writer.insert_rows("ledger_entries", entry_rows)
+    writer.add_balance_rows([(a, p, life, created, m) for m, (a, p, life) in deltas.items()])
+    for member_id in deltas:  # balances changed behind the repository's back
+        uow.members.latest.pop(member_id, None)
+    if ladder is not None:
+        ordered = {orders[k].customer for k in plain}
+        refreshed = {members[x][0]: x for x in ordered}
+        tiers.refresh_members(uow, ctx, refreshed, now, announce=False)  # old orders: no webhook
