@@ -128,6 +128,8 @@ def wrk(
             f"-t{threads}",
             f"-c{connections}",
             f"-d{seconds}s",
+            "--timeout",
+            "30s",  # a 1,000-event batch on a busy machine may take seconds: measure, not drop
             "-s",
             str(BENCH / "events.lua"),
             url,
