@@ -283,28 +283,43 @@ class Settlement:
     ) -> RuleOutcome:
         rule = item.rule
         limits = rule.limits
-        return RuleOutcome(
-            rule.id,
-            rule.version,
-            rule.name,
-            Status.APPLIED,
-            explanation,
-            points,
-            cashback,
-            rewards,
-            stamps,
-            self._usage(rule, points) if limits.per_member else (),
-            points if limits.budget_points is not None else 0,
+        per_member = limits.per_member
+        if per_member:  # ``Limits.keys``, inline; the tuples built directly (no __new__ frame)
+            clock, rule_id = self.clock, rule.id
+            usage = tuple(
+                [
+                    _tuple_new(
+                        UsageIncrement,
+                        (
+                            _tuple_new(UsageKey, (rule_id, limit.period, clock.key(limit.period))),
+                            points,
+                            1,
+                        ),
+                    )
+                    for limit in per_member
+                ]
+            )
+        else:
+            usage = ()
+        return _tuple_new(
+            RuleOutcome,
+            (
+                rule.id,
+                rule.version,
+                rule.name,
+                Status.APPLIED,
+                explanation,
+                points,
+                cashback,
+                rewards,
+                stamps,
+                usage,
+                points if limits.budget_points is not None else 0,
+            ),
         )
 
-    def _usage(self, rule: EarningRule, points: int) -> tuple[UsageIncrement, ...]:
-        clock, rule_id = self.clock, rule.id  # ``Limits.keys``, inline
-        return tuple(
-            [
-                UsageIncrement(UsageKey(rule_id, limit.period, clock.key(limit.period)), points)
-                for limit in rule.limits.per_member
-            ]
-        )
+
+_tuple_new = tuple.__new__
 
 
 _quantum = lru_cache(maxsize=64)(quantum)
