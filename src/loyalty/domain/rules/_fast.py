@@ -575,13 +575,13 @@ def _field(node: _Node, name: str) -> _Node:
     def select(env: Env, scope: dict[str, object]) -> object:
         return _select(inner(env, scope), name)
 
-    src: str | None = None
+    code: str | None = None
     names: dict[str, object] = {}
     if node.src is not None:  # ``_select``, inline
         d, n = _fresh("_d"), _fresh("N")
-        src = f"({d}[{n}] if ({d} := {node.src}).__class__ is dict and {n} in {d} else BAIL())"
+        code = f"({d}[{n}] if ({d} := {node.src}).__class__ is dict and {n} in {d} else BAIL())"
         names = {**node.names, n: name}
-    return _Node(select, path=path, variable=node.variable, parent=inner, src=src, names=names)
+    return _Node(select, path=path, variable=node.variable, parent=inner, src=code, names=names)
 
 
 def _has_node(node: _Node) -> _Node:

@@ -233,13 +233,13 @@ def evaluate_rules(rules: RuleSet | Iterable[EarningRule], facts: EarningInput) 
             _excluded(o.rule, exclusive) if isinstance(o, Pending) and o is not exclusive else o
             for o in outcomes
         ]
-    pending = [o for o in outcomes if o.__class__ is Pending]
-    if not pending:
-        return EarningResult(tuple(outcomes))  # type: ignore[arg-type]
-    settled = Settlement(facts, run.clock).settle(pending)
-    return EarningResult(
-        tuple([settled[o.rule.id] if isinstance(o, Pending) else o for o in outcomes])
-    )
+    at = [index for index, o in enumerate(outcomes) if o.__class__ is Pending]
+    if at:
+        pending: list[Pending] = [outcomes[index] for index in at]  # type: ignore[misc]
+        settled = Settlement(facts, run.clock).settle(pending)
+        for index, item in zip(at, pending, strict=True):
+            outcomes[index] = settled[item.rule.id]
+    return EarningResult(tuple(outcomes))  # type: ignore[arg-type]
 
 
 def _excluded(rule: EarningRule, winner: Pending) -> RuleOutcome:
