@@ -119,17 +119,24 @@ class Settlement:
         assert order is not None
         amounts = [line.net for line in order.lines]
         amounts.append(order.base_beyond_lines)
-        base_parts, multiplier_parts = [], []
-        for item in bases:
-            effect = item.rule.effect
-            assert isinstance(effect, PointsPerCurrency) and item.selection is not None
-            factor = self._rate(effect) * effect.multiplier
-            base_parts.append(Part(factor, item.selection.indices, item.allowance.points_left))
-        for item in multipliers:
-            effect = item.rule.effect
-            assert isinstance(effect, Multiplier) and item.selection is not None
+        points_per_unit = self.facts.program.points_per_unit
+        base_parts: list[Part] = []
+        for item in bases:  # the effects are PointsPerCurrency, the selections set
+            effect: PointsPerCurrency = item.rule.effect  # type: ignore[assignment]
+            rate = points_per_unit if effect.rate is None else effect.rate  # ``_rate``
+            selection: Selection = item.selection  # type: ignore[assignment]
+            base_parts.append(
+                _new(
+                    Part,
+                    (rate * effect.multiplier, selection.indices, item.allowance.points_left),
+                )
+            )
+        multiplier_parts: list[Part] = []
+        for item in multipliers:  # the effects are Multiplier, the selections set
+            factor = item.rule.effect.factor  # type: ignore[union-attr]
+            selection = item.selection  # type: ignore[assignment]
             cap = item.allowance.points_left
-            multiplier_parts.append(Part(effect.factor, item.selection.indices, cap))
+            multiplier_parts.append(_new(Part, (factor, selection.indices, cap)))
         base_shares, multiplier_shares = combine(
             amounts,
             self.facts.tier.multiplier,
@@ -288,10 +295,10 @@ class Settlement:
             clock, rule_id = self.clock, rule.id
             usage = tuple(
                 [
-                    _tuple_new(
+                    _new(
                         UsageIncrement,
                         (
-                            _tuple_new(UsageKey, (rule_id, limit.period, clock.key(limit.period))),
+                            _new(UsageKey, (rule_id, limit.period, clock.key(limit.period))),
                             points,
                             1,
                         ),
@@ -301,7 +308,7 @@ class Settlement:
             )
         else:
             usage = ()
-        return _tuple_new(
+        return _new(
             RuleOutcome,
             (
                 rule.id,
@@ -319,7 +326,7 @@ class Settlement:
         )
 
 
-_tuple_new = tuple.__new__
+_new = tuple.__new__
 
 
 _quantum = lru_cache(maxsize=64)(quantum)
