@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
+from typing import NamedTuple
 
 from loyalty.domain.money import Money, quantum
 from loyalty.domain.rules._combine import Part, Share, combine
@@ -71,9 +72,9 @@ def select(lines: LineFilter, order: OrderFacts) -> Selection:
     return Selection(tuple(hits), amount, units)  # shipping and tax belong to no line
 
 
-@dataclass(slots=True)
-class Pending:
-    """A rule that applies, waiting to be settled with the others."""
+class Pending(NamedTuple):
+    """A rule that applies, waiting to be settled with the others (a named tuple: the engine
+    builds one per rule that applies, per event)."""
 
     rule: EarningRule
     allowance: Allowance

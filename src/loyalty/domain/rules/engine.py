@@ -55,6 +55,7 @@ class _Plan:
     fast: Fn | None  # the condition as closures; None: it runs in the CEL library
     free: bool  # active, no schedule, no limits or budget: nothing to check before it runs
     scheduled: bool
+    days: frozenset[int] | None  # a schedule of weekdays only: those (checked inline)
     limited: bool  # per-member limits or a budget
     inactive: RuleOutcome  # the outcome of an inactive rule, the same every time
     exclusive: bool
@@ -86,6 +87,9 @@ def _plan(rule: EarningRule, fast_conditions: bool) -> _Plan:
         fast=condition.fast if fast_conditions else None,
         free=rule.active and not scheduled and not limited,
         scheduled=scheduled,
+        days=schedule.days_of_week
+        if schedule.days_of_week and not (schedule.starts_at or schedule.ends_at or schedule.hours)
+        else None,
         limited=limited,
         inactive=outcome(rule, Status.INACTIVE, "rule is inactive"),
         exclusive=rule.exclusive,
@@ -211,7 +215,7 @@ def evaluate_rules(rules: RuleSet | Iterable[EarningRule], facts: EarningInput) 
                 append(plan.not_met if verdict is False else verdict)
                 continue
         if plan.flat:
-            applies: RuleOutcome | Pending = Pending(plan.rule, state)  # type: ignore[arg-type]
+            applies: RuleOutcome | Pending = _new(Pending, (plan.rule, state, None, 0))
         elif plan.by_lines and order is not None:  # ``basis``, inline for the common case
             selection = selections.get(id(plan.lines))
             if selection is None:
@@ -219,7 +223,7 @@ def evaluate_rules(rules: RuleSet | Iterable[EarningRule], facts: EarningInput) 
             if (selection.units if plan.counts_units else selection.amount) <= 0:
                 applies = plan.nothing
             else:
-                applies = Pending(plan.rule, state, selection, selection.units)  # type: ignore[arg-type]
+                applies = _new(Pending, (plan.rule, state, selection, selection.units))
         else:
             applies = basis(plan, state)  # type: ignore[arg-type]
         append(applies)
@@ -251,6 +255,7 @@ def _name(rule: EarningRule) -> str:
 
 
 _OPEN = Allowance(None)
+_new = tuple.__new__  # a named tuple built without its Python-level ``__new__``
 
 
 class _Run:
@@ -261,6 +266,7 @@ class _Run:
     def __init__(self, facts: EarningInput) -> None:
         self.facts = facts
         self.clock = PeriodClock(facts.now.astimezone(facts.timezone))
+        self.weekday = self.clock.local.isoweekday()
         self.plans: tuple[_Plan, ...] = ()
         self.states: list[RuleOutcome | Allowance] = []
         self._bound: _cel.Activation | None = None
@@ -272,7 +278,9 @@ class _Run:
         if not rule.active:
             return plan.inactive
         schedule, local = rule.schedule, self.clock.local
-        if plan.scheduled and not schedule.is_open(local):
+        if plan.scheduled and (
+            self.weekday not in plan.days if plan.days is not None else not schedule.is_open(local)
+        ):
             return outcome(
                 rule, Status.OUTSIDE_SCHEDULE, lambda: schedule.closed_reason(local) or ""
             )
