@@ -58,6 +58,13 @@ def select(lines: LineFilter, order: OrderFacts) -> Selection:
         include.categories,
         include.brands,
     )
+    if exclude.empty and not (skus or products or brands):  # categories only: the common one
+        for index, line in enumerate(order.lines):
+            if line.category in categories:
+                hits.append(index)
+                amount += line.net
+                units += line.quantity
+        return Selection(tuple(hits), amount, units)
     for index, line in enumerate(order.lines):
         if (
             include.empty
@@ -86,7 +93,11 @@ _ZERO = Decimal(0)
 
 
 def outcome(rule: EarningRule, status: Status, explanation: Explanation) -> RuleOutcome:
-    return RuleOutcome(rule.id, rule.version, rule.name, status, explanation)
+    """An outcome that gave nothing (``RuleOutcome``'s defaults, the tuple built directly)."""
+    return _new(
+        RuleOutcome,
+        (rule.id, rule.version, rule.name, status, explanation, 0, None, (), None, (), 0),
+    )
 
 
 class Settlement:
