@@ -184,36 +184,36 @@ def evaluate_rules(rules: RuleSet | Iterable[EarningRule], facts: EarningInput) 
     append, library, basis = outcomes.append, run.library, run.basis
     stopper: EarningRule | None = None
     exclusive: Pending | None = None
-    env: Env | None = None
+    env = Env(facts, lane.line_fields)  # reads nothing until a condition asks
     order, selections = facts.order, run.selections
+    halted = False  # an exclusive rule applied, or one that stops the rules after it
     for plan, state in zip(plans, states, strict=True):
-        if exclusive is not None:
-            append(_excluded(plan.rule, exclusive))
-            continue
-        if stopper is not None:
-            reason = f"not evaluated: {_name(stopper)} stops further rules"
-            append(outcome(plan.rule, Status.STOPPED, reason))
+        if halted:
+            if exclusive is not None:
+                append(_excluded(plan.rule, exclusive))
+            else:
+                reason = f"not evaluated: {_name(stopper)} stops further rules"  # type: ignore[arg-type]
+                append(outcome(plan.rule, Status.STOPPED, reason))
             continue
         if state.__class__ is RuleOutcome:
             append(state)
             continue
         if plan.conditional:  # the fast path first (inline: it runs for nearly every rule)
-            verdict: bool | RuleOutcome | None = None
             fast = plan.fast
+            value: object = None
             if fast is not None:
-                if env is None:
-                    env = Env(facts, lane.line_fields)
                 try:
                     value = fast(env, _NO_SCOPE)
                 except Exception:  # Bail, or anything unexpected: the library has the last word
                     value = None
-                if value is True or value is False:
-                    verdict = value
-            if verdict is None:  # not a simple condition, or one the fast path is unsure of
-                verdict = library(plan)
-            if verdict is not True:
-                append(plan.not_met if verdict is False else verdict)
+            if value is False:
+                append(plan.not_met)
                 continue
+            if value is not True:  # not a simple condition, or one the fast path is unsure of
+                verdict = library(plan)
+                if verdict is not True:
+                    append(plan.not_met if verdict is False else verdict)
+                    continue
         if plan.flat:
             applies: RuleOutcome | Pending = _new(Pending, (plan.rule, state, None, 0))
         elif plan.by_lines and order is not None:  # ``basis``, inline for the common case
@@ -229,9 +229,9 @@ def evaluate_rules(rules: RuleSet | Iterable[EarningRule], facts: EarningInput) 
         append(applies)
         if applies.__class__ is Pending:
             if plan.exclusive:
-                exclusive = applies
+                exclusive, halted = applies, True
             elif plan.stop_processing:
-                stopper = plan.rule
+                stopper, halted = plan.rule, True
     if exclusive is not None:
         outcomes = [
             _excluded(o.rule, exclusive) if isinstance(o, Pending) and o is not exclusive else o
