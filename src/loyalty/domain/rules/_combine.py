@@ -19,8 +19,8 @@ multiplier runs, so campaign multipliers multiply what base rules actually gave.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from typing import NamedTuple
 
 from loyalty.domain.program import Rounding
 
@@ -32,17 +32,16 @@ _ROUNDING = {
 _ZERO = Decimal(0)
 
 
-@dataclass(slots=True)  # internal values, not frozen: that costs 4x to build
-class Part:
-    """One base or multiplier rule: ``factor`` is a rate (base) or a multiplier factor."""
+class Part(NamedTuple):
+    """One base or multiplier rule: ``factor`` is a rate (base) or a multiplier factor.
+    (Named tuples: an order builds one per rule that applies; cheaper than any class.)"""
 
     factor: Decimal
     indices: tuple[int, ...]  # the amounts it applies to, in order
     cap: int | None
 
 
-@dataclass(slots=True)
-class Share:
+class Share(NamedTuple):
     exact: Decimal  # after the cap
     uncapped: Decimal
     points: int
@@ -59,21 +58,52 @@ def combine(
     multipliers: Sequence[Part],
     rounding: Rounding,
 ) -> tuple[list[Share], list[Share]]:
-    """Shares of ``bases`` and ``multipliers`` (same order as given)."""
+    """Shares of ``bases`` and ``multipliers`` (same order as given).
+
+    Uncapped rules (the common case) add their values in one pass; the Decimal operations and
+    their order are those of ``_add``, so the results are the same to the last digit."""
     values = [_ZERO] * len(amounts)
-    exact: list[tuple[Decimal, Decimal]] = []
-    for part in bases:
-        factor = part.factor * tier
-        added = [(i, amounts[i] * factor) for i in part.indices]
-        exact.append(_add(values, added, part.cap))
-    for part in multipliers:
-        uplift = part.factor - 1
-        added = [(i, values[i] * uplift) for i in part.indices]
-        exact.append(_add(values, added, part.cap))
-    total = round_points(sum((share for share, _ in exact), _ZERO), rounding)
-    points = apportion([share for share, _ in exact], total)
-    shares = [Share(e, u, p) for (e, u), p in zip(exact, points, strict=True)]
+    exact: list[Decimal] = []
+    uncapped_shares: list[Decimal] = []
+    for factor, indices, cap in bases:
+        factor = factor * tier
+        if cap is None:
+            share = _ZERO
+            for i in indices:
+                value = amounts[i] * factor
+                share += value
+                values[i] += value
+            exact.append(share)
+            uncapped_shares.append(share)
+        else:
+            added = [(i, amounts[i] * factor) for i in indices]
+            share, uncapped = _add(values, added, cap)
+            exact.append(share)
+            uncapped_shares.append(uncapped)
+    for factor, indices, cap in multipliers:
+        uplift = factor - 1
+        if cap is None:  # indices are distinct: each value is read before it grows
+            share = _ZERO
+            for i in indices:
+                value = values[i] * uplift
+                share += value
+                values[i] += value
+            exact.append(share)
+            uncapped_shares.append(share)
+        else:
+            added = [(i, values[i] * uplift) for i in indices]
+            share, uncapped = _add(values, added, cap)
+            exact.append(share)
+            uncapped_shares.append(uncapped)
+    total = _ZERO
+    for share in exact:
+        total += share
+    points = apportion(exact, round_points(total, rounding))
+    shares = [_new(Share, triple) for triple in zip(exact, uncapped_shares, points, strict=True)]
     return shares[: len(bases)], shares[len(bases) :]
+
+
+_new = tuple.__new__
 
 
 def _add(
@@ -104,10 +134,12 @@ def apportion(shares: Sequence[Decimal], total: int) -> list[int]:
     """Whole points per share adding up to ``total``: floors, then +1 by largest remainder."""
     points = [int(share.to_integral_value(ROUND_FLOOR)) for share in shares]
     left = total - sum(points)
+    if left <= 0:
+        return points
     remainders = sorted(
         (index for index, share in enumerate(shares) if share > points[index]),
         key=lambda index: (points[index] - shares[index], index),
     )
-    for index in remainders[: max(left, 0)]:
+    for index in remainders[:left]:
         points[index] += 1
     return points

@@ -467,7 +467,9 @@ class _Parser:
             def bound(env: Env, scope: dict[str, object]) -> object:
                 return scope[text]
 
-            return _Node(bound, path=(text,), variable=True)
+            v = _fresh("B")
+            src = f"scope[{v}]"
+            return _Node(bound, path=(text,), variable=True, src=src, names={v: text})
         if text not in _ROOTS:
             raise Unsupported(text)
 
@@ -573,7 +575,13 @@ def _field(node: _Node, name: str) -> _Node:
     def select(env: Env, scope: dict[str, object]) -> object:
         return _select(inner(env, scope), name)
 
-    return _Node(select, path=path, variable=node.variable, parent=inner)
+    code: str | None = None
+    names: dict[str, object] = {}
+    if node.src is not None:  # ``_select``, inline
+        d, n = _fresh("_d"), _fresh("N")
+        code = f"({d}[{n}] if ({d} := {node.src}).__class__ is dict and {n} in {d} else BAIL())"
+        names = {**node.names, n: name}
+    return _Node(select, path=path, variable=node.variable, parent=inner, src=code, names=names)
 
 
 def _has_node(node: _Node) -> _Node:
@@ -646,7 +654,42 @@ def _comprehension(kind: str, receiver: _Node, variable: str, body: _Node) -> _N
                 raise _BAIL
         return not want
 
-    return _Node(comprehension)
+    if receiver.src is None or body.src is None:
+        return _Node(comprehension)
+    return _Node(_generated_comprehension(receiver, variable, body, want))
+
+
+def _generated_comprehension(receiver: _Node, variable: str, body: _Node, want: bool) -> Fn:
+    """``_comprehension``'s closure as one generated function, the body inline (see
+    ``_generated``): the same loop, the same stops, the same bails."""
+    v = _fresh("B")
+    source = (
+        "def comprehension(env, scope):\n"
+        "    V = env.values\n"
+        f"    items = {receiver.src}\n"
+        "    if items.__class__ is not list:\n"
+        "        BAIL()\n"
+        "    scope = dict(scope)\n"
+        "    for item in items:\n"
+        f"        scope[{v}] = item\n"
+        f"        result = {body.src}\n"
+        "        if result is WANT:\n"
+        "            return WANT\n"
+        "        if result is not OTHER:\n"
+        "            BAIL()\n"
+        "    return OTHER\n"
+    )
+    namespace: dict[str, Any] = {
+        "BAIL": _bail,
+        "WANT": want,
+        "OTHER": not want,
+        v: variable,
+        **receiver.names,
+        **body.names,
+    }
+    exec(compile(source, "<comprehension>", "exec"), namespace)
+    function: Fn = namespace["comprehension"]
+    return function
 
 
 def _and(left: _Node, right: _Node) -> _Node:

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
+from typing import NamedTuple
 
 from loyalty.domain.money import Money, quantum
 from loyalty.domain.rules._combine import Part, Share, combine
@@ -57,6 +58,13 @@ def select(lines: LineFilter, order: OrderFacts) -> Selection:
         include.categories,
         include.brands,
     )
+    if exclude.empty and not (skus or products or brands):  # categories only: the common one
+        for index, line in enumerate(order.lines):
+            if line.category in categories:
+                hits.append(index)
+                amount += line.net
+                units += line.quantity
+        return Selection(tuple(hits), amount, units)
     for index, line in enumerate(order.lines):
         if (
             include.empty
@@ -71,9 +79,9 @@ def select(lines: LineFilter, order: OrderFacts) -> Selection:
     return Selection(tuple(hits), amount, units)  # shipping and tax belong to no line
 
 
-@dataclass(slots=True)
-class Pending:
-    """A rule that applies, waiting to be settled with the others."""
+class Pending(NamedTuple):
+    """A rule that applies, waiting to be settled with the others (a named tuple: the engine
+    builds one per rule that applies, per event)."""
 
     rule: EarningRule
     allowance: Allowance
@@ -85,7 +93,11 @@ _ZERO = Decimal(0)
 
 
 def outcome(rule: EarningRule, status: Status, explanation: Explanation) -> RuleOutcome:
-    return RuleOutcome(rule.id, rule.version, rule.name, status, explanation)
+    """An outcome that gave nothing (``RuleOutcome``'s defaults, the tuple built directly)."""
+    return _new(
+        RuleOutcome,
+        (rule.id, rule.version, rule.name, status, explanation, 0, None, (), None, (), 0),
+    )
 
 
 class Settlement:
@@ -119,17 +131,24 @@ class Settlement:
         assert order is not None
         amounts = [line.net for line in order.lines]
         amounts.append(order.base_beyond_lines)
-        base_parts, multiplier_parts = [], []
-        for item in bases:
-            effect = item.rule.effect
-            assert isinstance(effect, PointsPerCurrency) and item.selection is not None
-            factor = self._rate(effect) * effect.multiplier
-            base_parts.append(Part(factor, item.selection.indices, item.allowance.points_left))
-        for item in multipliers:
-            effect = item.rule.effect
-            assert isinstance(effect, Multiplier) and item.selection is not None
+        points_per_unit = self.facts.program.points_per_unit
+        base_parts: list[Part] = []
+        for item in bases:  # the effects are PointsPerCurrency, the selections set
+            effect: PointsPerCurrency = item.rule.effect  # type: ignore[assignment]
+            rate = points_per_unit if effect.rate is None else effect.rate  # ``_rate``
+            selection: Selection = item.selection  # type: ignore[assignment]
+            base_parts.append(
+                _new(
+                    Part,
+                    (rate * effect.multiplier, selection.indices, item.allowance.points_left),
+                )
+            )
+        multiplier_parts: list[Part] = []
+        for item in multipliers:  # the effects are Multiplier, the selections set
+            factor = item.rule.effect.factor  # type: ignore[union-attr]
+            selection = item.selection  # type: ignore[assignment]
             cap = item.allowance.points_left
-            multiplier_parts.append(Part(effect.factor, item.selection.indices, cap))
+            multiplier_parts.append(_new(Part, (factor, selection.indices, cap)))
         base_shares, multiplier_shares = combine(
             amounts,
             self.facts.tier.multiplier,
@@ -283,28 +302,43 @@ class Settlement:
     ) -> RuleOutcome:
         rule = item.rule
         limits = rule.limits
-        return RuleOutcome(
-            rule.id,
-            rule.version,
-            rule.name,
-            Status.APPLIED,
-            explanation,
-            points,
-            cashback,
-            rewards,
-            stamps,
-            self._usage(rule, points) if limits.per_member else (),
-            points if limits.budget_points is not None else 0,
+        per_member = limits.per_member
+        if per_member:  # ``Limits.keys``, inline; the tuples built directly (no __new__ frame)
+            clock, rule_id = self.clock, rule.id
+            usage = tuple(
+                [
+                    _new(
+                        UsageIncrement,
+                        (
+                            _new(UsageKey, (rule_id, limit.period, clock.key(limit.period))),
+                            points,
+                            1,
+                        ),
+                    )
+                    for limit in per_member
+                ]
+            )
+        else:
+            usage = ()
+        return _new(
+            RuleOutcome,
+            (
+                rule.id,
+                rule.version,
+                rule.name,
+                Status.APPLIED,
+                explanation,
+                points,
+                cashback,
+                rewards,
+                stamps,
+                usage,
+                points if limits.budget_points is not None else 0,
+            ),
         )
 
-    def _usage(self, rule: EarningRule, points: int) -> tuple[UsageIncrement, ...]:
-        clock, rule_id = self.clock, rule.id  # ``Limits.keys``, inline
-        return tuple(
-            [
-                UsageIncrement(UsageKey(rule_id, limit.period, clock.key(limit.period)), points)
-                for limit in rule.limits.per_member
-            ]
-        )
+
+_new = tuple.__new__
 
 
 _quantum = lru_cache(maxsize=64)(quantum)

@@ -55,6 +55,7 @@ class _Plan:
     fast: Fn | None  # the condition as closures; None: it runs in the CEL library
     free: bool  # active, no schedule, no limits or budget: nothing to check before it runs
     scheduled: bool
+    days: frozenset[int] | None  # a schedule of weekdays only: those (checked inline)
     limited: bool  # per-member limits or a budget
     inactive: RuleOutcome  # the outcome of an inactive rule, the same every time
     exclusive: bool
@@ -86,6 +87,9 @@ def _plan(rule: EarningRule, fast_conditions: bool) -> _Plan:
         fast=condition.fast if fast_conditions else None,
         free=rule.active and not scheduled and not limited,
         scheduled=scheduled,
+        days=schedule.days_of_week
+        if schedule.days_of_week and not (schedule.starts_at or schedule.ends_at or schedule.hours)
+        else None,
         limited=limited,
         inactive=outcome(rule, Status.INACTIVE, "rule is inactive"),
         exclusive=rule.exclusive,
@@ -180,38 +184,38 @@ def evaluate_rules(rules: RuleSet | Iterable[EarningRule], facts: EarningInput) 
     append, library, basis = outcomes.append, run.library, run.basis
     stopper: EarningRule | None = None
     exclusive: Pending | None = None
-    env: Env | None = None
+    env = Env(facts, lane.line_fields)  # reads nothing until a condition asks
     order, selections = facts.order, run.selections
+    halted = False  # an exclusive rule applied, or one that stops the rules after it
     for plan, state in zip(plans, states, strict=True):
-        if exclusive is not None:
-            append(_excluded(plan.rule, exclusive))
-            continue
-        if stopper is not None:
-            reason = f"not evaluated: {_name(stopper)} stops further rules"
-            append(outcome(plan.rule, Status.STOPPED, reason))
+        if halted:
+            if exclusive is not None:
+                append(_excluded(plan.rule, exclusive))
+            else:
+                reason = f"not evaluated: {_name(stopper)} stops further rules"  # type: ignore[arg-type]
+                append(outcome(plan.rule, Status.STOPPED, reason))
             continue
         if state.__class__ is RuleOutcome:
             append(state)
             continue
         if plan.conditional:  # the fast path first (inline: it runs for nearly every rule)
-            verdict: bool | RuleOutcome | None = None
             fast = plan.fast
+            value: object = None
             if fast is not None:
-                if env is None:
-                    env = Env(facts, lane.line_fields)
                 try:
                     value = fast(env, _NO_SCOPE)
                 except Exception:  # Bail, or anything unexpected: the library has the last word
                     value = None
-                if value is True or value is False:
-                    verdict = value
-            if verdict is None:  # not a simple condition, or one the fast path is unsure of
-                verdict = library(plan)
-            if verdict is not True:
-                append(plan.not_met if verdict is False else verdict)
+            if value is False:
+                append(plan.not_met)
                 continue
+            if value is not True:  # not a simple condition, or one the fast path is unsure of
+                verdict = library(plan)
+                if verdict is not True:
+                    append(plan.not_met if verdict is False else verdict)
+                    continue
         if plan.flat:
-            applies: RuleOutcome | Pending = Pending(plan.rule, state)  # type: ignore[arg-type]
+            applies: RuleOutcome | Pending = _new(Pending, (plan.rule, state, None, 0))
         elif plan.by_lines and order is not None:  # ``basis``, inline for the common case
             selection = selections.get(id(plan.lines))
             if selection is None:
@@ -219,27 +223,27 @@ def evaluate_rules(rules: RuleSet | Iterable[EarningRule], facts: EarningInput) 
             if (selection.units if plan.counts_units else selection.amount) <= 0:
                 applies = plan.nothing
             else:
-                applies = Pending(plan.rule, state, selection, selection.units)  # type: ignore[arg-type]
+                applies = _new(Pending, (plan.rule, state, selection, selection.units))
         else:
             applies = basis(plan, state)  # type: ignore[arg-type]
         append(applies)
         if applies.__class__ is Pending:
             if plan.exclusive:
-                exclusive = applies
+                exclusive, halted = applies, True
             elif plan.stop_processing:
-                stopper = plan.rule
+                stopper, halted = plan.rule, True
     if exclusive is not None:
         outcomes = [
             _excluded(o.rule, exclusive) if isinstance(o, Pending) and o is not exclusive else o
             for o in outcomes
         ]
-    pending = [o for o in outcomes if o.__class__ is Pending]
-    if not pending:
-        return EarningResult(tuple(outcomes))  # type: ignore[arg-type]
-    settled = Settlement(facts, run.clock).settle(pending)
-    return EarningResult(
-        tuple([settled[o.rule.id] if isinstance(o, Pending) else o for o in outcomes])
-    )
+    at = [index for index, o in enumerate(outcomes) if o.__class__ is Pending]
+    if at:
+        pending: list[Pending] = [outcomes[index] for index in at]  # type: ignore[misc]
+        settled = Settlement(facts, run.clock).settle(pending)
+        for index, item in zip(at, pending, strict=True):
+            outcomes[index] = settled[item.rule.id]
+    return EarningResult(tuple(outcomes))  # type: ignore[arg-type]
 
 
 def _excluded(rule: EarningRule, winner: Pending) -> RuleOutcome:
@@ -251,6 +255,7 @@ def _name(rule: EarningRule) -> str:
 
 
 _OPEN = Allowance(None)
+_new = tuple.__new__  # a named tuple built without its Python-level ``__new__``
 
 
 class _Run:
@@ -261,6 +266,7 @@ class _Run:
     def __init__(self, facts: EarningInput) -> None:
         self.facts = facts
         self.clock = PeriodClock(facts.now.astimezone(facts.timezone))
+        self.weekday = self.clock.local.isoweekday()
         self.plans: tuple[_Plan, ...] = ()
         self.states: list[RuleOutcome | Allowance] = []
         self._bound: _cel.Activation | None = None
@@ -272,7 +278,9 @@ class _Run:
         if not rule.active:
             return plan.inactive
         schedule, local = rule.schedule, self.clock.local
-        if plan.scheduled and not schedule.is_open(local):
+        if plan.scheduled and (
+            self.weekday not in plan.days if plan.days is not None else not schedule.is_open(local)
+        ):
             return outcome(
                 rule, Status.OUTSIDE_SCHEDULE, lambda: schedule.closed_reason(local) or ""
             )

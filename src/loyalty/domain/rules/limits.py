@@ -120,7 +120,7 @@ class Limits:
             return _UNLIMITED
         best = _UNLIMITED
         for limit in self.per_member:
-            key = UsageKey(rule_id, limit.period, clock.key(limit.period))
+            key = _new(UsageKey, (rule_id, limit.period, clock.key(limit.period)))
             used = usage.get(key, _NONE)
             if limit.max_times is not None and used.times >= limit.max_times:
                 when = _phrase(limit.period, key.key)
@@ -172,6 +172,7 @@ class Limits:
 
 
 _NONE = Usage()
+_new = tuple.__new__  # a named tuple built without its Python-level ``__new__``
 _UNLIMITED = Allowance(None)
 
 

@@ -38,8 +38,10 @@ class StampChange:
     completed: int  # cards filled by this event
 
 
-@dataclass(frozen=True, slots=True)
-class UsageIncrement:
+class UsageIncrement(NamedTuple):
+    """What one application adds to one member counter (a named tuple: one is built per
+    limited rule that applies, per event)."""
+
     key: UsageKey
     points: int
     times: int = 1
