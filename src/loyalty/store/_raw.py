@@ -114,6 +114,10 @@ class RawRunner:
         cursor.execute(sql, params)
         return list(cursor.fetchall())
 
+    def fetch_none(self, sql: str, params: tuple[Any, ...] | list[Any]) -> None:
+        """A statement with positional parameters in the driver's paramstyle, no rows back."""
+        self._cur().execute(sql, params)
+
     def one(self, stmt: RawStatement, params: dict[str, Any]) -> Any:
         return self.execute(stmt, params).fetchone()
 

@@ -188,7 +188,24 @@ class BulkWriter:
         return {row[0] for row in rows}
 
     def add_balances(self, rows: Iterable[dict[str, Any]]) -> None:
-        self.executemany(_ADD_BALANCES, rows)
+        rows = list(rows)
+        if self.raw.sqlite or len(rows) < 2:
+            self.executemany(_ADD_BALANCES, rows)
+            return
+        # PostgreSQL: one statement over arrays instead of an UPDATE per member (each a round
+        # trip's worth of server work even when pipelined)
+        self.add_balance_rows(
+            [
+                (
+                    r["d_available"],
+                    r["d_pending"],
+                    r["d_lifetime"],
+                    r["activity_at"],
+                    r["member_id"],
+                )
+                for r in rows
+            ]
+        )
 
     def executemany(self, stmt: RawStatement, rows: Iterable[dict[str, Any]]) -> None:
         self.raw.executemany(stmt, list(rows))
@@ -254,6 +271,20 @@ class BulkWriter:
 
     def add_balance_rows(self, rows: list[tuple[int, int, int, Any, int]]) -> None:
         """(d_available, d_pending, d_lifetime, activity_at, member id) per member."""
+        if not self.raw.sqlite and len(rows) > 1 and len({r[4] for r in rows}) == len(rows):
+            columns = list(zip(*rows, strict=True))
+            self.raw.fetch_none(
+                "UPDATE members AS m SET available = m.available + v.d_available, "
+                "pending = m.pending + v.d_pending, "
+                "lifetime_earned = m.lifetime_earned + v.d_lifetime, "
+                "last_activity_at = v.activity_at "
+                "FROM unnest(%s::integer[], %s::integer[], %s::integer[], "
+                "%s::timestamptz[], %s::bigint[]) "
+                "AS v(d_available, d_pending, d_lifetime, activity_at, member_id) "
+                f"WHERE m.tenant_id = {self.tenant_id:d} AND m.id = v.member_id",
+                [list(c) for c in columns],
+            )
+            return
         mark = "?" if self.raw.sqlite else "%s"
         sql = (
             f"UPDATE members SET available = available + {mark}, pending = pending + {mark}, "
