@@ -204,7 +204,8 @@ def _write_group(
         x for x, m in members.items() if m["status"] == MemberStatus.BLOCKED or m["debt"] > 0
     }
     careful |= {_member_id(batch[i]) for i in fresh} - members.keys()  # profile refused
-    careful |= uow.referrals.awaiting_first_order(members)  # the referral path is one by one
+    waiting = uow.referrals.awaiting_first_order({x: m["id"] for x, m in members.items()})
+    careful |= waiting  # the referral path is one by one
     multipliers = _multipliers(uow, ladder, batch, fresh, members, careful, now, history)
     if not history:  # the one-by-one path applies them (and answers as it does)
         careful |= {_member_id(batch[i]) for i in multipliers}

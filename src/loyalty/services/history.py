@@ -253,7 +253,7 @@ def _write_group(
         members.update(writer.member_rows(missing))
     careful = set(refused)
     careful |= {x for x, m in members.items() if m[1] == _BLOCKED or m[3] > 0}
-    careful |= writer.awaiting_first_order({x: m[0] for x, m in members.items()})
+    careful |= uow.referrals.awaiting_first_order({x: m[0] for x, m in members.items()})
     ladder = tiers.load_ladder(uow)
     if ladder is not None:  # tiers that do not multiply; a paid membership still may
         for k in group:

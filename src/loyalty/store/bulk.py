@@ -254,21 +254,6 @@ class BulkWriter:
         )
         return {row[0] for row in self.raw.fetch(sql, [self.tenant_id, *order_ids])}
 
-    def awaiting_first_order(self, member_ids: dict[str, int]) -> set[str]:
-        """The keys of the members (key -> member id) whose pending referral still waits for
-        a first order; one cheap query when the tenant has no such referral at all."""
-        if not member_ids:
-            return set()
-        pending = f"tenant_id = {self._marks(1)} AND status = 'pending' AND first_order_id IS NULL"
-        if not self.raw.fetch(f"SELECT 1 FROM referrals WHERE {pending} LIMIT 1", [self.tenant_id]):
-            return set()
-        by_id = {member_id: key for key, member_id in member_ids.items()}
-        sql = (
-            f"SELECT referee_id FROM referrals WHERE {pending} "
-            f"AND referee_id IN ({self._marks(len(by_id))})"
-        )
-        return {by_id[row[0]] for row in self.raw.fetch(sql, [self.tenant_id, *by_id])}
-
     def add_balance_rows(self, rows: list[tuple[int, int, int, Any, int]]) -> None:
         """(d_available, d_pending, d_lifetime, activity_at, member id) per member."""
         if not self.raw.sqlite and len(rows) > 1 and len({r[4] for r in rows}) == len(rows):

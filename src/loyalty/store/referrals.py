@@ -33,6 +33,12 @@ _AWAITING_FIRST_ORDER = RawStatement(
 )
 
 
+_ANY_AWAITING = RawStatement(
+    """SELECT 1 FROM referrals WHERE tenant_id = :tenant_id AND status = 'pending'
+    AND first_order_id IS NULL LIMIT 1"""
+)
+
+
 @lru_cache(maxsize=256)
 def _awaiting_first_order_of_many(count: int) -> RawStatement:
     names = ", ".join(f":r{i}" for i in range(count))
@@ -178,12 +184,13 @@ class ReferralRepository:
         )
         return None if row is None else int(row[0])
 
-    def awaiting_first_order(self, members_by_key: Mapping[str, Mapping[str, Any]]) -> set[str]:
-        """The keys of the members whose pending referral still waits for a first order (a
-        raw statement: the batch path and every group of single events ask this)."""
-        by_id = {int(member["id"]): key for key, member in members_by_key.items()}
-        if not by_id:
+    def awaiting_first_order(self, member_ids: Mapping[str, int]) -> set[str]:
+        """The keys of the members (key -> member id) whose pending referral still waits for
+        a first order. Raw statements: the batch path, every group of single events and every
+        history chunk ask this; one cheap query when the tenant has no such referral at all."""
+        if not member_ids or self.raw.one(_ANY_AWAITING, {"tenant_id": self.tenant_id}) is None:
             return set()
+        by_id = {member_id: key for key, member_id in member_ids.items()}
         params: dict[str, Any] = {"tenant_id": self.tenant_id}
         params.update((f"r{i}", referee_id) for i, referee_id in enumerate(by_id))
         rows = self.raw.execute(_awaiting_first_order_of_many(len(by_id)), params).fetchall()
