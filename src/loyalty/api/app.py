@@ -74,7 +74,7 @@ def create_app(db: Database, clock: Clock | None = None, secret_key: str | None 
         wallet,
     ):
         app.include_router(module.router)
-    _document_event_models(app)
+    _document_body_models(app)
     return app
 
 
@@ -87,7 +87,7 @@ def app_from_environment() -> FastAPI:
     return create_app(db, SystemClock(), settings.secret_key)
 
 
-def _document_event_models(app: FastAPI) -> None:
+def _document_body_models(app: FastAPI) -> None:
     """``POST /v1/events`` and ``POST /v1/carts/evaluate`` parse their bodies themselves;
     their models still belong in the schema."""
     build = app.openapi

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from pydantic import Field, TypeAdapter, ValidationError
+from pydantic import Field, TypeAdapter
 from starlette.concurrency import run_in_threadpool
 
-from loyalty.api.deps import principal_for
+from loyalty.api.deps import component_schemas, read_body, request_principal
 from loyalty.api.schemas import Amount, Currency, ExternalId, Strict
 from loyalty.domain.errors import CurrencyMismatch
 from loyalty.domain.promotions import CartLine
@@ -46,8 +45,7 @@ class CartIn(Strict):
 
 
 _cart_adapter: TypeAdapter[CartIn] = TypeAdapter(CartIn)
-CART_SCHEMA = _cart_adapter.json_schema(ref_template="#/components/schemas/{model}")
-CART_MODELS: dict[str, Any] = CART_SCHEMA.pop("$defs", {})  # merged into the components
+CART_SCHEMA, CART_MODELS = component_schemas(_cart_adapter)
 CART_MODELS["CartIn"] = CART_SCHEMA
 
 
@@ -69,14 +67,8 @@ async def evaluate_cart(request: Request) -> Response:
     # validation (pydantic parses the body straight from bytes), the same problems.
     db: Database = request.app.state.db
     clock: Clock = request.app.state.clock
-    principal = principal_for(db, request.headers.get("authorization"))
-    principal.require("read")
-    try:
-        body = _cart_adapter.validate_json(await request.body())
-    except ValidationError as error:
-        raise RequestValidationError(
-            [{**e, "loc": ("body", *e["loc"])} for e in error.errors()]
-        ) from None
+    principal = request_principal(request, "read")
+    body = await read_body(request, _cart_adapter)
     ctx = principal.context
     if body.checkout_id is not None:
         principal.require("write")

@@ -11,7 +11,14 @@ from fastapi.responses import Response
 from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from loyalty.api.deps import ClockDep, DbDep, Writer, principal_for
+from loyalty.api.deps import (
+    ClockDep,
+    DbDep,
+    Writer,
+    component_schemas,
+    read_body,
+    request_principal,
+)
 from loyalty.api.problems import problem_for, validation_problem
 from loyalty.api.routes._write import write_response
 from loyalty.api.schemas import EventBatch, EventIn, to_domain
@@ -28,8 +35,7 @@ MAX_BATCH = 1000
 MAX_KEY = 200  # the Idempotency-Key header, as on every other write
 JSON = "application/json"
 _event_adapter: TypeAdapter[Any] = TypeAdapter(EventIn)
-EVENT_SCHEMA = _event_adapter.json_schema(ref_template="#/components/schemas/{model}")
-EVENT_MODELS: dict[str, Any] = EVENT_SCHEMA.pop("$defs", {})  # merged into the components
+EVENT_SCHEMA, EVENT_MODELS = component_schemas(_event_adapter)
 
 
 @router.post(
@@ -57,13 +63,9 @@ async def post_event(request: Request) -> Response:
     # validation (pydantic parses the body straight from bytes), the same problems.
     db: Database = request.app.state.db
     clock: Clock = request.app.state.clock
-    principal = principal_for(db, request.headers.get("authorization"))
-    principal.require("write")
+    principal = request_principal(request, "write")
     key = _idempotency_key(request)
-    try:
-        event = _event_adapter.validate_json(await request.body())
-    except ValidationError as error:
-        raise RequestValidationError(_in_body(error)) from None
+    event = await read_body(request, _event_adapter)
     ctx = principal.context
     inbound = to_domain(event)
     now = clock.now()
@@ -101,10 +103,6 @@ def _idempotency_key(request: Request) -> str | None:
             ]
         )
     return key
-
-
-def _in_body(error: ValidationError) -> list[Any]:
-    return [{**e, "loc": ("body", *e["loc"])} for e in error.errors()]
 
 
 @router.post("/batch")
