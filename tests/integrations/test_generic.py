@@ -8,14 +8,18 @@ import pytest
 
 from loyalty.domain.errors import UnknownCurrency, UnknownEventType
 from loyalty.domain.events import (
+    ActionPerformed,
     CustomerChanged,
     InboundEvent,
     MemberRef,
+    MembershipChanged,
     OrderCancelled,
     OrderPaid,
     OrderRefunded,
+    ReferralData,
 )
 from loyalty.domain.orders import OrderLine
+from loyalty.domain.referrals.identity import Address
 from loyalty.integrations import generic
 from loyalty.integrations.errors import MalformedPayload, SignatureInvalid
 from loyalty.integrations.results import AdapterResult, GuestOrder
@@ -229,3 +233,91 @@ def test_customer_events_must_name_the_member() -> None:
     body = envelope(type="customer.updated", member=None, data={"first_name": "Ola"})
     with pytest.raises(MalformedPayload, match="must name the member"):
         receive(body)
+
+
+# --- everything POST /v1/events takes --------------------------------------------------------
+
+
+def test_an_order_carries_its_checkout_and_referral_data_as_the_events_api_takes_them() -> None:
+    data = json.loads(raw("generic/order_paid.json"))["data"] | {
+        "checkout_id": "chk-9",
+        "referral_code": "ANNA-7Q2K",
+        "device_hash": "dev-1",
+        "ip_hash": "ip-1",
+        "shipping_address": {"line1": "Tęczowa 7", "postal_code": "53-601", "country": "PL"},
+    }
+    (event,) = events_of(receive(envelope(data=data)))
+    assert isinstance(event.payload, OrderPaid)
+    assert event.payload.checkout_id == "chk-9"
+    assert event.payload.referral == ReferralData(
+        "ANNA-7Q2K", "dev-1", "ip-1", Address("Tęczowa 7", "", "", "53-601", "PL")
+    )
+    (guest,) = receive(envelope(data=data, member={"email": "g@example.com"})).events
+    assert isinstance(guest, GuestOrder)
+    assert isinstance(guest.event.payload, OrderPaid)
+    assert guest.event.payload.checkout_id == "chk-9"
+
+
+def test_a_cancellation_and_a_sign_up_carry_their_checkout_and_referral_data() -> None:
+    cancelled = envelope(type="order.cancelled", data={"order_id": "SO-1", "checkout_id": "c-1"})
+    (event,) = events_of(receive(cancelled))
+    assert event.payload == OrderCancelled("SO-1", "c-1")
+    signed_up = envelope(
+        type="customer.created",
+        data={"first_name": "Ola", "referral_code": "ANNA-7Q2K", "ip_hash": "ip-1"},
+    )
+    (event,) = events_of(receive(signed_up))
+    assert event.payload == CustomerChanged(
+        {"first_name": "Ola"}, ReferralData("ANNA-7Q2K", ip_hash="ip-1")
+    )
+
+
+@pytest.mark.parametrize(
+    "type_",
+    ["review.approved", "member.birthday", "referral.completed", "custom.quiz_done"],
+)
+def test_action_events_carry_their_data_for_the_rules(type_: str) -> None:
+    data = {"stars": 5, "share": 0.5, "tags": ["a"]}
+    (event,) = events_of(receive(envelope(type=type_, data=data)))
+    assert (event.type, event.payload) == (type_, ActionPerformed(data))
+    assert isinstance(event.payload, ActionPerformed)
+    assert type(event.payload.data["share"]) is float  # as POST /v1/events reads JSON
+    with pytest.raises(MalformedPayload, match="must name the member"):
+        receive(envelope(type=type_, member=None, data=data))
+
+
+def test_membership_events_map_as_the_events_api_maps_them() -> None:
+    started = envelope(type="membership.started", data={"membership_id": "m-1", "plan_id": 2})
+    assert events_of(receive(started))[0].payload == MembershipChanged("m-1", plan_id=2)
+    ended = envelope(
+        type="membership.cancelled", member=None, data={"membership_id": "m-1", "immediately": True}
+    )
+    assert events_of(receive(ended))[0].payload == MembershipChanged("m-1", immediately=True)
+    renewed = envelope(type="membership.renewed", member=None, data={"membership_id": "m-1"})
+    assert events_of(receive(renewed))[0].payload == MembershipChanged("m-1")
+    with pytest.raises(MalformedPayload, match="must name the member"):
+        receive(envelope(type="membership.started", member=None, data={"membership_id": "m"}))
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"referral_code": "X" * 41}, "data.referral_code"),
+        ({"ip_hash": "x" * 201}, "data.ip_hash"),
+        ({"checkout_id": ""}, "data.checkout_id"),
+        ({"shipping_address": {"city": "Wrocław"}}, "data.shipping_address.line1"),
+        ({"shipping_address": {"line1": "A 1", "country": "POL"}}, "data.shipping_address.country"),
+    ],
+)
+def test_invalid_referral_or_checkout_data_names_the_field(
+    changes: dict[str, object], field: str
+) -> None:
+    data = json.loads(raw("generic/order_paid.json"))["data"] | changes
+    with pytest.raises(MalformedPayload) as caught:
+        receive(envelope(data=data))
+    assert caught.value.field == field
+
+
+def test_custom_types_follow_the_events_api_pattern() -> None:
+    with pytest.raises(UnknownEventType):
+        receive(envelope(type="custom.Not Allowed", data={}))

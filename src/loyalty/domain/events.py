@@ -17,7 +17,8 @@ EVENT_TYPES = (
     "order.refunded",
     "order.cancelled",
 )
-# Paid membership billing events (POST /v1/events only; store connectors do not send them).
+# Paid membership billing events (POST /v1/events and the generic connector; the platform
+# connectors do not send them).
 MEMBERSHIP_EVENT_TYPES = (
     "membership.started",
     "membership.renewed",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_CEILING, Decimal
@@ -12,11 +13,14 @@ from loyalty.domain.errors import ValidationFailed
 from loyalty.domain.events import InboundEvent, MemberRef, OrderPaid, ReferralData
 from loyalty.domain.members import normalise_email, normalise_locale, normalise_phone
 from loyalty.domain.orders import OrderLine, PaidOrder
+from loyalty.domain.referrals.identity import Address
 from loyalty.integrations._fields import MAX_ID_LENGTH
 from loyalty.integrations.results import GuestOrder
 
 GUEST_PREFIX = "email:"
 MAX_REFERRAL_CODE_LENGTH = 40  # as POST /v1/events takes it
+# The lengths POST /v1/events allows in a shipping address: line1, line2, city, postal code.
+ADDRESS_LIMITS = (300, 300, 200, 32)
 _MICRO = Decimal("0.000001")
 _NAME_LENGTH = 200
 
@@ -140,15 +144,15 @@ def order_paid(
     guest_matching: bool,
     body_hash: str,
     checkout_id: str | None = None,
-    referral_code: str | None = None,
+    referral: ReferralData | None = None,
 ) -> InboundEvent | GuestOrder:
     """``order.paid`` for the buyer's member, or a guest order kept for a later claim.
 
-    ``checkout_id`` commits what that checkout holds (codes, points); ``referral_code`` is the
-    code the customer came with, attributed as ``POST /v1/events`` would.
+    ``checkout_id`` commits what that checkout holds (codes, points); ``referral`` is the code
+    the customer came with, attributed as ``POST /v1/events`` would, and what the self-referral
+    checks compare (shipping address, hashed IP).
     """
     member = buyer.member(guest_matching)
-    referral = ReferralData(code=referral_code) if referral_code else None
     event = InboundEvent(
         source=source,
         event_id=event_id,
@@ -179,6 +183,55 @@ def referral_code(value: Any) -> str | None:
         return None
     code = value.strip()
     return code if 0 < len(code) <= MAX_REFERRAL_CODE_LENGTH else None
+
+
+def referral(
+    code: str | None,
+    *,
+    ip_hash: str | None = None,
+    device_hash: str | None = None,
+    shipping_address: Address | None = None,
+) -> ReferralData | None:
+    """What an order carries for referrals, or None when it carries nothing."""
+    if code is None and ip_hash is None and device_hash is None and shipping_address is None:
+        return None
+    return ReferralData(code, device_hash, ip_hash, shipping_address)
+
+
+def ip_hash(value: Any) -> str | None:
+    """The hex SHA-256 of an IP address in its canonical text form (IPv4 dotted decimal, IPv6
+    compressed lower case, an IPv4-mapped IPv6 address as its IPv4 address), as the
+    ``ip_hash`` of ``POST /v1/events`` is documented; None when ``value`` is not an address."""
+    if not isinstance(value, str):
+        return None
+    try:
+        address = ipaddress.ip_address(value.strip())
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return hashlib.sha256(address.compressed.encode()).hexdigest()
+
+
+def shipping_address(
+    *, line1: Any, line2: Any = None, city: Any = None, postal_code: Any = None, country: Any = None
+) -> Address | None:
+    """A shipping address for the self-referral checks from a store's fields; None without a
+    street line. Fields longer than ``POST /v1/events`` allows are cut to that length and a
+    country that is not a two-letter code is left out: a store's odd address must not cost the
+    customer the order's points."""
+    parts = [
+        _plain(value)[:limit]
+        for value, limit in zip((line1, line2, city, postal_code), ADDRESS_LIMITS, strict=True)
+    ]
+    if not parts[0]:
+        return None
+    code = _plain(country)
+    return Address(*parts, country=code.upper() if len(code) == 2 and code.isalpha() else "")
+
+
+def _plain(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
 
 
 def first_of(*values: str | None) -> str | None:

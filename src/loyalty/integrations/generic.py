@@ -7,6 +7,10 @@ f"{t}.{body}">``; several ``v1=`` entries are allowed while the store rotates it
 timestamp more than five minutes from ``now`` is refused, so a captured request cannot be
 replayed later. The envelope's ``id`` is the event id.
 
+Every type ``POST /v1/events`` takes is accepted with the same data: store events (with the
+checkout id and the referral fields), ``membership.*`` and action events for the earning rules.
+An ``order.paid`` without a member ``external_id`` is a guest order.
+
 Unlike the platform adapters the profile is passed on as sent, as ``/v1/events`` does: the
 sender is ours to hold to our format, and the ledger validates it.
 """
@@ -24,14 +28,20 @@ from typing import Any
 from loyalty.domain.errors import UnknownEventType
 from loyalty.domain.events import (
     EVENT_TYPES,
+    MEMBERSHIP_EVENT_TYPES,
+    ActionPerformed,
     CustomerChanged,
     InboundEvent,
     MemberRef,
+    MembershipChanged,
     OrderCancelled,
     OrderRefunded,
     Payload,
+    ReferralData,
 )
 from loyalty.domain.orders import OrderLine, PaidOrder
+from loyalty.domain.referrals.identity import Address
+from loyalty.domain.rules.triggers import is_action_event
 from loyalty.integrations import _common
 from loyalty.integrations._fields import MAX_ID_LENGTH, JsonObject, parse_json
 from loyalty.integrations._signatures import header, matches_any
@@ -45,6 +55,10 @@ MAX_LINES = 1000
 
 _TIMESTAMP = re.compile(r"\d{1,12}")
 _PROFILE_FIELDS = ("email", "phone", "first_name", "last_name", "locale")
+KNOWN_TYPES = (*EVENT_TYPES, *MEMBERSHIP_EVENT_TYPES)
+_MEMBER_NAMED = frozenset({"customer.created", "customer.updated", "membership.started"})
+# the lengths POST /v1/events allows in a shipping_address
+_ADDRESS_LIMITS = {"line1": 300, "line2": 300, "city": 200, "postal_code": 32, "country": 2}
 
 
 def signature_header(raw_body: bytes, secret: str, timestamp: int) -> str:
@@ -112,9 +126,10 @@ def to_events(headers: Headers, raw_body: bytes, *, guest_matching: bool) -> Ada
 
 def _event(envelope: JsonObject, digest: str, guest_matching: bool) -> InboundEvent | GuestOrder:
     type_ = envelope.text("type")
-    if type_ not in EVENT_TYPES:
+    if not is_event_type(type_):
         raise UnknownEventType(
-            f"unknown event type '{type_}'; expected one of {', '.join(EVENT_TYPES)}",
+            f"unknown event type '{type_}'; expected one of {', '.join(KNOWN_TYPES)}, "
+            "an action event or custom.<name>",
             field=envelope.at("type"),
         )
     event_id = _id(envelope, "id")
@@ -122,18 +137,29 @@ def _event(envelope: JsonObject, digest: str, guest_matching: bool) -> InboundEv
     member = envelope.opt_obj("member")
     if type_ == "order.paid":
         return _order_paid(envelope, event_id, occurred_at, member, digest, guest_matching)
+    if member is None and (type_ in _MEMBER_NAMED or is_action_event(type_)):
+        raise MalformedPayload(f"{type_} events must name the member", field="member")
     payload: Payload
     if type_.startswith("customer."):
-        if member is None:
-            raise MalformedPayload("customer events must name the member", field="member")
-        data = envelope.opt_obj("data")
-        payload = CustomerChanged(_profile(data) if data else {})
+        data = envelope.opt_obj("data") or JsonObject({}, "data")
+        payload = CustomerChanged(_profile(data), _referral(data))
     elif type_ == "order.refunded":
         payload = _refund(envelope.obj("data"))
+    elif type_ == "order.cancelled":
+        data = envelope.obj("data")
+        payload = OrderCancelled(_id(data, "order_id"), _opt_id(data, "checkout_id"))
+    elif type_ in MEMBERSHIP_EVENT_TYPES:
+        payload = _membership(type_, envelope.obj("data"))
     else:
-        payload = OrderCancelled(_id(envelope.obj("data"), "order_id"))
+        data = envelope.opt_obj("data")
+        payload = ActionPerformed(_plain_json(data.data) if data else {})
     ref = _member(member) if member else None
     return InboundEvent(SOURCE, event_id, type_, occurred_at, ref, payload, digest)
+
+
+def is_event_type(type_: str) -> bool:
+    """The types ``POST /v1/events`` takes: store, membership and action events."""
+    return type_ in KNOWN_TYPES or is_action_event(type_)
 
 
 def _order_paid(
@@ -147,11 +173,12 @@ def _order_paid(
     """The member is named by ``external_id``; without one, the order is a guest's."""
     member = member or JsonObject({}, "member")
     email = member.opt_text("email")
+    data = envelope.obj("data")
     return _common.order_paid(
         source=SOURCE,
         event_id=event_id,
         occurred_at=occurred_at,
-        order=_paid_order(envelope.obj("data")),
+        order=_paid_order(data),
         buyer=_common.Buyer(
             customer_id=_id(member, "external_id") if member.has("external_id") else None,
             email=_common.guest_email(email),
@@ -159,7 +186,61 @@ def _order_paid(
         ),
         guest_matching=guest_matching,
         body_hash=digest,
+        checkout_id=_opt_id(data, "checkout_id"),
+        referral=_referral(data),
     )
+
+
+def _referral(data: JsonObject) -> ReferralData | None:
+    """``referral_code``, ``device_hash``, ``ip_hash`` and ``shipping_address`` of a sign-up or
+    an order, checked as ``POST /v1/events`` checks them."""
+    address = data.opt_obj("shipping_address")
+    return _common.referral(
+        _opt_text(data, "referral_code", _common.MAX_REFERRAL_CODE_LENGTH),
+        device_hash=_opt_text(data, "device_hash", MAX_ID_LENGTH),
+        ip_hash=_opt_text(data, "ip_hash", MAX_ID_LENGTH),
+        shipping_address=None if address is None else _address(address),
+    )
+
+
+def _address(address: JsonObject) -> Address:
+    values = {"line1": address.text("line1")}
+    values |= {key: address.opt_text(key) or "" for key in ("line2", "city", "postal_code")}
+    values["country"] = address.opt_text("country") or ""
+    for key, value in values.items():
+        if len(value) > _ADDRESS_LIMITS[key]:
+            path = address.at(key)
+            raise MalformedPayload(
+                f"{path} is longer than {_ADDRESS_LIMITS[key]} characters", field=path
+            )
+    return Address(**values)
+
+
+def _membership(type_: str, data: JsonObject) -> MembershipChanged:
+    membership_id = _id(data, "membership_id")
+    if type_ == "membership.started":
+        plan_id = data.integer("plan_id")
+        if plan_id < 1:
+            raise MalformedPayload("plan_id must be positive", field=data.at("plan_id"))
+        return MembershipChanged(membership_id, plan_id=plan_id)
+    if type_ == "membership.cancelled":
+        immediately = data.get("immediately")
+        if immediately is not None and not isinstance(immediately, bool):
+            raise MalformedPayload("immediately must be true or false", field="data.immediately")
+        return MembershipChanged(membership_id, immediately=immediately is True)
+    return MembershipChanged(membership_id)
+
+
+def _plain_json(value: Any) -> Any:
+    """An action's free-form data as ``POST /v1/events`` reads it: JSON numbers with a fraction
+    or exponent are floats there (the rules compare them as numbers), so they are here too."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, dict):
+        return {key: _plain_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain_json(item) for item in value]
+    return value
 
 
 def _member(member: JsonObject) -> MemberRef:
@@ -230,6 +311,21 @@ def _refund(data: JsonObject) -> OrderRefunded:
     if not lines:
         raise MalformedPayload("lines must not be empty", field="data.lines")
     return OrderRefunded(order_id, refund_id, lines=tuple(lines))
+
+
+def _opt_id(source: JsonObject, key: str) -> str | None:
+    return _id(source, key) if source.has(key) else None
+
+
+def _opt_text(source: JsonObject, key: str, limit: int) -> str | None:
+    """An optional string of 1 to ``limit`` characters."""
+    if not source.has(key):
+        return None
+    value = source.text(key)
+    if len(value) > limit:
+        path = source.at(key)
+        raise MalformedPayload(f"{path} is longer than {limit} characters", field=path)
+    return value
 
 
 def _id(source: JsonObject, key: str) -> str:

@@ -42,6 +42,7 @@ from loyalty.domain.events import (
     Payload,
 )
 from loyalty.domain.orders import OrderLine, PaidOrder
+from loyalty.domain.referrals.identity import Address
 from loyalty.integrations import _common
 from loyalty.integrations._fields import JsonObject, parse_json
 from loyalty.integrations._signatures import first_header, verify_hex
@@ -158,11 +159,28 @@ def _order_fully_paid(delivery: _Delivery) -> AdapterResult:
             _common.checkout_ref(metadata(order, delivery.options.checkout_field(SOURCE))),
             _common.checkout_ref(order.get("checkoutId")),
         ),
-        referral_code=_common.referral_code(
-            metadata(order, delivery.options.referral_field(SOURCE))
+        referral=_common.referral(
+            _common.referral_code(metadata(order, delivery.options.referral_field(SOURCE))),
+            shipping_address=shipping_address(order),
         ),
     )
     return AdapterResult.of(item)
+
+
+def shipping_address(order: JsonObject) -> Address | None:
+    """The order's ``shippingAddress`` when the subscription query asks for it (Saleor sends
+    no buyer IP or device on an order)."""
+    address = order.get("shippingAddress")
+    if not isinstance(address, dict):
+        return None
+    country = address.get("country")
+    return _common.shipping_address(
+        line1=address.get("streetAddress1"),
+        line2=address.get("streetAddress2"),
+        city=address.get("city"),
+        postal_code=address.get("postalCode"),
+        country=country.get("code") if isinstance(country, dict) else None,
+    )
 
 
 def metadata(order: JsonObject, key: str) -> Any:

@@ -29,6 +29,7 @@ from loyalty.domain.events import (
     OrderRefunded,
 )
 from loyalty.domain.orders import OrderLine, PaidOrder
+from loyalty.domain.referrals.identity import Address
 from loyalty.integrations import _common
 from loyalty.integrations._fields import JsonObject, parse_json
 from loyalty.integrations._signatures import header, verify_base64
@@ -103,9 +104,35 @@ def _order_paid(delivery: _Delivery, order: JsonObject) -> AdapterResult:
         guest_matching=delivery.guest_matching,
         body_hash=delivery.body_hash,
         checkout_id=checkout_id(order, delivery.options),
-        referral_code=referral_code(order, delivery.options),
+        referral=_common.referral(
+            referral_code(order, delivery.options),
+            ip_hash=_common.ip_hash(_browser_ip(order)),
+            shipping_address=shipping_address(order),
+        ),
     )
     return AdapterResult.of(item)
+
+
+def _browser_ip(order: JsonObject) -> Any:
+    """The buyer's IP: the order's ``browser_ip``, else ``client_details.browser_ip``."""
+    client = order.get("client_details")
+    return order.get("browser_ip") or (
+        client.get("browser_ip") if isinstance(client, dict) else None
+    )
+
+
+def shipping_address(order: JsonObject) -> Address | None:
+    """The order's ``shipping_address`` (absent when nothing is shipped)."""
+    address = order.get("shipping_address")
+    if not isinstance(address, dict):
+        return None
+    return _common.shipping_address(
+        line1=address.get("address1"),
+        line2=address.get("address2"),
+        city=address.get("city"),
+        postal_code=address.get("zip"),
+        country=address.get("country_code"),
+    )
 
 
 def _note_attribute(order: JsonObject, name: str) -> Any:

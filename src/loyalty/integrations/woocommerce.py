@@ -35,6 +35,7 @@ from loyalty.domain.events import (
     Payload,
 )
 from loyalty.domain.orders import OrderLine, PaidOrder
+from loyalty.domain.referrals.identity import Address
 from loyalty.integrations import _common
 from loyalty.integrations._fields import JsonObject, id_of, parse_json, timestamp_of
 from loyalty.integrations._signatures import header, verify_base64
@@ -113,6 +114,20 @@ class _Delivery:
         )
 
 
+def shipping_address(order: JsonObject) -> Address | None:
+    """The order's ``shipping`` address (all fields empty when nothing is shipped)."""
+    address = order.get("shipping")
+    if not isinstance(address, dict):
+        return None
+    return _common.shipping_address(
+        line1=address.get("address_1"),
+        line2=address.get("address_2"),
+        city=address.get("city"),
+        postal_code=address.get("postcode"),
+        country=address.get("country"),
+    )
+
+
 def _required_header(headers: Headers, name: str) -> str:
     value = header(headers, name)
     if value is None:
@@ -143,8 +158,12 @@ def _order(delivery: _Delivery, order: JsonObject) -> AdapterResult:
                 checkout_id=_common.checkout_ref(
                     meta_value(order, delivery.options.checkout_field(SOURCE))
                 ),
-                referral_code=_common.referral_code(
-                    meta_value(order, delivery.options.referral_field(SOURCE))
+                referral=_common.referral(
+                    _common.referral_code(
+                        meta_value(order, delivery.options.referral_field(SOURCE))
+                    ),
+                    ip_hash=_common.ip_hash(order.get("customer_ip_address")),
+                    shipping_address=shipping_address(order),
                 ),
             )
         )

@@ -8,15 +8,16 @@ platform's own delivery id.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
 from loyalty.domain import connectors as options
 from loyalty.domain.connectors import HookOptions
 from loyalty.domain.errors import DomainError, NotFound, ValidationFailed
-from loyalty.domain.events import InboundEvent, MemberRef, OrderPaid
+from loyalty.domain.events import InboundEvent, MemberRef, OrderPaid, ReferralData
 from loyalty.domain.members import normalise_email
+from loyalty.domain.referrals.identity import Address
 from loyalty.services import events
 from loyalty.services.context import TenantContext
 from loyalty.services.lookup import require_member
@@ -155,6 +156,8 @@ def _keep_guest_order(
         "occurred_at": event.occurred_at.isoformat(),
         "body_hash": event.body_hash,
         "order": events.order_to_json(event.payload.order),
+        "checkout_id": event.payload.checkout_id,
+        "referral": _referral_to_json(event.payload.referral),
     }
     fresh = ConnectorRepository(uow.conn, uow.tenant_id).keep_guest_order(
         platform, event.event_id, normalise_email(email) if email else None, stored, now
@@ -182,7 +185,11 @@ def claim_orders(
             type="order.paid",
             occurred_at=datetime.fromisoformat(stored["occurred_at"]),
             member=MemberRef(external_id),
-            payload=OrderPaid(events.order_from_json(stored["order"])),
+            payload=OrderPaid(
+                events.order_from_json(stored["order"]),
+                referral=_referral_from_json(stored.get("referral")),
+                checkout_id=stored.get("checkout_id"),
+            ),
             body_hash=stored["body_hash"],
         )
         try:
@@ -194,3 +201,29 @@ def claim_orders(
         connectors.mark_claimed(row["id"], external_id, now)
         claimed.append({"order_id": stored["order"]["order_id"], "effects": result.body["effects"]})
     return {"member": external_id, "claimed": claimed}
+
+
+def _referral_to_json(referral: ReferralData | None) -> dict[str, Any] | None:
+    """What a guest order carries for referrals, kept with it until it is claimed."""
+    if referral is None:
+        return None
+    address = referral.shipping_address
+    return {
+        "code": referral.code,
+        "device_hash": referral.device_hash,
+        "ip_hash": referral.ip_hash,
+        "shipping_address": None if address is None else asdict(address),
+    }
+
+
+def _referral_from_json(data: dict[str, Any] | None) -> ReferralData | None:
+    """``_referral_to_json`` read back; guest orders kept before it was stored have none."""
+    if data is None:
+        return None
+    address = data.get("shipping_address")
+    return ReferralData(
+        data.get("code"),
+        data.get("device_hash"),
+        data.get("ip_hash"),
+        None if address is None else Address(**address),
+    )
