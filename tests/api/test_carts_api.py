@@ -408,3 +408,78 @@ def test_points_to_earn_come_from_the_earning_rules(api: Api) -> None:
     # when the cart is evaluated, then the rule adds 2 points per unit of discounted pets
     points = evaluate(api, body)["points"]
     assert points["earn"] == 135 + 180  # base on 135.00, plus the rule: 2 per unit on 90.00
+
+
+# --- the buyer's tier, segments and multipliers ---------------------------------------------
+
+LADDER = {
+    "metric": "orders",
+    "window": {"kind": "lifetime"},
+    "levels": [
+        {"id": "silver", "name": "Silver", "threshold": 5},
+        {
+            "id": "gold",
+            "name": "Gold",
+            "threshold": 10,
+            "benefits": {"earn_multiplier": "1.5"},
+        },
+    ],
+}
+
+
+def test_tier_and_segment_promotions_apply_to_their_members_only(api: Api) -> None:
+    # given a gold-only offer, an offer for the static segment "vip", and three members:
+    # ann is gold (set by hand), ben is in the segment, cid is neither
+    assert api.client.post("/v1/tiers", json=LADDER).status_code == 201
+    for name in ("ann", "ben", "cid"):
+        assert api.client.post("/v1/members", json={"external_id": name}).status_code == 201
+    assert api.client.put("/v1/members/ann/tier", json={"tier": "gold"}).status_code == 200
+    segment = {"id": "vip", "name": "VIP", "kind": "static"}
+    assert api.client.post("/v1/segments", json=segment).status_code == 201
+    assert api.client.post("/v1/segments/vip/members", json={"members": ["ben"]}).is_success
+    promotion(api, "gold", benefits=percent("10"), conditions={"tiers": ["gold"]})
+    promotion(api, "vip", benefits=percent("5"), conditions={"segments": ["vip"]})
+    promotion(api, "cel", benefits=percent("1"), conditions={"expression": 'member.tier == "gold"'})
+
+    def outcome(member: str) -> tuple[list[str], set[tuple[str, str]]]:
+        body = evaluate(api, cart(("a", 1, "100.00"), member=member))
+        rejected = {(r["promotion_id"], r["reason"]) for r in body["rejected"]}
+        return sorted(a["promotion_id"] for a in body["applied"]), rejected
+
+    # then each offer reaches exactly its audience, and the others say why not
+    assert outcome("ann") == (["cel", "gold"], {("vip", "segment_not_eligible")})
+    assert outcome("ben") == (
+        ["vip"],
+        {("gold", "tier_not_eligible"), ("cel", "expression_false")},
+    )
+    assert outcome("cid")[0] == []
+
+
+def test_points_to_earn_include_the_tier_and_membership_multipliers(api: Api) -> None:
+    # given gold earns x1.5 and a paid plan x1.2: ann is gold, ben has the plan
+    assert api.client.post("/v1/tiers", json=LADDER).status_code == 201
+    for name in ("ann", "ben", "cid"):
+        assert api.client.post("/v1/members", json={"external_id": name}).status_code == 201
+    assert api.client.put("/v1/members/ann/tier", json={"tier": "gold"}).status_code == 200
+    plan = {
+        "name": "Plus",
+        "price": "19.99",
+        "term": "monthly",
+        "benefits": {"earn_multiplier": "1.2"},
+    }
+    plan_id = api.client.post("/v1/membership-plans", json=plan).json()["id"]
+    started = api.client.post("/v1/members/ben/memberships", json={"plan_id": plan_id})
+    assert started.status_code == 201, started.text
+    # when each prices a 100.00 cart and then pays an order of the same value
+    quoted: dict[str, int] = {}
+    for name in ("ann", "ben", "cid"):
+        quoted[name] = evaluate(api, cart(("a", 1, "100.00"), member=name))["points"]["earn"]
+        earn(api, name, "100.00", order_id=f"o-{name}")
+    balances = {
+        name: sum(api.client.get(f"/v1/members/{name}").json()["balances"][k] for k in kinds)
+        for name in ("ann", "ben", "cid")
+        for kinds in [("available", "pending")]
+    }
+    # then the quote is what the order earns
+    assert quoted == {"ann": 150, "ben": 120, "cid": 100}
+    assert balances == quoted

@@ -544,3 +544,24 @@ def test_a_rule_key_reused_for_another_body_is_a_422(api: Api) -> None:
     response = api.client.post("/v1/rules", json={**DOUBLE_PETS, "name": "x"}, headers=headers)
 
     assert_problem(response, 422, "idempotency_key_conflict")
+
+
+def test_a_brand_rule_earns_on_the_lines_of_that_brand(api: Api) -> None:
+    # given double points on Acme, by line filter and by a condition on the order's brands
+    create(
+        api,
+        name="Double Acme",
+        condition='"Acme" in order.brands',
+        effect={"kind": "multiplier", "factor": "2", "lines": {"brands": ["Acme"]}},
+    )
+    lines = [
+        {"sku": "A1", "quantity": 1, "unit_price": "100.00", "brand": "Acme"},
+        {"sku": "B1", "quantity": 1, "unit_price": "50.00", "brand": "Other"},
+    ]
+    # when an order with an Acme line and one without a brand are paid
+    with_acme = api.event(order("e1", order_id="o1", lines=lines))
+    without = api.event(order("e2", order_id="o2", lines=[{**lines[0], "brand": None}]))
+    # then the Acme line earns twice (200 + 50), and the unbranded order the base rate
+    assert with_acme.status_code == 200, with_acme.text
+    assert sum(e["points"] for e in with_acme.json()["effects"]) == 250
+    assert sum(e["points"] for e in without.json()["effects"]) == 100

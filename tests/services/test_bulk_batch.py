@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from loyalty.domain.errors import DomainError
-from loyalty.services import bulk, events, members, tiers
+from loyalty.services import bulk, events, members, memberships, tiers
 from loyalty.services.checks import check_ledger
 from loyalty.store.tables import inbox_events, ledger_entries, lots, outbox_events
 from tests.builders import event, order_paid_json, refund_json
@@ -304,3 +304,44 @@ def test_a_bad_email_spoils_only_its_event_and_a_later_email_fills_an_empty_one(
         with shop.db.read(shop.tenant_id) as uow:
             carol = uow.members.get("carol")
             assert carol is not None and carol["email"] == "carol@example.com"
+
+
+def test_without_tiers_a_paid_membership_multiplies_on_every_order_path(
+    make_shop: Any, tmp_path: Any
+) -> None:
+    # given three shops without tiers where m1 has a Plus plan (x2) since ten days ago
+    shops = [make_shop(pending_days=0) for _ in range(3)]
+    for shop in shops:
+        with shop.db.transaction(shop.tenant_id) as uow:
+            members.create_member(uow, shop.ctx, "m1", {}, NOW)
+            plan = memberships.create_plan(
+                uow,
+                shop.ctx,
+                {
+                    "name": "Plus",
+                    "price": "9.99",
+                    "term": "monthly",
+                    "benefits": {"earn_multiplier": "2"},
+                },
+                NOW,
+            )
+            at = NOW - timedelta(days=10)
+            memberships.start_membership(uow, shop.ctx, "m1", plan["id"], "ms1", at, at)
+    bodies = [
+        order_paid_json(f"e-{n}", member, f"o-{n}", [("a", 1, price)], NOW - timedelta(days=n))
+        for n, member, price in [(1, "m1", "10.99"), (2, "m2", "40"), (3, "m1", "33.33")]
+    ]
+    batch = [event(body) for body in bodies]
+    # when the orders arrive one by one, as a batch, and as a history import
+    _one_by_one(shops[0], batch)
+    bulk.ingest_batch(shops[1].db, shops[1].ctx, batch, NOW)
+    with shops[2].db.transaction(shops[2].tenant_id) as uow:
+        bulk.process_batch(uow, shops[2].ctx, batch, NOW, history=True)
+    # then m1 earns twice the base on each path, m2 the base, with the reason saying so
+    for shop in shops:
+        assert _balances(shop)["m1"]["available"] == 21 + 66  # floor(2 x 10.99) + floor(2 x 33.33)
+        assert _balances(shop)["m2"]["available"] == 40
+        assert any("x 2 (tier multiplier)" in str(row) for row in _ledger(shop))
+        # (the same rows; the batch writes m1's orders, which go one by one, after m2's)
+        assert sorted(_ledger(shop), key=repr) == sorted(_ledger(shops[0]), key=repr)
+        assert check_ledger(shop.db, shop.tenant_id).ok

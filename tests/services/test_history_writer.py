@@ -22,7 +22,7 @@ from loyalty.domain.errors import DomainError
 from loyalty.domain.events import InboundEvent, MemberRef, OrderPaid
 from loyalty.domain.orders import OrderLine, PaidOrder
 from loyalty.integrations.files import read_rows
-from loyalty.services import events, imports, members, referrals, tiers
+from loyalty.services import events, imports, members, memberships, referrals, tiers
 from loyalty.services.checks import check_ledger
 from tests.builders import event
 from tests.conftest import NOW, Shop
@@ -210,3 +210,49 @@ def test_the_history_writer_leaves_the_ledger_the_one_by_one_path_leaves(
     again = imports.import_orders(shops[0].db, shops[0].ctx, read_rows(path), NOW)
     assert (again.imported, again.already_there) == (0, len(orders) - len(refused))
     assert snapshot(shops[0]) == before
+
+
+def test_without_tiers_a_paid_membership_multiplies_imported_orders(
+    make_shop: Any, tmp_path: Path
+) -> None:
+    # given two shops without tiers where c1 has a plan earning x2 since ten days ago
+    shops = [make_shop(pending_days=0), make_shop(pending_days=0)]
+    for shop in shops:
+        with shop.db.transaction(shop.tenant_id) as uow:
+            members.create_member(uow, shop.ctx, "c1", {}, NOW)
+            plan = memberships.create_plan(
+                uow,
+                shop.ctx,
+                {
+                    "name": "Plus",
+                    "price": "9",
+                    "term": "monthly",
+                    "benefits": {"earn_multiplier": "2"},
+                },
+                NOW,
+            )
+            since = NOW - timedelta(days=10)
+            memberships.start_membership(uow, shop.ctx, "c1", plan["id"], "ms1", since, since)
+    orders = [
+        {
+            "order_id": f"H{n}",
+            "customer_id": customer,
+            "email": "",
+            "ordered_at": (NOW - timedelta(days=n)).strftime("%Y-%m-%d %H:%M:%S"),
+            "currency": "PLN",
+            "lines": [("a", 1, price)],
+            "discount": "",
+            "shipping": "",
+        }
+        for n, customer, price in [(1, "c1", "10.99"), (2, "c2", "40.00"), (3, "c1", "33.33")]
+    ]
+    path = write_file(tmp_path / "history.csv", orders)
+    # when one shop imports them and the other gets them one by one
+    report = imports.import_orders(shops[0].db, shops[0].ctx, read_rows(path), NOW)
+    for o in orders:
+        events.ingest(shops[1].db, shops[1].ctx, as_event(shops[1], o), NOW)
+    # then c1's imported orders earn twice their base, as one by one
+    assert report.imported == 3
+    imported = snapshot(shops[0])
+    assert sorted(row[1] for row in imported["lots"] if row[0] == "c1") == [21, 66]
+    assert imported == snapshot(shops[1])

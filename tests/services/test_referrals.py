@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from loyalty.domain.errors import UnknownReferralCode
 from loyalty.domain.events import ReferralData
 from loyalty.domain.referrals import Address
-from loyalty.services import events, jobs, members, promotions, referrals
+from loyalty.services import events, jobs, members, promotions, referrals, tiers
 from loyalty.services.checks import check_ledger
 from loyalty.store import tables
 from loyalty.store.tables import ledger_entries, outbox_events
@@ -502,3 +502,27 @@ def test_a_qualified_referral_also_earns_through_the_rules_once(shop: Shop) -> N
     # then anna has the programme's 500 and the rule's 200, once
     assert balances(shop, "anna")["lifetime_earned"] == 700
     assert_clean(shop)
+
+
+def test_the_referrers_points_count_for_their_tier_at_once(shop: Shop) -> None:
+    # given a ladder where 500 earned points make silver, and anna's friend's first order
+    with shop.db.transaction(shop.tenant_id) as uow:
+        tiers.create_tiers(
+            uow,
+            shop.ctx,
+            {
+                "metric": "points_earned",
+                "window": {"kind": "lifetime"},
+                "levels": [{"id": "silver", "name": "Silver", "threshold": 500}],
+            },
+            NOW,
+        )
+    code = code_of(shop, "anna")
+    send(shop, customer("c1", "ben", referral_code=code))
+    send(shop, order("p1", "ben", "o1"))
+    # when the referral qualifies and anna gets her 500 points
+    jobs.run_due_jobs(shop.db, NOW + WINDOW, shop.tenant_id)
+    # then she is silver without waiting for an order of her own
+    with shop.db.read(shop.tenant_id) as uow:
+        assert tiers.member_tier(uow, shop.ctx, "anna", NOW + WINDOW)["tier"]["id"] == "silver"
+    assert [e["to_tier"] for e in outbox(shop, "tier.changed")] == ["silver"]

@@ -11,10 +11,10 @@ from sqlalchemy import select
 
 from loyalty.domain.errors import InvalidSettings, NotFound
 from loyalty.domain.tiers.errors import InvalidTierSettings
-from loyalty.services import bulk, events, jobs, members, memberships, tiers
+from loyalty.services import bulk, events, jobs, members, memberships, rules, tiers
 from loyalty.store import tables
 from loyalty.store.tiers import TierRepository
-from tests.builders import cancel, order_paid, refund
+from tests.builders import cancel, event, order_paid, refund
 from tests.conftest import NOW, Shop
 
 NEW_YEAR_2027 = datetime(2026, 12, 31, 23, 0, tzinfo=UTC)  # midnight in Warsaw
@@ -366,3 +366,34 @@ def test_lowering_a_threshold_raises_holders_at_the_next_job_run(shop: Shop) -> 
     assert changed == 1 and states[0].tier == "gold"
     assert history[-1].ladder_version == 2
     assert tiers.review_due(shop.db, NOW + timedelta(minutes=2), shop.tenant_id) == 0
+
+
+def test_points_from_an_action_event_reach_a_tier_at_once(shop: Shop) -> None:
+    # given a points-earned ladder and a rule giving 600 points for an approved review
+    with_tiers(shop)
+    with shop.db.transaction(shop.tenant_id) as uow:
+        rules.create_rule(
+            uow,
+            shop.ctx,
+            {
+                "name": "review +600",
+                "trigger": "review.approved",
+                "effect": {"kind": "fixed_points", "points": 600},
+            },
+            NOW,
+        )
+    review = {
+        "id": "rv1",
+        "type": "review.approved",
+        "occurred_at": NOW.isoformat(),
+        "member": {"external_id": "m1"},
+        "data": {},
+    }
+    # when the review earns its points
+    events.ingest(shop.db, shop.ctx, event(review), NOW)
+    # then the member is gold straight away, with its history row and tier.changed
+    assert view(shop)["tier"]["id"] == "gold"
+    states, history, outbox = stored(shop)
+    assert [s.tier for s in states] == ["gold"]
+    assert [h.to_tier for h in history] == ["gold"]
+    assert [o["to_tier"] for o in outbox] == ["gold"]

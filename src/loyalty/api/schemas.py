@@ -172,6 +172,7 @@ class LineIn(Strict):
     sku: str = Field(min_length=1, max_length=200)
     product_id: str | None = Field(None, max_length=200)
     category: str | None = Field(None, max_length=200)
+    brand: str | None = Field(None, max_length=200)
     quantity: int = Field(gt=0, le=1_000_000)
     unit_price: Amount
     discount: Amount = Decimal(0)
@@ -336,6 +337,7 @@ def to_domain(event: Any, source: str = "api") -> InboundEvent:
                 discount=line.discount,
                 product_id=line.product_id,
                 category=line.category,
+                brand=line.brand,
             )
             for line in data.lines
         )

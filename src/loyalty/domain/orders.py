@@ -19,6 +19,7 @@ class OrderLine:
     discount: Decimal = Decimal(0)
     product_id: str | None = None
     category: str | None = None
+    brand: str | None = None
 
     def __post_init__(self) -> None:
         if self.quantity <= 0:

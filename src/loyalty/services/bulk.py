@@ -233,8 +233,8 @@ def _multipliers(
     """Event index -> the multiplier other than 1 its order earns at (the member's tier's and
     paid memberships', when the order was paid), as the one-by-one path reads it. Outside
     history mode one such order is enough to send its member one by one, so the member's
-    other orders are not read. Without tiers: none, and no query."""
-    if ladder is None:
+    other orders are not read. Without tiers or paid memberships: none, and one probe."""
+    if not tiers.may_multiply(uow, ladder):
         return {}
     out: dict[int, Decimal] = {}
     multiplied: set[str] = set()
@@ -245,7 +245,9 @@ def _multipliers(
         if not _paid(batch[i]).earn:  # earns nothing at any multiplier (history-only rows)
             continue
         at = min(batch[i].occurred_at, now)
-        multiplier = tiers.base_multiplier(uow, ladder, members[external_id]["id"], at)
+        multiplier = tiers.base_multiplier(
+            uow, ladder, members[external_id]["id"], at, checked=True
+        )
         if multiplier != ONE:
             out[i] = multiplier
             multiplied.add(external_id)

@@ -19,6 +19,7 @@ used, the points stay spent); ``order.cancelled`` or the expiry job releases it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -66,13 +67,14 @@ from loyalty.domain.rewards import (
     promotion_for_reward,
 )
 from loyalty.domain.rules import ORDER_PAID, evaluate_rules
-from loyalty.services import coupons, ledger
+from loyalty.services import coupons, ledger, tiers
 from loyalty.services.context import TenantContext
 from loyalty.services.earning import facts_for
 from loyalty.services.expressions import cel_check
 from loyalty.services.promotions import Catalogue, Counters, Entry, catalogue
 from loyalty.services.rewards import get_reward_model
 from loyalty.services.rules import tenant_rules
+from loyalty.store.audience import member_audience
 from loyalty.store.checkouts import COMMITTED, RELEASED, RESERVED
 from loyalty.store.coupons import to_coupon
 from loyalty.store.uow import Database, UnitOfWork
@@ -135,11 +137,27 @@ def _member(uow: UnitOfWork, external_id: str | None, *, lock: bool) -> dict[str
     return None if row is None else dict(row)
 
 
-def member_facts(uow: UnitOfWork, member: dict[str, Any] | None) -> MemberFacts:
-    """What promotions know about the buyer. Tiers and segments plug in here when they land."""
+def member_facts(
+    uow: UnitOfWork,
+    member: dict[str, Any] | None,
+    promotions: Sequence[Promotion],
+    first_order: bool | None = None,
+) -> MemberFacts:
+    """What promotions know about the buyer: whether this is their first order (read here
+    unless the caller read it with the member), their tier and their segments. The tier and
+    segments are read only when one of ``promotions`` may ask for them (an audience condition
+    or a CEL expression), so a catalogue without such offers pays nothing for them."""
     if member is None:
         return MemberFacts(is_first_order=True)
-    return MemberFacts(is_first_order=not uow.checkouts.member_has_orders(member["id"]))
+    member_id = member["id"]
+    if first_order is None:
+        first_order = not uow.checkouts.member_has_orders(member_id)
+    tier, segments = None, frozenset[str]()
+    if any(
+        p.conditions.tiers or p.conditions.segments or p.conditions.expression for p in promotions
+    ):  # as reward visibility reads them
+        tier, segments = member_audience(uow.conn, uow.tenant_id, member_id)
+    return MemberFacts(tier=tier, is_first_order=first_order, segments=segments)
 
 
 def points_to_earn(
@@ -167,8 +185,11 @@ def points_to_earn(
     shipping = evaluation.shipping - evaluation.shipping_discount
     order = PaidOrder("checkout", cart.currency, lines, shipping)
     rules = tenant_rules(uow)
-    if rules is None or not rules.has(ORDER_PAID):
-        return ctx.program.points_for(order.earning_base(ctx.program))
+    if rules is None or not rules.has(ORDER_PAID):  # the programme's rate, as order.paid earns
+        base = order.earning_base(ctx.program)
+        if member is not None:
+            base *= tiers.base_multiplier(uow, tiers.load_ladder(uow), member["id"], now)
+        return ctx.program.points_for(base)
     facts = facts_for(uow, ctx, rules, member, ORDER_PAID, {}, now, order, lock=False)
     return evaluate_rules(rules.rule_set, facts).points
 
@@ -343,11 +364,7 @@ def _price(
     refused_coupons = {r.code for r in issued.rejected}
     codes = tuple(code for code in codes if code not in refused_coupons)
     rejected = [*refused, *rejected, *issued.rejected]
-    buyer = (
-        member_facts(uow, member)
-        if first_order is None
-        else MemberFacts(is_first_order=first_order)
-    )
+    buyer = member_facts(uow, member, (*found.promotions, *issued.derived.values()), first_order)
     cart = Cart(request.currency, request.lines, request.shipping, buyer, codes)
     has_expressions = any(p.conditions.expression for p in found.promotions)
     promotions = found.prepared

@@ -154,7 +154,9 @@ def _dispatch(
     else:  # pragma: no cover - the API only builds the payloads above
         raise ValidationFailed(f"unsupported event type {event.type}", field="type")
     referral = referrals.after_event(uow, ctx, event, member, now)
-    if isinstance(payload, OrderPaid | OrderRefunded | OrderCancelled):  # the tier metric moved
+    if isinstance(payload, OrderPaid | OrderRefunded | OrderCancelled) or (
+        effects and isinstance(payload, ActionPerformed)  # points earned count for tiers
+    ):  # the tier metric moved
         if not isinstance(payload, OrderPaid):
             ladder = tiers.load_ladder(uow)
         tiers.refresh_member_on(uow, ctx, ladder, member["id"], member["external_id"], now)
@@ -408,7 +410,7 @@ HISTORY_ONLY = "history loaded for analytics: no points"
 
 
 def line_json(line: OrderLine) -> dict[str, Any]:
-    return {
+    out = {
         "sku": line.sku,
         "quantity": line.quantity,
         "unit_price": str(line.unit_price),
@@ -416,6 +418,9 @@ def line_json(line: OrderLine) -> dict[str, Any]:
         "product_id": line.product_id,
         "category": line.category,
     }
+    if line.brand is not None:  # stored only when sent, so lines without one read as before
+        out["brand"] = line.brand
+    return out
 
 
 def _stored_order(row: RowMapping) -> PaidOrder:
@@ -438,6 +443,7 @@ def lines_from_json(items: list[dict[str, Any]]) -> tuple[OrderLine, ...]:
             discount=Decimal(item["discount"]),
             product_id=item.get("product_id"),
             category=item.get("category"),
+            brand=item.get("brand"),
         )
         for item in items
     )

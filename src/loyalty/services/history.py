@@ -255,13 +255,13 @@ def _write_group(
     careful |= {x for x, m in members.items() if m[1] == _BLOCKED or m[3] > 0}
     careful |= uow.referrals.awaiting_first_order({x: m[0] for x, m in members.items()})
     ladder = tiers.load_ladder(uow)
-    if ladder is not None:  # tiers that do not multiply; a paid membership still may
+    if tiers.may_multiply(uow, ladder):  # tiers that do not multiply; a paid membership may
         for k in group:
             x = orders[k].customer
             if x in careful or x not in members:
                 continue
             at = min(orders[k].occurred_at, now)
-            if tiers.base_multiplier(uow, ladder, members[x][0], at) != 1:
+            if tiers.base_multiplier(uow, ladder, members[x][0], at, checked=True) != 1:
                 careful.add(x)
     for x, m in members.items():
         if m[2] is None and emails[x] is not None and x not in missing and x not in careful:

@@ -48,7 +48,7 @@ from loyalty.domain.referrals import (
     referral_link,
 )
 from loyalty.domain.rewards import RewardNotFound, coupon_promotion_id
-from loyalty.services import coupons, ledger
+from loyalty.services import coupons, ledger, tiers
 from loyalty.services._referral_rows import changed_values, new_values, referral_view, to_domain
 from loyalty.services.context import TenantContext
 from loyalty.services.lookup import ensure_member, require_member
@@ -483,6 +483,7 @@ def qualify(uow: UnitOfWork, ctx: TenantContext, referral_id: int, now: datetime
         values |= {"reward_lot_id": lot_id, "reward_entry_id": effect.entry_id}
         balances = _balances(uow, referrer)
         emit_effects(uow, referrer["external_id"], [effect.to_dict()], balances, now)
+        tiers.refresh_member(uow, ctx, referrer["id"], referrer["external_id"], now)
     if not uow.referrals.update(referral_id, values, status=row["status"]):
         raise RuntimeError(f"referral {referral_id} changed while it was locked")
     done = uow.referrals.get(referral_id)

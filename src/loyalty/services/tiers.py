@@ -29,7 +29,7 @@ from loyalty.services.context import TenantContext
 from loyalty.services.lookup import require_member
 from loyalty.services.outbox import emit
 from loyalty.services.program import load_context
-from loyalty.store.memberships import MembershipRepository
+from loyalty.store.memberships import MembershipRepository, any_membership
 from loyalty.store.tiers import TierRepository, tenants_with_ladders
 from loyalty.store.uow import Database, UnitOfWork
 
@@ -433,16 +433,30 @@ def standing(
     return tier, _benefits(uow, ladder, tier, member_id, now)
 
 
+def may_multiply(uow: UnitOfWork, ladder: TierLadder | None) -> bool:
+    """Whether anything can multiply what an order earns at the programme's own rate: a tier
+    ladder, or a paid membership (even without tiers). One cheap probe without tiers."""
+    return ladder is not None or any_membership(uow.raw, uow.tenant_id)
+
+
 def base_multiplier(
-    uow: UnitOfWork, ladder: TierLadder | None, member_id: int, now: datetime
+    uow: UnitOfWork,
+    ladder: TierLadder | None,
+    member_id: int,
+    now: datetime,
+    *,
+    checked: bool = False,
 ) -> Decimal:
     """The earn multiplier on the programme's own rate when the tenant has no earning rule
-    on orders (the rules apply it themselves): the member's, as ``standing`` gives it, when
-    the programme has tiers. Without tiers it is 1 and costs no query."""
-    if ladder is None:
+    on orders (the rules apply it themselves): the member's, as ``standing`` gives it (their
+    tier's and their active paid memberships'). 1 when neither can apply, at the cost of one
+    probe (none when the caller already asked ``may_multiply``: ``checked``)."""
+    if not checked and not may_multiply(uow, ladder):
         return ONE
-    row = _repo(uow).state(member_id)
-    tier = None if row is None else row["tier"]
+    tier = None
+    if ladder is not None:
+        row = _repo(uow).state(member_id)
+        tier = None if row is None else row["tier"]
     return _benefits(uow, ladder, tier, member_id, now).earn_multiplier
 
 

@@ -8,7 +8,16 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection, RowMapping
 
+from loyalty.store._raw import RawRunner, RawStatement
 from loyalty.store.tables import membership_history, membership_plans, memberships
+
+_ANY_MEMBERSHIP = RawStatement("SELECT 1 FROM memberships WHERE tenant_id = :tenant_id LIMIT 1")
+
+
+def any_membership(raw: RawRunner, tenant_id: int) -> bool:
+    """Whether the tenant has ever had a paid membership (one indexed probe: the order path
+    asks it to know whether a membership can multiply what an order earns)."""
+    return raw.one(_ANY_MEMBERSHIP, {"tenant_id": tenant_id}) is not None
 
 
 class MembershipRepository:

@@ -49,7 +49,8 @@ class OrderFacts:
     def from_order(
         cls, order: PaidOrder, program: Program, brands: Mapping[str, str] | None = None
     ) -> OrderFacts:
-        """``brands`` maps sku -> brand, for stores that send brands beside the lines."""
+        """A line's brand is the one the store sent on it; ``brands`` (sku -> brand) fills in
+        lines sent without one."""
         brands = brands or {}
         lines = tuple(
             LineFacts(
@@ -60,7 +61,7 @@ class OrderFacts:
                 net=line.net,
                 product_id=line.product_id,
                 category=line.category,
-                brand=brands.get(line.sku),
+                brand=line.brand if line.brand is not None else brands.get(line.sku),
             )
             for line in order.lines
         )
