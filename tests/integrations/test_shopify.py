@@ -135,7 +135,9 @@ def test_a_paid_order_maps_to_order_paid_for_the_customer() -> None:
     assert order.order_id == "820982911946154508"
     assert order.currency == "USD"
     assert order.lines == (
-        OrderLine("IPOD2008PINK", 2, Decimal("199.00"), Decimal("10.00"), "632910392"),
+        OrderLine(
+            "IPOD2008PINK", 2, Decimal("199.00"), Decimal("10.00"), "632910392", brand="Apple"
+        ),
         OrderLine(
             "variant:642667041472713922", 1, Decimal("29.99"), Decimal("0"), "788032119674292922"
         ),

@@ -46,6 +46,7 @@ def order_line(
     net: Decimal,
     product_id: str | None = None,
     category: str | None = None,
+    brand: str | None = None,
 ) -> OrderLine:
     """A line from the store's line value before (``gross``) and after (``net``) discounts.
 
@@ -65,6 +66,7 @@ def order_line(
         discount=unit * quantity - net,
         product_id=product_id,
         category=category,
+        brand=brand,
     )
 
 

@@ -198,7 +198,13 @@ def _line(item: JsonObject, taxes_included: bool) -> OrderLine:
         net=net,
         product_id=item.opt_ident("product_id"),
         category="gift_card" if item.flag("gift_card") else None,
+        brand=_brand(item.opt_text("vendor")),
     )
+
+
+def _brand(vendor: str | None) -> str | None:
+    """Shopify's ``vendor`` is the product's brand (earning rules can select lines by it)."""
+    return vendor[: _common.MAX_ID_LENGTH] if vendor else None
 
 
 def sku(item: JsonObject) -> str:
