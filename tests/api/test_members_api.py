@@ -541,3 +541,46 @@ def test_transfer_to_or_from_a_blocked_member_is_refused(make_api: Callable[...,
     response = api.client.post("/v1/transfers", json={"from": "alice", "to": "bob", "points": 5})
     assert_problem(response, 409, "member_blocked")
     assert api.state() == before
+
+
+def test_a_member_reads_their_merged_benefits_without_a_tier_ladder(api: Api) -> None:
+    plan = {
+        "name": "Plus",
+        "price": "19.99",
+        "term": "monthly",
+        "benefits": {
+            "earn_multiplier": "1.2",
+            "free_shipping": True,
+            "exclusive_rewards": True,
+            "early_access_days": 3,
+            "birthday_gift": {"points": 50},
+            "perks": {"free_returns": "returns cost nothing"},
+        },
+    }
+    plus = api.client.post("/v1/membership-plans", json=plan).json()
+    api.client.post("/v1/members", json={"external_id": "m1"})
+    assert api.client.get("/v1/members/m1/tier").status_code == 404  # no ladder
+    before = api.member("m1")["benefits"]
+    assert api.client.post("/v1/members/m1/memberships", json={"plan_id": plus["id"]}).is_success
+
+    body = api.member("m1")
+
+    assert before == {
+        "earn_multiplier": "1",
+        "free_shipping": False,
+        "exclusive_rewards": False,
+        "early_access": False,
+        "early_access_days": 0,
+        "birthday_gifts": [],
+        "perks": {},
+    }
+    assert body["benefits"] == {
+        "earn_multiplier": "1.2",
+        "free_shipping": True,
+        "exclusive_rewards": True,
+        "early_access": True,
+        "early_access_days": 3,
+        "birthday_gifts": [{"points": 50}],
+        "perks": {"free_returns": "returns cost nothing"},
+    }
+    assert body["balances"]["available"] == 0 and body["external_id"] == "m1"

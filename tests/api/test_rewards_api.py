@@ -353,3 +353,71 @@ def test_listing_for_a_member_keeps_what_the_member_may_redeem_now(api: Api) -> 
     assert len(api.client.get("/v1/rewards").json()["items"]) == 4
     unknown = api.client.get("/v1/rewards", params={"member": "ghost"})
     assert_problem(unknown, 404, "member_not_found", "member")
+
+
+# --- exclusive rewards ---------------------------------------------------------------------------
+
+EXCLUSIVE_PLAN = {
+    "name": "Club",
+    "price": "9.99",
+    "term": "monthly",
+    "benefits": {"exclusive_rewards": True},
+}
+
+
+def test_an_exclusive_reward_is_offered_only_to_members_whose_benefits_grant_it(api: Api) -> None:
+    # given an exclusive reward, an ordinary one, and a plan granting exclusive rewards
+    reward(api, id="vip-box", exclusive=True)
+    reward(api)
+    club = api.client.post("/v1/membership-plans", json=EXCLUSIVE_PLAN).json()
+    member(api, "plain", points=500)
+    member(api, "club", points=500)
+    started = api.client.post("/v1/members/club/memberships", json={"plan_id": club["id"]})
+    assert started.status_code == 201, started.text
+
+    def offered(external_id: str) -> list[str]:
+        page = api.client.get("/v1/rewards", params={"member": external_id}).json()
+        return [item["id"] for item in page["items"]]
+
+    # then only the club member sees and may redeem it
+    assert api.client.get("/v1/rewards/vip-box").json()["exclusive"] is True
+    assert api.client.get("/v1/rewards/ten-off").json()["exclusive"] is False
+    assert offered("plain") == ["ten-off"]
+    assert sorted(offered("club")) == ["ten-off", "vip-box"]
+    refused = assert_problem(redeem(api, "plain", "vip-box"), 409, "reward_exclusive", "reward_id")
+    assert refused["reason"] == "exclusive"
+    assert redeem(api, "club", "vip-box").status_code == 201
+    assert api.member("plain")["balances"]["available"] == 500
+
+
+def test_a_tier_granting_exclusive_rewards_opens_them_and_ending_the_plan_closes_them(
+    api: Api,
+) -> None:
+    ladder = {
+        "metric": "points_earned",
+        "window": {"kind": "lifetime"},
+        "levels": [
+            {"id": "silver", "name": "Silver", "threshold": 100},
+            {
+                "id": "gold",
+                "name": "Gold",
+                "threshold": 1000,
+                "benefits": {"exclusive_rewards": True},
+            },
+        ],
+    }
+    response = api.client.post("/v1/tiers", json=ladder)
+    assert response.status_code == 201, response.text
+    reward(api, id="vip-box", exclusive=True)
+    member(api, "gold", points=1000)  # the adjustment counts as earned: Gold
+    member(api, "club", points=300)  # Silver, which grants nothing exclusive
+    club = api.client.post("/v1/membership-plans", json=EXCLUSIVE_PLAN).json()
+    body = {"plan_id": club["id"], "membership_id": "s1"}
+    assert api.client.post("/v1/members/club/memberships", json=body).status_code == 201
+
+    assert api.client.get("/v1/members/gold/tier").json()["tier"]["id"] == "gold"
+    assert redeem(api, "gold", "vip-box").status_code == 201
+    assert redeem(api, "club", "vip-box").status_code == 201
+    cancel = api.client.post("/v1/members/club/memberships/s1/cancel", json={"immediately": True})
+    assert cancel.status_code == 200, cancel.text
+    assert_problem(redeem(api, "club", "vip-box"), 409, "reward_exclusive")

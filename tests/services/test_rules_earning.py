@@ -277,6 +277,153 @@ def test_the_job_catches_up_after_downtime_and_reports(shop: Shop) -> None:
     assert report.to_dict()["birthday_events"] == 1
 
 
+def _gift_plan(shop: Shop, gift: dict[str, Any], name: str = "Plus") -> int:
+    from loyalty.services import memberships
+
+    data = {"name": name, "price": "9.99", "term": "yearly", "benefits": {"birthday_gift": gift}}
+    with shop.db.transaction(shop.tenant_id) as uow:
+        return int(memberships.create_plan(uow, shop.ctx, data, NOW)["id"])
+
+
+def _join(shop: Shop, external_id: str, plan_id: int) -> None:
+    from loyalty.services import memberships
+
+    with shop.db.transaction(shop.tenant_id) as uow:
+        memberships.start_membership(uow, shop.ctx, external_id, plan_id, None, NOW, NOW)
+
+
+def _entries(shop: Shop, external_id: str) -> list[dict[str, Any]]:
+    with shop.db.read(shop.tenant_id) as uow:
+        return members.history(uow, external_id, None, 50)[0]
+
+
+def _outbox(shop: Shop) -> list[str]:
+    from loyalty.store.tables import outbox_events
+
+    with shop.db.read(shop.tenant_id) as uow:
+        stmt = select(outbox_events.c.type).where(outbox_events.c.tenant_id == shop.tenant_id)
+        return list(uow.conn.execute(stmt.order_by(outbox_events.c.id)).scalars())
+
+
+def test_a_plan_birthday_gift_of_points_is_given_once_a_year_without_a_birthday_rule(
+    shop: Shop,
+) -> None:
+    plus = _gift_plan(shop, {"points": 30})
+    new_member(shop, "ann", birthday=date(1990, 5, 17))
+    new_member(shop, "eve", birthday=date(1990, 5, 17))  # no plan: no gift
+    _join(shop, "ann", plus)
+    night = datetime(2026, 5, 16, 22, 30, tzinfo=UTC)  # 17 May in Warsaw
+
+    before = raise_birthdays(shop.db, night - timedelta(hours=1), shop.tenant_id)
+    first = raise_birthdays(shop.db, night, shop.tenant_id)
+    again = raise_birthdays(shop.db, night + timedelta(hours=12), shop.tenant_id)
+    catch_up = raise_birthdays(shop.db, night + timedelta(days=2), shop.tenant_id)
+
+    assert (before, first, again, catch_up) == (0, 1, 0, 0)
+    assert (available(shop, "ann"), available(shop, "eve")) == (30, 0)
+    gift = _entries(shop, "ann")[0]
+    assert (gift["kind"], gift["points"]) == ("earn", 30)
+    assert gift["reason"] == "birthday gift 2026 (plan Plus)"
+    assert gift["meta"] == {"birthday_gift": "plan Plus", "celebrated_on": "2026-05-17"}
+    assert _outbox(shop).count("points.earned") == 1
+    assert check_ledger(shop.db, shop.tenant_id).ok
+
+
+def test_a_missed_birthday_gift_is_caught_up_and_a_recent_change_earns_nothing(
+    shop: Shop,
+) -> None:
+    plus = _gift_plan(shop, {"points": 30})
+    new_member(shop, "cid", birthday=date(1985, 4, 1))
+    new_member(shop, "bob")
+    for external_id in ("cid", "bob"):
+        _join(shop, external_id, plus)
+    with shop.db.transaction(shop.tenant_id) as uow:  # set 10 days before the birthday
+        members.update_member(uow, shop.ctx, "bob", {"birthday": date(1990, 3, 12)}, NOW)
+
+    bob = raise_birthdays(shop.db, datetime(2026, 3, 12, 9, 0, tzinfo=UTC), shop.tenant_id)
+    cid = raise_birthdays(shop.db, datetime(2026, 4, 3, 9, 0, tzinfo=UTC), shop.tenant_id)
+
+    assert (bob, cid) == (0, 1)
+    assert (available(shop, "bob"), available(shop, "cid")) == (0, 30)
+
+
+def test_a_birthday_gift_reward_is_granted_through_the_rewards_service(shop: Shop) -> None:
+    from loyalty.services import rewards
+
+    cake = {
+        "id": "cake",
+        "name": "Birthday cake",
+        "cost_points": 500,
+        "stock": 5,
+        "exclusive": True,
+        "benefit": {"type": "free_product", "sku": "CAKE", "quantity": 1},
+    }
+    with shop.db.transaction(shop.tenant_id) as uow:
+        rewards.create_reward(uow, cake, NOW)
+    plus = _gift_plan(shop, {"reward_id": "cake"})
+    new_member(shop, "ann", birthday=date(1990, 5, 17))
+    _join(shop, "ann", plus)
+    day = datetime(2026, 5, 17, 9, 0, tzinfo=UTC)
+
+    raised = [raise_birthdays(shop.db, day, shop.tenant_id) for _ in range(2)]
+
+    assert raised == [1, 0]
+    with shop.db.read(shop.tenant_id) as uow:
+        given, _ = rewards.list_redemptions(uow, "ann", None, 10)
+        assert rewards.get_reward(uow, "cake")["stock_left"] == 4
+    assert [(r["reward_id"], r["points"], r["status"]) for r in given] == [("cake", 0, "completed")]
+    assert given[0]["coupon"] is not None
+    assert "coupon.issued" in _outbox(shop)
+    assert available(shop, "ann") == 0
+
+
+def test_a_birthday_rule_and_the_gifts_of_a_tier_and_a_plan_all_apply(shop: Shop) -> None:
+    from loyalty.services import tiers
+
+    _birthday_shop(shop)  # the rule: +50
+    with shop.db.transaction(shop.tenant_id) as uow:
+        ladder = {
+            "metric": "points_earned",
+            "window": {"kind": "lifetime"},
+            "levels": [
+                {
+                    "id": "gold",
+                    "name": "Gold",
+                    "threshold": 0,
+                    "benefits": {"birthday_gift": {"points": 20}},
+                },
+            ],
+        }
+        tiers.create_tiers(uow, shop.ctx, ladder, NOW)
+    plus = _gift_plan(shop, {"points": 30})
+    new_member(shop, "ann", birthday=date(1990, 5, 17))
+    _join(shop, "ann", plus)
+    with shop.db.transaction(shop.tenant_id) as uow:
+        tiers.put_member_tier(uow, shop.ctx, "ann", "gold", None, "", NOW)
+
+    raised = raise_birthdays(shop.db, datetime(2026, 5, 17, 9, 0, tzinfo=UTC), shop.tenant_id)
+
+    assert raised == 2  # the rule's event and the gifts
+    assert available(shop, "ann") == 100
+    reasons = sorted(e["reason"] for e in _entries(shop, "ann"))
+    assert reasons[:2] == ["birthday gift 2026 (plan Plus)", "birthday gift 2026 (tier Gold)"]
+
+
+def test_a_member_created_with_a_birthday_days_before_it_earns_nothing_that_year(
+    shop: Shop,
+) -> None:
+    _birthday_shop(shop)
+    new_member(shop, "new", birthday=date(1990, 3, 12))  # created 10 days before
+    new_member(shop, "old", birthday=date(1990, 4, 20))  # created 49 days before
+
+    soon = raise_birthdays(shop.db, datetime(2026, 3, 12, 9, 0, tzinfo=UTC), shop.tenant_id)
+    later = raise_birthdays(shop.db, datetime(2026, 4, 20, 9, 0, tzinfo=UTC), shop.tenant_id)
+    next_year = raise_birthdays(shop.db, datetime(2027, 3, 12, 9, 0, tzinfo=UTC), shop.tenant_id)
+
+    assert (soon, later, next_year) == (0, 1, 1)
+    assert (available(shop, "new"), available(shop, "old")) == (50, 50)
+
+
 def test_the_tier_earn_multiplier_and_segments_reach_the_rules(shop: Shop) -> None:
     from loyalty.services import tiers
 

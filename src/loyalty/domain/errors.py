@@ -44,6 +44,7 @@ class ErrorCode(StrEnum):
     REWARD_EXISTS = "reward_exists"
     REWARD_INACTIVE = "reward_inactive"
     REWARD_NOT_VISIBLE = "reward_not_visible"
+    REWARD_EXCLUSIVE = "reward_exclusive"
     REWARD_OUT_OF_STOCK = "reward_out_of_stock"
     REDEMPTION_LIMIT_REACHED = "redemption_limit_reached"
     REDEMPTION_NOT_FOUND = "redemption_not_found"

@@ -10,6 +10,7 @@ from sqlalchemy.engine import RowMapping
 from loyalty.domain.errors import MemberBlocked, MemberExists, ValidationFailed
 from loyalty.domain.ledger import EntryKind
 from loyalty.domain.members import MemberStatus, normalise_email, normalise_locale, normalise_phone
+from loyalty.domain.tiers.benefits import EffectiveBenefits
 from loyalty.services import ledger, tiers
 from loyalty.services.context import TenantContext
 from loyalty.services.lookup import require_member
@@ -73,6 +74,12 @@ def get_member(
     return member_view(uow, ctx, require_member(uow, external_id, lock=False), now)
 
 
+def benefits_view(benefits: EffectiveBenefits) -> dict[str, Any]:
+    """Merged benefits for other parts and the store: the flags, the early-access window
+    (``early_access`` and its ``early_access_days``), the birthday gifts and the perks."""
+    return {**benefits.to_dict(), "early_access": benefits.early_access}
+
+
 def balances(
     uow: UnitOfWork, ctx: TenantContext, member: RowMapping, now: datetime
 ) -> dict[str, Any]:
@@ -90,7 +97,13 @@ def balances(
 def member_view(
     uow: UnitOfWork, ctx: TenantContext, member: RowMapping, now: datetime
 ) -> dict[str, Any]:
-    return {**member_summary(member), "balances": balances(uow, ctx, member, now)}
+    """The member's profile, balances and ``benefits``: what the tier they hold and every
+    active paid membership give them at ``now``, merged (with or without a tier ladder)."""
+    return {
+        **member_summary(member),
+        "balances": balances(uow, ctx, member, now),
+        "benefits": benefits_view(tiers.benefits_for(uow, member["id"], now)),
+    }
 
 
 def list_members(

@@ -49,7 +49,7 @@ from loyalty.domain.rewards import (
     ship,
 )
 from loyalty.domain.rewards.fulfilment import FulfilmentStatus
-from loyalty.services import ledger, wallet
+from loyalty.services import ledger, tiers, wallet
 from loyalty.services.context import TenantContext
 from loyalty.services.lookup import require_member
 from loyalty.services.outbox import emit, emit_effects
@@ -114,20 +114,30 @@ def list_rewards(
     now: datetime | None = None,
 ) -> tuple[list[dict[str, Any]], int | None]:
     """A page of the catalogue; with ``member``, only what that member may redeem at ``now``
-    (enabled, in its window, visible to the member's tier and segments)."""
+    (enabled, in its window, visible to the member's tier and segments and, when
+    ``exclusive``, to a member whose tier or active paid plan grants ``exclusive_rewards``)."""
     rows = uow.rewards.page(after, limit + 1, type_)
     last = rows[limit - 1]["id"] if len(rows) > limit else None
     rows = rows[:limit]
     if member is not None:
         assert now is not None
         found = require_member(uow, member, lock=False, field="member")
-        audience = member_audience(uow.conn, uow.tenant_id, found["id"])
-        rows = [r for r in rows if _offered(Reward.from_dict(r["data"]), audience, now)]
+        tier, segments = member_audience(uow.conn, uow.tenant_id, found["id"])
+        offered = [(r, Reward.from_dict(r["data"])) for r in rows]
+        exclusive = any(reward.exclusive for _, reward in offered) and _exclusive_access(
+            uow, found["id"], now
+        )
+        rows = [
+            r
+            for r, reward in offered
+            if reward.is_active(now) and is_visible(reward, tier, segments, exclusive)
+        ]
     return [reward_view(r) for r in rows], last
 
 
-def _offered(reward: Reward, audience: tuple[str | None, frozenset[str]], now: datetime) -> bool:
-    return reward.is_active(now) and is_visible(reward, *audience)
+def _exclusive_access(uow: UnitOfWork, member_id: int, now: datetime) -> bool:
+    """Whether the member's tier or an active paid membership grants exclusive rewards."""
+    return tiers.benefits_for(uow, member_id, now).exclusive_rewards
 
 
 def reward_view(row: RowMapping) -> dict[str, Any]:
@@ -314,7 +324,11 @@ def _facts(
         start, end = window if window is not None else (None, None)
         counts[limit.period] = uow.redemptions.count_since(member["id"], reward.id, start, end)
     return MemberRewardFacts(
-        available_points=member["available"], tier=tier, segments=segments, redemptions=counts
+        available_points=member["available"],
+        tier=tier,
+        segments=segments,
+        redemptions=counts,
+        exclusive_rewards=reward.exclusive and _exclusive_access(uow, member["id"], now),
     )
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy import and_, bindparam, select, union, update
 from sqlalchemy.engine import Connection, RowMapping
 
 from loyalty.store._raw import RawRunner, RawStatement
 from loyalty.store._upsert import insert_row_if_absent
-from loyalty.store.tables import birthday_changes, members
+from loyalty.store.tables import birthday_changes, members, membership_plans, tier_ladders
 
 _BY_EXTERNAL = select(members).where(
     members.c.tenant_id == bindparam("tenant_id"), members.c.external_id == bindparam("external_id")
@@ -105,7 +105,15 @@ class MemberRepository:
             "updated_at": now,
         }
         row = insert_row_if_absent(self.conn, members, values)
-        return None if row is None else row._mapping
+        if row is None:
+            return None
+        if values["birthday"] is not None:  # set at sign-up: "set or changed" < 30 days before
+            self.conn.execute(
+                birthday_changes.insert().values(
+                    tenant_id=self.tenant_id, member_id=row._mapping["id"], changed_on=now.date()
+                )
+            )
+        return row._mapping
 
     def update_fields(self, member_id: int, fields: dict[str, Any], now: datetime) -> None:
         stmt = update(members).where(
@@ -116,7 +124,8 @@ class MemberRepository:
         self.conn.execute(stmt.values(**fields, updated_at=now))
 
     def _note_birthday_change(self, member_id: int, birthday: Any, now: datetime) -> None:
-        """Remember when a birthday changed: a change < 30 days before it earns no bonus."""
+        """Remember when a birthday changed: a change < 30 days before it earns no bonus (``add``
+        records the day a member was created with one the same way)."""
         current = self.conn.execute(
             select(members.c.birthday).where(
                 members.c.tenant_id == self.tenant_id, members.c.id == member_id
@@ -179,3 +188,14 @@ class MemberRepository:
             conditions.append(members.c.available >= filters["min_available"])
         stmt = select(members).where(and_(*conditions)).order_by(members.c.id).limit(limit)
         return list(self.conn.execute(stmt).mappings())
+
+
+def tenants_with_benefit_sources(conn: Connection, tenant_id: int | None) -> list[int]:
+    """Tenants with a tier ladder or a paid membership plan: those whose members may have
+    benefits (a birthday gift); cross-tenant, for daily jobs."""
+    ladders = select(tier_ladders.c.tenant_id)
+    plans = select(membership_plans.c.tenant_id)
+    if tenant_id is not None:
+        ladders = ladders.where(tier_ladders.c.tenant_id == tenant_id)
+        plans = plans.where(membership_plans.c.tenant_id == tenant_id)
+    return sorted(int(t) for t in conn.execute(union(ladders, plans)).scalars())

@@ -23,6 +23,7 @@ from loyalty.domain.rewards import (
     RedemptionRefused,
     RefusalReason,
     Reward,
+    RewardExclusive,
     RewardInactive,
     RewardInsufficientPoints,
     RewardNotVisible,
@@ -30,7 +31,9 @@ from loyalty.domain.rewards import (
     StoreCredit,
     UsageKey,
     Visibility,
+    decide_grant,
     decide_redemption,
+    is_visible,
     redeem,
 )
 
@@ -143,6 +146,33 @@ def test_a_reward_for_other_tiers_or_segments_is_not_visible() -> None:
     assert _reason(_decide(press)) is RefusalReason.NOT_VISIBLE
     in_press = MemberRewardFacts(available_points=5000, segments=frozenset({"press"}))
     assert isinstance(_decide(press, in_press), RedemptionPlan)
+
+
+def test_an_exclusive_reward_needs_benefits_granting_exclusive_rewards() -> None:
+    exclusive = _reward(exclusive=True, stock=1)
+    granted = MemberRewardFacts(available_points=5000, exclusive_rewards=True)
+    hidden = _reward(exclusive=True, visibility=Visibility(tiers=frozenset({"platinum"})))
+
+    assert _reason(_decide(exclusive)) is RefusalReason.EXCLUSIVE
+    assert isinstance(_decide(exclusive, granted), RedemptionPlan)
+    assert _reason(_decide(exclusive, granted, stock_left=0)) is RefusalReason.OUT_OF_STOCK
+    assert _reason(_decide(hidden, granted)) is RefusalReason.NOT_VISIBLE  # visibility first
+    assert isinstance(_decide(_reward(), RICH), RedemptionPlan)  # not exclusive: as before
+    assert not is_visible(exclusive, None, frozenset())
+    assert is_visible(exclusive, None, frozenset(), exclusive_rewards=True)
+    assert isinstance(decide_grant(exclusive, stock_left=1, now=NOW), RedemptionPlan)
+    with pytest.raises(RewardExclusive) as caught:
+        redeem(exclusive, RICH, stock_left=None, now=NOW, tz=UTC_ZONE)
+    assert caught.value.code is ErrorCode.REWARD_EXCLUSIVE
+    assert caught.value.data["reason"] == "exclusive"
+
+
+def test_exclusive_is_stored_with_the_reward_and_defaults_to_false() -> None:
+    data = _reward().to_dict()
+    assert data["exclusive"] is False
+    del data["exclusive"]  # stored before the field existed
+    assert Reward.from_dict(data).exclusive is False
+    assert Reward.from_dict({**data, "exclusive": True}).to_dict()["exclusive"] is True
 
 
 def test_stock_runs_out_at_zero_and_unlimited_stock_never_does() -> None:

@@ -30,7 +30,8 @@ RewardBody = Annotated[
     Body(
         description="A reward: id (optional), name, description, cost_points, benefit "
         "{type, ...}, stock, limits [{period, max_redemptions}], code_valid_days, "
-        "visibility {tiers, segments}, enabled, active_from, active_until, promotion_id."
+        "visibility {tiers, segments}, enabled, active_from, active_until, promotion_id, "
+        "exclusive (only for members whose tier or paid plan grants exclusive_rewards)."
     ),
 ]
 RewardType = Literal[

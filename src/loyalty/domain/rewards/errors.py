@@ -77,6 +77,14 @@ class RewardNotVisible(RewardNotRedeemable):
     reason = "not_visible"
 
 
+class RewardExclusive(RewardNotRedeemable):
+    """An ``exclusive`` reward, and neither the member's tier nor a paid plan grants
+    ``exclusive_rewards``."""
+
+    code = ErrorCode.REWARD_EXCLUSIVE
+    reason = "exclusive"
+
+
 class RewardOutOfStock(RewardNotRedeemable):
     code = ErrorCode.REWARD_OUT_OF_STOCK
     reason = "out_of_stock"

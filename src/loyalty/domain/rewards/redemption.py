@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from loyalty.domain.rewards.benefits import Delivery, RewardBenefit
 from loyalty.domain.rewards.errors import (
     RedemptionLimitReached,
+    RewardExclusive,
     RewardInactive,
     RewardInsufficientPoints,
     RewardNotRedeemable,
@@ -32,6 +33,7 @@ class RefusalReason(StrEnum):
 
     INACTIVE = "inactive"
     NOT_VISIBLE = "not_visible"
+    EXCLUSIVE = "exclusive"
     OUT_OF_STOCK = "out_of_stock"
     MEMBER_LIMIT_REACHED = "member_limit_reached"
     INSUFFICIENT_POINTS = "insufficient_points"
@@ -40,6 +42,7 @@ class RefusalReason(StrEnum):
 _ERRORS: dict[RefusalReason, type[RewardNotRedeemable]] = {
     RefusalReason.INACTIVE: RewardInactive,
     RefusalReason.NOT_VISIBLE: RewardNotVisible,
+    RefusalReason.EXCLUSIVE: RewardExclusive,
     RefusalReason.OUT_OF_STOCK: RewardOutOfStock,
     RefusalReason.MEMBER_LIMIT_REACHED: RedemptionLimitReached,
     RefusalReason.INSUFFICIENT_POINTS: RewardInsufficientPoints,
@@ -52,11 +55,14 @@ class MemberRewardFacts:
 
     ``redemptions``: how many times the member redeemed this reward (any version) in the
     current period of each limit the reward has; a missing period counts as 0.
+    ``exclusive_rewards``: the member's tier or an active paid plan grants access to
+    ``exclusive`` rewards (the merged benefits say so).
     """
 
     available_points: int
     tier: str | None = None
     segments: frozenset[str] = frozenset()
+    exclusive_rewards: bool = False
     redemptions: Mapping[Period, int] = field(default_factory=dict)
 
 
@@ -94,8 +100,12 @@ def usage_keys(reward: Reward, now: datetime, tz: ZoneInfo) -> tuple[UsageKey, .
     )
 
 
-def is_visible(reward: Reward, tier: str | None, segments: frozenset[str]) -> bool:
-    return reward.visibility.admits(tier, segments)
+def is_visible(
+    reward: Reward, tier: str | None, segments: frozenset[str], exclusive_rewards: bool = False
+) -> bool:
+    """Whether the member sees the reward: its visibility admits their tier and segments and,
+    for an ``exclusive`` reward, their benefits grant ``exclusive_rewards``."""
+    return reward.visibility.admits(tier, segments) and (exclusive_rewards or not reward.exclusive)
 
 
 def decide_redemption(
@@ -110,13 +120,14 @@ def decide_redemption(
 
     ``stock_left``: units left as counted by the caller; ignored for unlimited stock, and None
     for limited stock means none redeemed yet. Checks run in a fixed order (inactive, not
-    visible, out of stock, member limit, points) so that a reward the member cannot see never
-    reveals its stock or limits.
+    visible, exclusive, out of stock, member limit, points) so that a reward the member cannot
+    see never reveals its stock or limits.
     """
     local_time(now, tz)  # refuses a naive ``now``
     refusal = (
         _inactive(reward, now)
         or _not_visible(reward, member)
+        or _exclusive(reward, member)
         or _out_of_stock(reward, stock_left)
         or _limit_reached(reward, member, now, tz)
         or _short_of_points(reward, member)
@@ -139,7 +150,8 @@ def decide_grant(
 ) -> RedemptionPlan | RedemptionRefused:
     """Plan giving a reward the member earned (a completed stamp card) rather than bought: it
     costs no points, and visibility and per-member limits do not apply (the rule chose the
-    member), but it must be on offer and in stock."""
+    member, and a birthday gift is the member's benefit, exclusive or not), but it must be on
+    offer and in stock."""
     refusal = _inactive(reward, now) or _out_of_stock(reward, stock_left)
     if refusal is not None:
         return refusal
@@ -182,9 +194,16 @@ def _inactive(reward: Reward, now: datetime) -> RedemptionRefused | None:
 
 
 def _not_visible(reward: Reward, member: MemberRewardFacts) -> RedemptionRefused | None:
-    if is_visible(reward, member.tier, member.segments):
+    if reward.visibility.admits(member.tier, member.segments):
         return None
     return RedemptionRefused(RefusalReason.NOT_VISIBLE, "this reward is not offered to the member")
+
+
+def _exclusive(reward: Reward, member: MemberRewardFacts) -> RedemptionRefused | None:
+    if not reward.exclusive or member.exclusive_rewards:
+        return None
+    message = "this reward is exclusive to members whose tier or paid membership grants it"
+    return RedemptionRefused(RefusalReason.EXCLUSIVE, message)
 
 
 def _out_of_stock(reward: Reward, stock_left: int | None) -> RedemptionRefused | None:

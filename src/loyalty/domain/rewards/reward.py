@@ -94,7 +94,9 @@ class Reward:
     only for rewards that issue a code. ``promotion_id``: a stored cart promotion the coupon
     applies at checkout instead of the one derived from ``benefit``. ``enabled`` and the
     ``active_from``/``active_until`` window (from inclusive, until exclusive) say when it can
-    be redeemed; codes already issued stay valid.
+    be redeemed; codes already issued stay valid. ``exclusive``: only members whose tier or
+    an active paid membership grants ``exclusive_rewards`` may see and redeem it (on top of
+    ``visibility``).
     """
 
     id: str
@@ -111,6 +113,7 @@ class Reward:
     active_from: datetime | None = None
     active_until: datetime | None = None
     promotion_id: str | None = None
+    exclusive: bool = False
 
     def __post_init__(self) -> None:
         if not self.id.strip():
@@ -197,6 +200,7 @@ class Reward:
             "active_from": datetime_text(self.active_from),
             "active_until": datetime_text(self.active_until),
             "promotion_id": self.promotion_id,
+            "exclusive": self.exclusive,
         }
 
     @classmethod
@@ -226,6 +230,7 @@ class Reward:
             active_from=fields.opt_datetime("active_from"),
             active_until=fields.opt_datetime("active_until"),
             promotion_id=fields.opt_text("promotion_id"),
+            exclusive=fields.boolean("exclusive", False),
         )
         fields.done()
         return reward
