@@ -48,6 +48,7 @@ class Catalogue:
     promotions: tuple[Promotion, ...]
     by_id: dict[str, Entry]
     prepared: PromotionSet  # evaluation order and the prefilter index, built once per change
+    limited: frozenset[int]  # pks of the promotions with usage limits: those need counters
 
 
 _cache: dict[tuple[str, int], Catalogue] = {}
@@ -68,12 +69,17 @@ def catalogue(uow: UnitOfWork) -> tuple[Catalogue, Counters]:
     pk -> (uses, budget spent, uses held by open checkouts, budget held by them)."""
     states = uow.promotions.states()
     versions = {row[0]: row[1] for row in states}
-    counters = {row[0]: (row[2], row[3], row[4], row[5]) for row in states}
     cached = _cache.get(uow.cache_key)
     if cached is None or cached.versions != versions:
         cached = _load(uow)
         with _cache_lock:
             _cache[uow.cache_key] = cached
+    limited = cached.limited  # only limited promotions' counters are read: convert only theirs
+    counters = {
+        row[0]: (row[2], Decimal(row[3]), row[4], Decimal(row[5]))
+        for row in states
+        if row[0] in limited
+    }
     return cached, counters
 
 
@@ -88,6 +94,7 @@ def _load(uow: UnitOfWork) -> Catalogue:
         promotions=promotions,
         by_id={e.promotion.id: e for e in entries.values()},
         prepared=PromotionSet(promotions),
+        limited=frozenset(pk for pk, e in entries.items() if e.limits.limited),
     )
 
 

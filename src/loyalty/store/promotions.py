@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from functools import lru_cache
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, case, delete, insert, select, update
 from sqlalchemy.engine import Connection, RowMapping
@@ -21,16 +22,26 @@ _STATES = RawStatement(
     """SELECT id, version, uses, budget_spent, reserved_uses, reserved_budget FROM promotions
     WHERE tenant_id = :tenant_id AND deleted_at IS NULL AND active = 1"""
 )
-_CODES = select(
-    promotion_codes.c.code,
-    promotion_codes.c.promotion_pk,
-    promotion_codes.c.max_uses,
-    promotion_codes.c.uses,
-    promotion_codes.c.reserved,
-).where(
-    promotion_codes.c.tenant_id == bindparam("tenant_id"),
-    promotion_codes.c.code.in_(bindparam("codes", expanding=True)),
-)
+
+
+class CodeRow(NamedTuple):
+    code: str
+    promotion_pk: int
+    max_uses: int | None
+    uses: int
+    reserved: int
+
+
+@lru_cache(maxsize=32)
+def _codes_statement(count: int) -> RawStatement:
+    """The lookup of ``count`` entered codes (checkout reads them on every evaluation)."""
+    wanted = ", ".join(f":c{i}" for i in range(count))
+    return RawStatement(
+        f"""SELECT code, promotion_pk, max_uses, uses, reserved FROM promotion_codes
+        WHERE tenant_id = :tenant_id AND code IN ({wanted})"""
+    )
+
+
 _MEMBER_USES = select(
     promotion_member_usage.c.promotion_pk,
     promotion_member_usage.c.uses,
@@ -123,12 +134,10 @@ class PromotionRepository:
 
     def states(self) -> list[Any]:
         """(pk, version, uses, budget_spent, reserved_uses, reserved_budget) of every active
-        promotion."""
-        rows = self.raw.execute(_STATES, {"tenant_id": self.tenant_id}).fetchall()
-        return [
-            (pk, version, uses, Decimal(spent), held_uses, Decimal(held_budget))
-            for pk, version, uses, spent, held_uses, held_budget in rows
-        ]
+        promotion; the two amounts as the driver gives them (``Decimal(...)`` of either is the
+        amount), since most callers need the counters of a few promotions only."""
+        rows: list[Any] = self.raw.execute(_STATES, {"tenant_id": self.tenant_id}).fetchall()
+        return rows
 
     def active(self) -> list[RowMapping]:
         stmt = select(promotions).where(
@@ -285,13 +294,15 @@ class PromotionRepository:
 
     # --- codes --------------------------------------------------------------------------
 
-    def codes(self, codes: Iterable[str]) -> dict[str, Any]:
+    def codes(self, codes: Iterable[str]) -> dict[str, CodeRow]:
         """code -> (code, promotion_pk, max_uses, uses, reserved) for the codes that exist."""
         wanted = list(codes)
         if not wanted:
             return {}
-        rows = self.conn.execute(_CODES, {"tenant_id": self.tenant_id, "codes": wanted})
-        return {row.code: row for row in rows}
+        params: dict[str, Any] = {f"c{i}": code for i, code in enumerate(wanted)}
+        params["tenant_id"] = self.tenant_id
+        rows = self.raw.execute(_codes_statement(len(wanted)), params).fetchall()
+        return {row[0]: CodeRow(*row) for row in rows}
 
     def codes_of(self, pk: int) -> list[str]:
         stmt = select(promotion_codes.c.code).where(

@@ -90,7 +90,12 @@ async def evaluate_cart(request: Request) -> Response:
         checkout_id=body.checkout_id,
     )
     now = clock.now()
-    if cart.checkout_id is None:
+    if cart.checkout_id is None and db.sqlite:
+        # A dry run on SQLite reads a local file (WAL: a reader never waits for the writer)
+        # and is otherwise pure Python holding the GIL: handing it to a worker thread and back
+        # would cost more CPU than the loop is spared.
+        result = checkout.evaluate(db, ctx, cart, now)
+    elif cart.checkout_id is None:
         result = await run_in_threadpool(checkout.evaluate, db, ctx, cart, now)
     else:
         result = await db.run_async(

@@ -23,10 +23,14 @@ class EnteredCodes:
 
 
 def resolve_codes(
-    codes: Sequence[str], promotions: Mapping[str, Promotion], coupons: Mapping[str, str]
+    codes: Sequence[str],
+    promotions: Mapping[str, Promotion],
+    coupons: Mapping[str, str],
+    own_codes: Mapping[str, Promotion] | None = None,
 ) -> EnteredCodes:
-    """``promotions`` by id; ``coupons``: issued codes -> promotion id."""
-    known = _codes_index(promotions, coupons)
+    """``promotions`` by id; ``coupons``: issued codes -> promotion id. ``own_codes``: the
+    code promotions' own codes, normalised, when the caller prepared them (``PromotionSet``)."""
+    known = _codes_index(promotions, coupons, own_codes)
     entered = EnteredCodes()
     for code in dict.fromkeys(normalize_code(code) for code in codes):
         promotion = known.get(code)
@@ -42,14 +46,22 @@ def resolve_codes(
 
 
 def _codes_index(
-    promotions: Mapping[str, Promotion], coupons: Mapping[str, str]
-) -> dict[str, Promotion]:
-    known = {
-        normalize_code(code): promotion
-        for promotion in promotions.values()
-        if promotion.trigger is Trigger.CODE
-        for code in promotion.codes
-    }
+    promotions: Mapping[str, Promotion],
+    coupons: Mapping[str, str],
+    own_codes: Mapping[str, Promotion] | None,
+) -> Mapping[str, Promotion]:
+    if own_codes is not None and not coupons:
+        return own_codes
+    known = (
+        dict(own_codes)
+        if own_codes is not None
+        else {
+            normalize_code(code): promotion
+            for promotion in promotions.values()
+            if promotion.trigger is Trigger.CODE
+            for code in promotion.codes
+        }
+    )
     for code, promotion_id in coupons.items():
         if promotion_id in promotions:
             known[normalize_code(code)] = promotions[promotion_id]

@@ -121,6 +121,8 @@ class Selection:
 
 
 NO_MATCHING_ITEMS = Refusal(RejectReason.NO_MATCHING_ITEMS, "no item in the cart qualifies")
+_NOT_FIRST_ORDER = Refusal(RejectReason.NOT_FIRST_ORDER, "only for a first order")
+_NOT_IN_SEGMENTS = Refusal(RejectReason.SEGMENT_NOT_ELIGIBLE, "not for this member's segments")
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,20 +174,20 @@ class Conditions:
         included = cart_lines.having(self.products, self.categories)
         return Selection(cart_lines, excluded, sorted(included - excluded))
 
+    @property
+    def has_audience(self) -> bool:
+        """Whether any of the date window, tier, first order and segment checks applies."""
+        return (
+            self.starts_at is not None
+            or self.ends_at is not None
+            or bool(self.tiers)
+            or self.first_order_only
+            or bool(self.segments)
+        )
+
     def audience_refusal(self, member: MemberFacts, now: datetime) -> Refusal | None:
         """Whether this buyer may have the promotion now: date window, tier, first order, segment."""
-        if self.starts_at is not None and now < self.starts_at:
-            return Refusal(RejectReason.NOT_STARTED, f"starts at {self.starts_at.isoformat()}")
-        if self.ends_at is not None and now >= self.ends_at:
-            return Refusal(RejectReason.ENDED, f"ended at {self.ends_at.isoformat()}")
-        if self.tiers and member.tier not in self.tiers:
-            tiers = ", ".join(sorted(self.tiers))
-            return Refusal(RejectReason.TIER_NOT_ELIGIBLE, f"only for tiers: {tiers}")
-        if self.first_order_only and not member.is_first_order:
-            return Refusal(RejectReason.NOT_FIRST_ORDER, "only for a first order")
-        if self.segments and not self.segments & member.segments:
-            return Refusal(RejectReason.SEGMENT_NOT_ELIGIBLE, "not for this member's segments")
-        return None
+        return Audience(self).refusal(member, now)
 
     def cart_refusal(
         self,
@@ -267,3 +269,57 @@ class Conditions:
         )
         fields.done()
         return conditions
+
+
+class Audience:
+    """The audience checks of one promotion's conditions, with the refusals they give built
+    once: their texts depend on the promotion only (a prepared promotion set keeps one)."""
+
+    __slots__ = (
+        "ended",
+        "ends_at",
+        "first_order_only",
+        "not_started",
+        "segments",
+        "starts_at",
+        "tier",
+        "tiers",
+    )
+
+    def __init__(self, conditions: Conditions) -> None:
+        self.starts_at = conditions.starts_at
+        self.ends_at = conditions.ends_at
+        self.tiers = conditions.tiers
+        self.first_order_only = conditions.first_order_only
+        self.segments = conditions.segments
+        self.not_started = (
+            None
+            if self.starts_at is None
+            else Refusal(RejectReason.NOT_STARTED, f"starts at {self.starts_at.isoformat()}")
+        )
+        self.ended = (
+            None
+            if self.ends_at is None
+            else Refusal(RejectReason.ENDED, f"ended at {self.ends_at.isoformat()}")
+        )
+        self.tier = (
+            Refusal(
+                RejectReason.TIER_NOT_ELIGIBLE, f"only for tiers: {', '.join(sorted(self.tiers))}"
+            )
+            if self.tiers
+            else None
+        )
+
+    def refusal(self, member: MemberFacts, now: datetime) -> Refusal | None:
+        """Whether this buyer may have the promotion now: date window, tier, first order, segment."""
+        if self.starts_at is not None and now < self.starts_at:
+            return self.not_started
+        if self.ends_at is not None and now >= self.ends_at:
+            return self.ended
+        if self.tiers and member.tier not in self.tiers:
+            return self.tier
+        if self.first_order_only and not member.is_first_order:
+            return _NOT_FIRST_ORDER
+        if self.segments and not self.segments & member.segments:
+            return _NOT_IN_SEGMENTS
+        return None

@@ -33,9 +33,9 @@ from loyalty.domain.promotions.conditions import (
     Selection,
 )
 from loyalty.domain.promotions.expressions import CelCheck, expression_check
-from loyalty.domain.promotions.prepared import PromotionSet
+from loyalty.domain.promotions.prepared import Plan, PromotionSet
 from loyalty.domain.promotions.pricing import claim
-from loyalty.domain.promotions.promotion import Promotion, Trigger
+from loyalty.domain.promotions.promotion import Promotion
 from loyalty.domain.promotions.reasons import Refusal, RejectReason
 from loyalty.domain.promotions.results import (
     AppliedPromotion,
@@ -52,7 +52,7 @@ _UNLIMITED = UsageFacts()
 _NOTHING_LEFT = Refusal(RejectReason.NO_DISCOUNT, "nothing in this cart left to discount")
 
 
-_Candidate = tuple[Promotion, str | None]  # a promotion and the code that brought it in
+_Candidate = tuple[Plan, str | None]  # a promotion and the code that brought it in
 
 
 @dataclass(slots=True)
@@ -70,18 +70,10 @@ class _Tally:
     stack: Stack = field(default_factory=Stack)
     rejected: list[RejectedPromotion] = field(default_factory=list)
 
-    def reject(self, candidate: _Candidate, refusal: Refusal) -> None:
-        promotion, code = candidate
-        self.rejected.append(
-            RejectedPromotion(
-                promotion.id,
-                promotion.version,
-                promotion.name,
-                code,
-                refusal.reason,
-                refusal.message,
-            )
-        )
+    def reject(self, candidate: _Candidate, refusal: Refusal, *, keep: bool = True) -> None:
+        """``keep``: the refusal's text depends on the promotion only (see ``Plan.rejected``)."""
+        plan, code = candidate
+        self.rejected.append(plan.rejected(code, refusal, keep=keep))
 
 
 def evaluate_cart(
@@ -119,14 +111,7 @@ def evaluate_cart(
     check_expression = expression_check(cart, now, cel_check)
     usage = usage or {}
     for candidate in candidates:
-        _try(
-            candidate,
-            cart,
-            now,
-            usage.get(candidate[0].id, _UNLIMITED),
-            check_expression,
-            tally,
-        )
+        _try(candidate, cart, now, usage.get(candidate[0].id), check_expression, tally)
     return _evaluation(cart, tally)
 
 
@@ -134,13 +119,15 @@ def _candidates(
     cart: Cart, promotions: PromotionSet, coupons: Mapping[str, str], tally: _Tally
 ) -> list[_Candidate]:
     """Automatic promotions and those the entered codes bring in, in evaluation order."""
-    entered = resolve_codes(cart.codes, promotions.by_id, coupons)
+    entered = resolve_codes(cart.codes, promotions.by_id, coupons, promotions.codes)
     tally.rejected.extend(entered.rejected)
     codes = entered.by_promotion
+    if not codes:
+        return [(plan, None) for plan in promotions.plans if plan.automatic]
     return [
-        (promotion, codes.get(promotion.id))
-        for promotion in promotions.ordered
-        if promotion.trigger is Trigger.AUTOMATIC or promotion.id in codes
+        (plan, codes.get(plan.id))
+        for plan in promotions.plans
+        if plan.automatic or plan.id in codes
     ]
 
 
@@ -148,36 +135,46 @@ def _try(
     candidate: _Candidate,
     cart: Cart,
     now: datetime,
-    usage: UsageFacts,
+    usage: UsageFacts | None,  # None: unlimited
     check_expression: ExpressionCheck | None,
     tally: _Tally,
 ) -> None:
-    """Cheap and definitive checks first; the lines are looked at only if the buyer qualifies."""
-    promotion = candidate[0]
+    """Cheap and definitive checks first; the lines are looked at only if the buyer qualifies.
+    The plan says which checks apply to the promotion at all; the order and the reasons are
+    those of the full check."""
+    plan = candidate[0]
+    promotion = plan.promotion
+    if promotion.currency is not None and promotion.currency != cart.currency:
+        tally.reject(candidate, _currency_refusal(promotion, cart))
+        return
+    if usage is not None:
+        refusal = usage.refusal()
+        if refusal is not None:
+            tally.reject(candidate, refusal)
+            return
+    if plan.audience is not None:
+        refusal = plan.audience.refusal(cart.member, now)
+        if refusal is not None:
+            tally.reject(candidate, refusal)
+            return
+    could_match = tally.could_match
+    if plan.filters and could_match is not None and plan.id not in could_match:
+        tally.reject(candidate, NO_MATCHING_ITEMS)  # what the filters would say, unlooked at
+        return
     conditions = promotion.conditions
-    refusal = (
-        _currency_refusal(promotion, cart)
-        or usage.refusal()
-        or conditions.audience_refusal(cart.member, now)
-    )
-    if refusal is None:
-        could_match = tally.could_match
-        if conditions.filters_lines and could_match is not None and promotion.id not in could_match:
-            refusal = NO_MATCHING_ITEMS  # what the filters would say, without looking at them
-        else:
-            lines = conditions.select(tally.lines)
-            refusal = conditions.cart_refusal(
-                cart.currency, lines, check_expression
-            ) or tally.stack.refusal(promotion)
-            if refusal is None and not _apply(candidate, cart, lines, usage, tally):
-                refusal = _NOTHING_LEFT
+    lines = conditions.select(tally.lines)
+    refusal = conditions.cart_refusal(cart.currency, lines, check_expression)
+    if refusal is not None:  # its text may carry the cart's amounts: not kept
+        tally.reject(candidate, refusal, keep=refusal is NO_MATCHING_ITEMS)
+        return
+    refusal = tally.stack.refusal(promotion)
     if refusal is not None:
         tally.reject(candidate, refusal)
+    elif not _apply(candidate, cart, lines, usage or _UNLIMITED, tally):
+        tally.reject(candidate, _NOTHING_LEFT)
 
 
-def _currency_refusal(promotion: Promotion, cart: Cart) -> Refusal | None:
-    if promotion.currency is None or promotion.currency == cart.currency:
-        return None
+def _currency_refusal(promotion: Promotion, cart: Cart) -> Refusal:
     return Refusal(
         RejectReason.CURRENCY_MISMATCH,
         f"only for orders in {promotion.currency}, this cart is in {cart.currency}",
@@ -244,10 +241,11 @@ def _apply(
         step=step,
         remaining=tally.remaining,
         shipping=tally.zero,
-        left=_limit(candidate[0], usage, step),
+        left=_limit(candidate[0].promotion, usage, step),
     )
-    promotion_id = candidate[0].id
-    for benefit in candidate[0].benefits:
+    promotion = candidate[0].promotion
+    promotion_id = promotion.id
+    for benefit in promotion.benefits:
         _give(benefit, promotion_id, cart, lines, tally.shipping_left, outcome)
     if not outcome.gives_anything:
         return False
@@ -284,7 +282,8 @@ def _order_wide(benefit: Benefit) -> bool:
 
 
 def _record(candidate: _Candidate, outcome: _Outcome, tally: _Tally) -> None:
-    promotion, code = candidate
+    promotion = candidate[0].promotion
+    code = candidate[1]
     tally.remaining = outcome.remaining
     tally.shipping_left -= outcome.shipping
     for index in sorted(outcome.shares):

@@ -7,6 +7,8 @@ promotion with ``combines_with`` joins only promotions that name each other.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from loyalty.domain.promotions.promotion import Promotion
 from loyalty.domain.promotions.reasons import Refusal, RejectReason
 
@@ -30,20 +32,12 @@ class Stack:
 
     def refusal(self, candidate: Promotion) -> Refusal | None:
         if self._exclusive is not None:
-            return Refusal(
-                RejectReason.BLOCKED_BY_EXCLUSIVE,
-                f"promotion '{self._exclusive.id}' already applies and combines with nothing",
-            )
+            return _blocked_by(self._exclusive.id)
         if candidate.exclusive and self._applied:
-            return Refusal(
-                RejectReason.EXCLUSIVE_NOT_ALONE,
-                f"applies only alone, but promotion '{self._applied[0].id}' already applies",
-            )
+            return _not_alone(self._applied[0].id)
         conflict = self._conflict(candidate)
         if conflict is not None:
-            return Refusal(
-                RejectReason.NOT_COMBINABLE, f"does not combine with promotion '{conflict.id}'"
-            )
+            return _not_combinable(conflict.id)
         return None
 
     def _conflict(self, candidate: Promotion) -> Promotion | None:
@@ -53,3 +47,28 @@ class Stack:
             return next(other for other in self._applied if other.id not in allowed)
         refusing = (other for other in self._restricted if not other.allows(candidate))
         return next(refusing, None)
+
+
+# A refusal's text names the promotion in the way, so the same few come back cart after cart:
+# each is built once (and the rejection records a prepared set keeps for it are found again).
+
+
+@lru_cache(maxsize=4096)
+def _blocked_by(exclusive_id: str) -> Refusal:
+    return Refusal(
+        RejectReason.BLOCKED_BY_EXCLUSIVE,
+        f"promotion '{exclusive_id}' already applies and combines with nothing",
+    )
+
+
+@lru_cache(maxsize=4096)
+def _not_alone(first_id: str) -> Refusal:
+    return Refusal(
+        RejectReason.EXCLUSIVE_NOT_ALONE,
+        f"applies only alone, but promotion '{first_id}' already applies",
+    )
+
+
+@lru_cache(maxsize=4096)
+def _not_combinable(other_id: str) -> Refusal:
+    return Refusal(RejectReason.NOT_COMBINABLE, f"does not combine with promotion '{other_id}'")
