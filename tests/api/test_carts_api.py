@@ -6,8 +6,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from loyalty.services import jobs
+from loyalty.store import tables
 from tests.api.support import Api, assert_problem, bearer, client_for
 from tests.builders import cancel_json, order_paid_json, refund_json
 from tests.conftest import NOW
@@ -483,3 +485,56 @@ def test_points_to_earn_include_the_tier_and_membership_multipliers(api: Api) ->
     # then the quote is what the order earns
     assert quoted == {"ann": 150, "ben": 120, "cid": 100}
     assert balances == quoted
+
+
+def _outbox(api: Api, *types: str) -> list[tuple[str, Any]]:
+    with api.shop.db.read(api.shop.tenant_id) as uow:
+        o = tables.outbox_events.c
+        rows = uow.conn.execute(
+            select(o.type, o.payload)
+            .where(o.tenant_id == api.shop.tenant_id, o.type.in_(types))
+            .order_by(o.id)
+        ).all()
+    return [(t, p) for t, p in rows]
+
+
+def test_points_held_and_given_back_by_a_checkout_are_announced(shop_api: Api) -> None:
+    api = shop_api
+    earn(api, "m1", "1000")
+    # when a checkout holds 500 points, then is re-evaluated to hold 100
+    evaluate(api, cart(("a", 1, "40.00"), member="m1", points_to_pay=500, checkout_id="c1"))
+    evaluate(api, cart(("a", 1, "40.00"), member="m1", points_to_pay=100, checkout_id="c1"))
+    # then receivers hear of each move with the balances it left
+    moves = [
+        (t, p["entry"]["points"], p["balances"]["available"])
+        for t, p in _outbox(api, "points.spent", "points.restored")
+    ]
+    assert moves == [
+        ("points.spent", -500, 500),
+        ("points.restored", 500, 1000),
+        ("points.spent", -100, 900),
+    ]
+
+
+def test_free_shipping_of_the_buyers_tier_or_plan_takes_the_shipping(api: Api) -> None:
+    # given free shipping for gold, and for the Plus plan; ann is gold, ben has Plus
+    ladder = {**LADDER, "levels": [{**LADDER["levels"][1], "benefits": {"free_shipping": True}}]}
+    assert api.client.post("/v1/tiers", json=ladder).status_code == 201
+    for name in ("ann", "ben", "cid"):
+        assert api.client.post("/v1/members", json={"external_id": name}).status_code == 201
+    assert api.client.put("/v1/members/ann/tier", json={"tier": "gold"}).status_code == 200
+    plan = {"name": "Plus", "price": "9", "term": "monthly", "benefits": {"free_shipping": True}}
+    plan_id = api.client.post("/v1/membership-plans", json=plan).json()["id"]
+    assert api.client.post("/v1/members/ben/memberships", json={"plan_id": plan_id}).is_success
+    # when each prices a cart with 9.99 shipping
+    priced = {
+        name: evaluate(api, cart(("a", 1, "100.00"), member=name, shipping="9.99"))
+        for name in ("ann", "ben", "cid")
+    }
+    # then ann and ben ship free and are told why; cid pays shipping
+    for name in ("ann", "ben"):
+        body = priced[name]
+        assert (body["shipping_discount"], body["total"]) == ("9.99", "100.00")
+        assert body["benefits"] == [{"benefit": "free_shipping", "shipping_discount": "9.99"}]
+    assert (priced["cid"]["shipping_discount"], priced["cid"]["total"]) == ("0.00", "109.99")
+    assert priced["cid"]["benefits"] == []

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -71,6 +71,8 @@ from loyalty.services import coupons, ledger, tiers
 from loyalty.services.context import TenantContext
 from loyalty.services.earning import facts_for
 from loyalty.services.expressions import cel_check
+from loyalty.services.ledger import Effect
+from loyalty.services.outbox import emit_effects
 from loyalty.services.promotions import Catalogue, Counters, Entry, catalogue
 from loyalty.services.rewards import get_reward_model
 from loyalty.services.rules import tenant_rules
@@ -109,6 +111,7 @@ class _Priced:
     points_to_pay: int
     extra_rejected: list[RejectedPromotion] = field(default_factory=list)
     coupon_codes: frozenset[str] = frozenset()  # entered codes that are issued coupons
+    benefits: list[dict[str, str]] = field(default_factory=list)  # the buyer's own, applied
 
 
 def evaluate(
@@ -378,6 +381,7 @@ def _price(
         coupons=issued.by_code,
         cel_check=cel_check if has_expressions else None,
     )
+    evaluation, benefits = _member_benefits(uow, member, evaluation, now)
     earn = points_to_earn(uow, ctx, member, cart, evaluation, now)
     points = _points(
         ctx.program, cart, evaluation, earn, member, request.points_to_pay, held_points
@@ -390,7 +394,26 @@ def _price(
         request.points_to_pay,
         rejected,
         frozenset(issued.by_code),
+        benefits,
     )
+
+
+def _member_benefits(
+    uow: UnitOfWork, member: dict[str, Any] | None, evaluation: CartEvaluation, now: datetime
+) -> tuple[CartEvaluation, list[dict[str, str]]]:
+    """The buyer's tier or paid-membership benefits that price the cart: free shipping takes
+    whatever shipping the promotions left. Read only when there is shipping left to take and
+    the programme has tiers or memberships at all."""
+    left = evaluation.shipping - evaluation.shipping_discount
+    if member is None or left <= 0:
+        return evaluation, []
+    ladder = tiers.load_ladder(uow)
+    if not tiers.may_multiply(uow, ladder):  # neither tiers nor memberships: no benefits
+        return evaluation, []
+    if not tiers.benefits_for(uow, member["id"], now).free_shipping:
+        return evaluation, []
+    taken = replace(evaluation, shipping_discount=evaluation.shipping)
+    return taken, [{"benefit": "free_shipping", "shipping_discount": str(left)}]
 
 
 def _points(
@@ -480,6 +503,7 @@ def _body(priced: _Priced, program: Program, checkout: dict[str, Any] | None) ->
             for r in rejected
         ],
         "gifts": [_gift(g) for g in e.gifts],
+        "benefits": priced.benefits,
         "points": priced.points,
     }
     if checkout is not None:
@@ -764,6 +788,18 @@ def _hold_points(
         hold_entry_id=effect.entry_id,
         draws=[_draw_json(d) for d in draws],
     )
+    _announce(uow, member["id"], member["external_id"], [effect], now)
+
+
+def _announce(
+    uow: UnitOfWork, member_id: int, external_id: str, effects: Sequence[Effect], now: datetime
+) -> None:
+    """``points.spent`` / ``points.restored`` for what a checkout hold moved, as every other
+    ledger change announces itself."""
+    latest = uow.members.latest.get(member_id) or uow.members.get_by_id(member_id)
+    assert latest is not None
+    balances = {k: latest[k] for k in ("available", "pending", "lifetime_earned")}
+    emit_effects(uow, external_id, [e.to_dict() for e in effects], balances, now)
 
 
 def _draw_json(draw: Draw) -> dict[str, Any]:
@@ -775,7 +811,7 @@ def _give_back_points(uow: UnitOfWork, row: RowMapping, reason: str, now: dateti
     """The held points go back to the very lots they came from, with their expiry dates."""
     if row["hold_entry_id"] is not None and row["member_id"] is not None:
         uow.members.lock_many([row["member_id"]])
-        ledger.restore(
+        restored = ledger.restore(
             uow,
             row["member_id"],
             row["hold_entry_id"],
@@ -783,6 +819,9 @@ def _give_back_points(uow: UnitOfWork, row: RowMapping, reason: str, now: dateti
             now=now,
             note={"checkout_id": row["checkout_id"]},
         )
+        owner = uow.members.get_by_id(row["member_id"])
+        assert owner is not None
+        _announce(uow, row["member_id"], owner["external_id"], restored, now)
     uow.checkouts.update(row["id"], points=0, hold_entry_id=None, draws=[])
 
 
