@@ -25,7 +25,15 @@ from zoneinfo import ZoneInfo
 from loyalty.domain.errors import ValidationFailed
 from loyalty.domain.rules import _cel
 from loyalty.domain.rules._fast import Env, Fn
-from loyalty.domain.rules._settle import Pending, Selection, Settlement, outcome, select
+from loyalty.domain.rules._settle import (
+    Pending,
+    Selection,
+    Settlement,
+    Terms,
+    outcome,
+    select,
+    terms,
+)
 from loyalty.domain.rules.activation import build_activation
 from loyalty.domain.rules.conditions import Condition
 from loyalty.domain.rules.effects import (
@@ -68,6 +76,7 @@ class _Plan:
     counts_units: bool  # the effect works on units (per item, stamps) rather than money
     lines: LineFilter
     nothing: RuleOutcome  # the outcome when no line matches
+    terms: Terms  # what settlement reads of the rule
 
 
 def _plan(rule: EarningRule, fast_conditions: bool) -> _Plan:
@@ -102,6 +111,7 @@ def _plan(rule: EarningRule, fast_conditions: bool) -> _Plan:
         counts_units=isinstance(effect, (PointsPerItem, StampCard)),
         lines=lines,
         nothing=outcome(rule, Status.NOTHING_TO_EARN, _nothing(lines)),
+        terms=terms(rule),
     )
 
 
@@ -215,7 +225,7 @@ def evaluate_rules(rules: RuleSet | Iterable[EarningRule], facts: EarningInput) 
                     append(plan.not_met if verdict is False else verdict)
                     continue
         if plan.flat:
-            applies: RuleOutcome | Pending = _new(Pending, (plan.rule, state, None, 0))
+            applies: RuleOutcome | Pending = _new(Pending, (plan.rule, state, None, 0, plan.terms))
         elif plan.by_lines and order is not None:  # ``basis``, inline for the common case
             selection = selections.get(id(plan.lines))
             if selection is None:
@@ -223,7 +233,7 @@ def evaluate_rules(rules: RuleSet | Iterable[EarningRule], facts: EarningInput) 
             if (selection.units if plan.counts_units else selection.amount) <= 0:
                 applies = plan.nothing
             else:
-                applies = _new(Pending, (plan.rule, state, selection, selection.units))
+                applies = _new(Pending, (plan.rule, state, selection, selection.units, plan.terms))
         else:
             applies = basis(plan, state)  # type: ignore[arg-type]
         append(applies)
@@ -241,8 +251,8 @@ def evaluate_rules(rules: RuleSet | Iterable[EarningRule], facts: EarningInput) 
     if at:
         pending: list[Pending] = [outcomes[index] for index in at]  # type: ignore[misc]
         settled = Settlement(facts, run.clock).settle(pending)
-        for index, item in zip(at, pending, strict=True):
-            outcomes[index] = settled[item.rule.id]
+        for index, done in zip(at, settled, strict=True):
+            outcomes[index] = done
     return EarningResult(tuple(outcomes))  # type: ignore[arg-type]
 
 
@@ -305,11 +315,11 @@ class _Run:
         """What the effect works on; a rule with nothing to work on does not apply."""
         rule = plan.rule
         if plan.flat:
-            return Pending(rule, allowance)
+            return Pending(rule, allowance, None, 0, plan.terms)
         order = self.facts.order
         per_order = plan.per_order
         if per_order and (order is None or plan.whole_order):
-            return Pending(rule, allowance, units=1)
+            return Pending(rule, allowance, None, 1, plan.terms)
         if order is None:  # rules refuse such effects off order.paid; stay safe anyway
             return outcome(rule, Status.NOTHING_TO_EARN, "the event has no order")
         lines = plan.lines
@@ -318,7 +328,8 @@ class _Run:
             selection = self.selections[id(lines)] = select(lines, order)
         if (selection.units if plan.counts_units else selection.amount) <= 0:
             return plan.nothing
-        return Pending(rule, allowance, selection, 1 if per_order else selection.units)
+        units = 1 if per_order else selection.units
+        return Pending(rule, allowance, selection, units, plan.terms)
 
     def _activation(self) -> _cel.Activation:
         """The CEL activation, with only what the conditions of rules still in the running
