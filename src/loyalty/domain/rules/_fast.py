@@ -63,11 +63,17 @@ class Env:
     ``line_fields``: the fields of ``order.lines`` the conditions read (None: all of them), as
     the CEL activation holds only those too."""
 
-    __slots__ = ("facts", "line_fields", "values")
+    __slots__ = ("facts", "line_fields", "local", "values")
 
-    def __init__(self, facts: EarningInput, line_fields: tuple[str, ...] | None = None) -> None:
+    def __init__(
+        self,
+        facts: EarningInput,
+        line_fields: tuple[str, ...] | None = None,
+        local: datetime | None = None,
+    ) -> None:
         self.facts = facts
         self.line_fields = line_fields
+        self.local = local  # ``facts.now`` in ``facts.timezone``, when the caller has it
         self.values: dict[tuple[str, str], object] = {}
 
     def strings(self, root: str, name: str) -> frozenset[str] | None:
@@ -114,7 +120,7 @@ class Env:
         facts = self.facts
         value: object
         if root == "now":
-            value = local_now(facts)
+            value = local_now(facts, self.local)
         elif root == "segments":
             value = sorted(facts.segments)
         else:

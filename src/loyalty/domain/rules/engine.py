@@ -62,6 +62,7 @@ class _Plan:
     conditional: bool  # the rule has a condition
     fast: Fn | None  # the condition as closures; None: it runs in the CEL library
     free: bool  # active, no schedule, no limits or budget: nothing to check before it runs
+    weekly: bool  # active, no limits, open on the weekdays ``days`` (checked inline)
     scheduled: bool
     days: frozenset[int] | None  # a schedule of weekdays only: those (checked inline)
     limited: bool  # per-member limits or a budget
@@ -89,16 +90,20 @@ def _plan(rule: EarningRule, fast_conditions: bool) -> _Plan:
     )
     limited = limits.budget_points is not None or bool(limits.per_member)
     per_order = isinstance(effect, StampCard) and effect.per is StampPer.ORDER
+    days = (
+        schedule.days_of_week
+        if schedule.days_of_week and not (schedule.starts_at or schedule.ends_at or schedule.hours)
+        else None
+    )
     return _Plan(
         rule=rule,
         condition=condition,
         conditional=condition.program is not None,
         fast=condition.fast if fast_conditions else None,
         free=rule.active and not scheduled and not limited,
+        weekly=rule.active and days is not None and not limited,
         scheduled=scheduled,
-        days=schedule.days_of_week
-        if schedule.days_of_week and not (schedule.starts_at or schedule.ends_at or schedule.hours)
-        else None,
+        days=days,
         limited=limited,
         inactive=outcome(rule, Status.INACTIVE, "rule is inactive"),
         exclusive=rule.exclusive,
@@ -188,13 +193,19 @@ def evaluate_rules(rules: RuleSet | Iterable[EarningRule], facts: EarningInput) 
     run = _Run(facts)
     precheck = run.precheck
     plans = lane.plans
-    states = run.states = [_OPEN if plan.free else precheck(plan) for plan in plans]
+    weekday = run.weekday
+    states = run.states = [
+        _OPEN
+        if plan.free or (plan.weekly and weekday in plan.days)  # type: ignore[operator]
+        else precheck(plan)
+        for plan in plans
+    ]
     run.plans = plans
     outcomes: list[RuleOutcome | Pending] = []
     append, library, basis = outcomes.append, run.library, run.basis
     stopper: EarningRule | None = None
     exclusive: Pending | None = None
-    env = Env(facts, lane.line_fields)  # reads nothing until a condition asks
+    env = Env(facts, lane.line_fields, run.clock.local)  # reads nothing until a condition asks
     order, selections = facts.order, run.selections
     halted = False  # an exclusive rule applied, or one that stops the rules after it
     for plan, state in zip(plans, states, strict=True):
