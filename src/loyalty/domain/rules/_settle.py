@@ -45,13 +45,29 @@ class Selection:
     units: int
 
 
-def select(lines: LineFilter, order: OrderFacts) -> Selection:
+def select(
+    lines: LineFilter, order: OrderFacts, by_category: dict[str | None, Selection] | None = None
+) -> Selection:
+    """What ``lines`` picks from ``order``. ``by_category``: an empty dict, or one that
+    ``by_categories`` filled for this order (a filter of one category then costs a look-up).
+    """
     if lines.whole_order:
         every = tuple(range(len(order.lines) + 1))
         return Selection(every, order.earning_base, order.item_count)
+    include, exclude = lines.include, lines.exclude
+    if (
+        by_category is not None
+        and len(include.categories) == 1
+        and exclude.empty
+        and not (include.skus or include.product_ids or include.brands)
+    ):
+        if not by_category:
+            by_categories(order, by_category)
+        (category,) = include.categories
+        return by_category.get(category, _NOTHING)
     hits: list[int] = []
     amount, units = _ZERO, 0
-    include, exclude = lines.include, lines.exclude  # ``LineFilter.matches``, inlined
+    # ``LineFilter.matches``, inlined
     skus, products, categories, brands = (
         include.skus,
         include.product_ids,
@@ -118,6 +134,23 @@ def terms(rule: EarningRule) -> Terms:
     )
 
 
+def by_categories(order: OrderFacts, into: dict[str | None, Selection]) -> None:
+    """``select`` of a one-category filter, for every category of the order at once (the
+    same additions in the same order as ``select``'s loop)."""
+    into[None] = _NOTHING  # filled (no filter names the category None)
+    for index, line in enumerate(order.lines):
+        category = line.category
+        if category is None:  # a filter's categories are strings: such lines never match
+            continue
+        found = into.get(category)
+        if found is None:
+            into[category] = Selection((index,), _ZERO + line.net, line.quantity)
+        else:
+            found.indices += (index,)
+            found.amount += line.net
+            found.units += line.quantity
+
+
 class Pending(NamedTuple):
     """A rule that applies, waiting to be settled with the others (a named tuple: the engine
     builds one per rule that applies, per event)."""
@@ -130,6 +163,7 @@ class Pending(NamedTuple):
 
 
 _ZERO = Decimal(0)
+_NOTHING = Selection((), _ZERO, 0)
 
 
 def outcome(rule: EarningRule, status: Status, explanation: Explanation) -> RuleOutcome:

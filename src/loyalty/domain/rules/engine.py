@@ -206,7 +206,7 @@ def evaluate_rules(rules: RuleSet | Iterable[EarningRule], facts: EarningInput) 
     stopper: EarningRule | None = None
     exclusive: Pending | None = None
     env = Env(facts, lane.line_fields, run.clock.local)  # reads nothing until a condition asks
-    order, selections = facts.order, run.selections
+    order, selections, by_category = facts.order, run.selections, run.by_category
     halted = False  # an exclusive rule applied, or one that stops the rules after it
     for plan, state in zip(plans, states, strict=True):
         if halted:
@@ -240,7 +240,7 @@ def evaluate_rules(rules: RuleSet | Iterable[EarningRule], facts: EarningInput) 
         elif plan.by_lines and order is not None:  # ``basis``, inline for the common case
             selection = selections.get(id(plan.lines))
             if selection is None:
-                selection = selections[id(plan.lines)] = select(plan.lines, order)
+                selection = selections[id(plan.lines)] = select(plan.lines, order, by_category)
             if (selection.units if plan.counts_units else selection.amount) <= 0:
                 applies = plan.nothing
             else:
@@ -292,6 +292,7 @@ class _Run:
         self.states: list[RuleOutcome | Allowance] = []
         self._bound: _cel.Activation | None = None
         self.selections: dict[int, Selection] = {}
+        self.by_category: dict[str | None, Selection] = {}  # see ``select``
 
     def precheck(self, plan: _Plan) -> RuleOutcome | Allowance:
         """The cheap checks, before any condition runs: active, schedule, limits, budget."""
@@ -336,7 +337,7 @@ class _Run:
         lines = plan.lines
         selection = self.selections.get(id(lines))
         if selection is None:
-            selection = self.selections[id(lines)] = select(lines, order)
+            selection = self.selections[id(lines)] = select(lines, order, self.by_category)
         if (selection.units if plan.counts_units else selection.amount) <= 0:
             return plan.nothing
         units = 1 if per_order else selection.units
