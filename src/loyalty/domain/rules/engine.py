@@ -69,6 +69,7 @@ class _Plan:
     inactive: RuleOutcome  # the outcome of an inactive rule, the same every time
     exclusive: bool
     stop_processing: bool
+    halts: bool  # exclusive or stop_processing
     not_met: RuleOutcome  # the outcome when the condition is false, the same every time
     flat: bool  # fixed points: no order lines to look at
     per_order: bool  # a stamp card stamping once per order
@@ -108,6 +109,7 @@ def _plan(rule: EarningRule, fast_conditions: bool) -> _Plan:
         inactive=outcome(rule, Status.INACTIVE, "rule is inactive"),
         exclusive=rule.exclusive,
         stop_processing=rule.stop_processing,
+        halts=rule.exclusive or rule.stop_processing,
         not_met=outcome(rule, Status.CONDITION_NOT_MET, f"condition not met: {rule.condition}"),
         flat=isinstance(effect, FixedPoints),
         per_order=per_order,
@@ -208,6 +210,9 @@ def evaluate_rules(rules: RuleSet | Iterable[EarningRule], facts: EarningInput) 
     env = Env(facts, lane.line_fields, run.clock.local)  # reads nothing until a condition asks
     order, selections, by_category = facts.order, run.selections, run.by_category
     halted = False  # an exclusive rule applied, or one that stops the rules after it
+    at: list[int] = []  # where the rules that apply are in ``outcomes``
+    pending: list[Pending] = []  # those rules, to settle
+    applies: Pending
     for plan, state in zip(plans, states, strict=True):
         if halted:
             if exclusive is not None:
@@ -236,31 +241,34 @@ def evaluate_rules(rules: RuleSet | Iterable[EarningRule], facts: EarningInput) 
                     append(plan.not_met if verdict is False else verdict)
                     continue
         if plan.flat:
-            applies: RuleOutcome | Pending = _new(Pending, (plan.rule, state, None, 0, plan.terms))
+            applies = _new(Pending, (plan.rule, state, None, 0, plan.terms))
         elif plan.by_lines and order is not None:  # ``basis``, inline for the common case
             selection = selections.get(id(plan.lines))
             if selection is None:
                 selection = selections[id(plan.lines)] = select(plan.lines, order, by_category)
             if (selection.units if plan.counts_units else selection.amount) <= 0:
-                applies = plan.nothing
-            else:
-                applies = _new(Pending, (plan.rule, state, selection, selection.units, plan.terms))
+                append(plan.nothing)
+                continue
+            applies = _new(Pending, (plan.rule, state, selection, selection.units, plan.terms))
         else:
-            applies = basis(plan, state)  # type: ignore[arg-type]
+            settles = basis(plan, state)  # type: ignore[arg-type]
+            if settles.__class__ is not Pending:
+                append(settles)
+                continue
+            applies = settles
+        at.append(len(outcomes))
+        pending.append(applies)
         append(applies)
-        if applies.__class__ is Pending:
+        if plan.halts:
             if plan.exclusive:
                 exclusive, halted = applies, True
-            elif plan.stop_processing:
+            else:
                 stopper, halted = plan.rule, True
-    if exclusive is not None:
-        outcomes = [
-            _excluded(o.rule, exclusive) if isinstance(o, Pending) and o is not exclusive else o
-            for o in outcomes
-        ]
-    at = [index for index, o in enumerate(outcomes) if o.__class__ is Pending]
+    if exclusive is not None:  # the rules before it that applied are excluded too
+        for index, item in zip(at[:-1], pending[:-1], strict=True):
+            outcomes[index] = _excluded(item.rule, exclusive)
+        at, pending = at[-1:], pending[-1:]
     if at:
-        pending: list[Pending] = [outcomes[index] for index in at]  # type: ignore[misc]
         settled = Settlement(facts, run.clock).settle(pending)
         for index, done in zip(at, settled, strict=True):
             outcomes[index] = done
