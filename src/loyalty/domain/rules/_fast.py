@@ -325,7 +325,17 @@ def _code(node: _Node) -> tuple[str, dict[str, object]]:
 class _Node:
     """A compiled sub-expression: a closure, and how it was written (for ``has`` and calls)."""
 
-    __slots__ = ("const", "fn", "names", "parent", "path", "src", "variable")
+    __slots__ = (
+        "const",
+        "fn",
+        "names",
+        "parent",
+        "parent_names",
+        "parent_src",
+        "path",
+        "src",
+        "variable",
+    )
 
     def __init__(
         self,
@@ -337,6 +347,8 @@ class _Node:
         parent: Fn | None = None,
         src: str | None = None,
         names: dict[str, object] | None = None,
+        parent_src: str | None = None,
+        parent_names: dict[str, object] | None = None,
     ) -> None:
         self.fn = fn
         self.src = src  # the same as a Python expression, for the hot shapes (see _generated)
@@ -345,6 +357,8 @@ class _Node:
         self.variable = variable  # path starts at a comprehension variable
         self.const = const
         self.parent = parent  # a field selection: what the field is selected from
+        self.parent_src = parent_src  # and its Python expression, when it has one
+        self.parent_names = parent_names or {}
 
 
 class _Parser:
@@ -587,7 +601,16 @@ def _field(node: _Node, name: str) -> _Node:
         d, n = _fresh("_d"), _fresh("N")
         code = f"({d}[{n}] if ({d} := {node.src}).__class__ is dict and {n} in {d} else BAIL())"
         names = {**node.names, n: name}
-    return _Node(select, path=path, variable=node.variable, parent=inner, src=code, names=names)
+    return _Node(
+        select,
+        path=path,
+        variable=node.variable,
+        parent=inner,
+        src=code,
+        names=names,
+        parent_src=node.src,
+        parent_names=node.names,
+    )
 
 
 def _has_node(node: _Node) -> _Node:
@@ -609,7 +632,11 @@ def _has_node(node: _Node) -> _Node:
     def has(env: Env, scope: dict[str, object]) -> object:
         return _has(parent(env, scope), name)
 
-    return _Node(has)
+    if node.parent_src is None:
+        return _Node(has)
+    d, n = _fresh("_d"), _fresh("N")  # ``_has``, inline
+    src = f"({n} in {d} if ({d} := {node.parent_src}).__class__ is dict else BAIL())"
+    return _Node(has, src=src, names={**node.parent_names, n: name})
 
 
 def _size_node(node: _Node) -> _Node:
