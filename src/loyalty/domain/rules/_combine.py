@@ -136,10 +136,13 @@ def apportion(shares: Sequence[Decimal], total: int) -> list[int]:
     left = total - sum(points)
     if left <= 0:
         return points
-    remainders = sorted(
-        (index for index, share in enumerate(shares) if share > points[index]),
-        key=lambda index: (points[index] - shares[index], index),
+    remainders = sorted(  # largest remainder first, ties to the earlier share
+        [
+            (points[index] - share, index)
+            for index, share in enumerate(shares)
+            if share > points[index]
+        ]
     )
-    for index in remainders[:left]:
+    for _, index in remainders[:left]:
         points[index] += 1
     return points

@@ -63,11 +63,17 @@ class Env:
     ``line_fields``: the fields of ``order.lines`` the conditions read (None: all of them), as
     the CEL activation holds only those too."""
 
-    __slots__ = ("facts", "line_fields", "values")
+    __slots__ = ("facts", "line_fields", "local", "values")
 
-    def __init__(self, facts: EarningInput, line_fields: tuple[str, ...] | None = None) -> None:
+    def __init__(
+        self,
+        facts: EarningInput,
+        line_fields: tuple[str, ...] | None = None,
+        local: datetime | None = None,
+    ) -> None:
         self.facts = facts
         self.line_fields = line_fields
+        self.local = local  # ``facts.now`` in ``facts.timezone``, when the caller has it
         self.values: dict[tuple[str, str], object] = {}
 
     def strings(self, root: str, name: str) -> frozenset[str] | None:
@@ -114,7 +120,7 @@ class Env:
         facts = self.facts
         value: object
         if root == "now":
-            value = local_now(facts)
+            value = local_now(facts, self.local)
         elif root == "segments":
             value = sorted(facts.segments)
         else:
@@ -319,7 +325,17 @@ def _code(node: _Node) -> tuple[str, dict[str, object]]:
 class _Node:
     """A compiled sub-expression: a closure, and how it was written (for ``has`` and calls)."""
 
-    __slots__ = ("const", "fn", "names", "parent", "path", "src", "variable")
+    __slots__ = (
+        "const",
+        "fn",
+        "names",
+        "parent",
+        "parent_names",
+        "parent_src",
+        "path",
+        "src",
+        "variable",
+    )
 
     def __init__(
         self,
@@ -331,6 +347,8 @@ class _Node:
         parent: Fn | None = None,
         src: str | None = None,
         names: dict[str, object] | None = None,
+        parent_src: str | None = None,
+        parent_names: dict[str, object] | None = None,
     ) -> None:
         self.fn = fn
         self.src = src  # the same as a Python expression, for the hot shapes (see _generated)
@@ -339,6 +357,8 @@ class _Node:
         self.variable = variable  # path starts at a comprehension variable
         self.const = const
         self.parent = parent  # a field selection: what the field is selected from
+        self.parent_src = parent_src  # and its Python expression, when it has one
+        self.parent_names = parent_names or {}
 
 
 class _Parser:
@@ -581,7 +601,16 @@ def _field(node: _Node, name: str) -> _Node:
         d, n = _fresh("_d"), _fresh("N")
         code = f"({d}[{n}] if ({d} := {node.src}).__class__ is dict and {n} in {d} else BAIL())"
         names = {**node.names, n: name}
-    return _Node(select, path=path, variable=node.variable, parent=inner, src=code, names=names)
+    return _Node(
+        select,
+        path=path,
+        variable=node.variable,
+        parent=inner,
+        src=code,
+        names=names,
+        parent_src=node.src,
+        parent_names=node.names,
+    )
 
 
 def _has_node(node: _Node) -> _Node:
@@ -603,7 +632,11 @@ def _has_node(node: _Node) -> _Node:
     def has(env: Env, scope: dict[str, object]) -> object:
         return _has(parent(env, scope), name)
 
-    return _Node(has)
+    if node.parent_src is None:
+        return _Node(has)
+    d, n = _fresh("_d"), _fresh("N")  # ``_has``, inline
+    src = f"({n} in {d} if ({d} := {node.parent_src}).__class__ is dict else BAIL())"
+    return _Node(has, src=src, names={**node.parent_names, n: name})
 
 
 def _size_node(node: _Node) -> _Node:

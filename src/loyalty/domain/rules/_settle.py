@@ -23,7 +23,7 @@ from loyalty.domain.rules.effects import (
     StampCard,
 )
 from loyalty.domain.rules.facts import EarningInput, OrderFacts
-from loyalty.domain.rules.limits import Allowance, PeriodClock, UsageKey
+from loyalty.domain.rules.limits import Allowance, PeriodClock, PeriodLimit, UsageKey
 from loyalty.domain.rules.results import (
     Explanation,
     RewardGrant,
@@ -45,13 +45,29 @@ class Selection:
     units: int
 
 
-def select(lines: LineFilter, order: OrderFacts) -> Selection:
+def select(
+    lines: LineFilter, order: OrderFacts, by_category: dict[str | None, Selection] | None = None
+) -> Selection:
+    """What ``lines`` picks from ``order``. ``by_category``: an empty dict, or one that
+    ``by_categories`` filled for this order (a filter of one category then costs a look-up).
+    """
     if lines.whole_order:
         every = tuple(range(len(order.lines) + 1))
         return Selection(every, order.earning_base, order.item_count)
+    include, exclude = lines.include, lines.exclude
+    if (
+        by_category is not None
+        and len(include.categories) == 1
+        and exclude.empty
+        and not (include.skus or include.product_ids or include.brands)
+    ):
+        if not by_category:
+            by_categories(order, by_category)
+        (category,) = include.categories
+        return by_category.get(category, _NOTHING)
     hits: list[int] = []
     amount, units = _ZERO, 0
-    include, exclude = lines.include, lines.exclude  # ``LineFilter.matches``, inlined
+    # ``LineFilter.matches``, inlined
     skus, products, categories, brands = (
         include.skus,
         include.product_ids,
@@ -79,17 +95,75 @@ def select(lines: LineFilter, order: OrderFacts) -> Selection:
     return Selection(tuple(hits), amount, units)  # shipping and tax belong to no line
 
 
+BASE, MULTIPLIER, FIXED, PER_ITEM, CASHBACK, STAMP = range(6)  # ``Terms.kind``
+_KINDS = {
+    PointsPerCurrency: BASE,
+    Multiplier: MULTIPLIER,
+    FixedPoints: FIXED,
+    PointsPerItem: PER_ITEM,
+    Cashback: CASHBACK,
+    StampCard: STAMP,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Terms:
+    """What settling a rule reads of it, worked out once per rule set: its effect's kind, the
+    head of its outcome (id, version, name), its member limits, whether it has a budget, and
+    for a per-currency rule with its own rate, rate x effect multiplier."""
+
+    kind: int
+    head: tuple[str, int, str]
+    per_member: tuple[PeriodLimit, ...]
+    budgeted: bool
+    factor: Decimal | None
+
+
+def terms(rule: EarningRule) -> Terms:
+    effect = rule.effect
+    factor = None
+    if isinstance(effect, PointsPerCurrency) and effect.rate is not None:
+        factor = effect.rate * effect.multiplier  # as ``_combined`` would per event
+    limits = rule.limits
+    return Terms(
+        _KINDS[type(effect)],
+        (rule.id, rule.version, rule.name),
+        limits.per_member,
+        limits.budget_points is not None,
+        factor,
+    )
+
+
+def by_categories(order: OrderFacts, into: dict[str | None, Selection]) -> None:
+    """``select`` of a one-category filter, for every category of the order at once (the
+    same additions in the same order as ``select``'s loop)."""
+    into[None] = _NOTHING  # filled (no filter names the category None)
+    for index, line in enumerate(order.lines):
+        category = line.category
+        if category is None:  # a filter's categories are strings: such lines never match
+            continue
+        found = into.get(category)
+        if found is None:
+            into[category] = Selection((index,), _ZERO + line.net, line.quantity)
+        else:
+            found.indices += (index,)
+            found.amount += line.net
+            found.units += line.quantity
+
+
 class Pending(NamedTuple):
     """A rule that applies, waiting to be settled with the others (a named tuple: the engine
     builds one per rule that applies, per event)."""
 
     rule: EarningRule
     allowance: Allowance
-    selection: Selection | None = None  # None: the effect reads no order lines
-    units: int = 0  # stamps to add, or items to pay points for
+    selection: Selection | None  # None: the effect reads no order lines
+    units: int  # stamps to add, or items to pay points for
+    terms: Terms
 
 
 _ZERO = Decimal(0)
+_NOTHING = Selection((), _ZERO, 0)
 
 
 def outcome(rule: EarningRule, status: Status, explanation: Explanation) -> RuleOutcome:
@@ -104,51 +178,57 @@ class Settlement:
     def __init__(self, facts: EarningInput, clock: PeriodClock) -> None:
         self.facts = facts
         self.clock = clock
+        # Cashback by (percent, most, selection): rules with the same terms on the same lines
+        # get the same money, worked out once.
+        self._cashbacks: dict[tuple[Decimal, Decimal | None, int], tuple[Decimal, Money]] = {}
 
-    def settle(self, pending: Sequence[Pending]) -> dict[str, RuleOutcome]:
-        bases: list[Pending] = []
-        multipliers: list[Pending] = []
-        flat: list[Pending] = []
-        for item in pending:
-            kind = type(item.rule.effect)
-            if kind is PointsPerCurrency:
-                bases.append(item)
-            elif kind is Multiplier:
-                multipliers.append(item)
-            else:
-                flat.append(item)
+    def settle(self, pending: Sequence[Pending]) -> list[RuleOutcome]:
+        """The outcomes of ``pending``, in its order."""
+        out: list[RuleOutcome] = []
+        append = out.append
+        combined: list[int] = []
+        flat = self._flat
         if self.facts.order is None:  # never for rules that pass validation
-            bases, multipliers, flat = [], [], list(pending)
-        settled = self._combined(bases, multipliers) if bases or multipliers else {}
-        for item in flat:
-            settled[item.rule.id] = self._flat(item)
-        return settled
+            return [flat(item) for item in pending]
+        for item in pending:
+            if item.terms.kind <= MULTIPLIER:
+                combined.append(len(out))
+                append(None)  # type: ignore[arg-type]  # filled below
+            else:
+                append(flat(item))
+        if combined:
+            for position, settled in zip(
+                combined, self._combined([pending[at] for at in combined]), strict=True
+            ):
+                out[position] = settled
+        return out
 
-    def _combined(
-        self, bases: Sequence[Pending], multipliers: Sequence[Pending]
-    ) -> dict[str, RuleOutcome]:
+    def _combined(self, pending: Sequence[Pending]) -> list[RuleOutcome]:
+        """Per-currency rules and multipliers (in ``pending``'s order), combined."""
         order = self.facts.order
         assert order is not None
         amounts = [line.net for line in order.lines]
         amounts.append(order.base_beyond_lines)
         points_per_unit = self.facts.program.points_per_unit
         base_parts: list[Part] = []
-        for item in bases:  # the effects are PointsPerCurrency, the selections set
-            effect: PointsPerCurrency = item.rule.effect  # type: ignore[assignment]
-            rate = points_per_unit if effect.rate is None else effect.rate  # ``_rate``
-            selection: Selection = item.selection  # type: ignore[assignment]
-            base_parts.append(
-                _new(
-                    Part,
-                    (rate * effect.multiplier, selection.indices, item.allowance.points_left),
-                )
-            )
         multiplier_parts: list[Part] = []
-        for item in multipliers:  # the effects are Multiplier, the selections set
-            factor = item.rule.effect.factor  # type: ignore[union-attr]
-            selection = item.selection  # type: ignore[assignment]
-            cap = item.allowance.points_left
-            multiplier_parts.append(_new(Part, (factor, selection.indices, cap)))
+        bases: list[Pending] = []
+        multipliers: list[Pending] = []
+        for item in pending:  # the selections are set
+            selection: Selection = item.selection  # type: ignore[assignment]
+            terms = item.terms
+            if terms.kind is BASE:
+                factor = terms.factor
+                if factor is None:  # the programme's rate (``_rate``)
+                    factor = points_per_unit * item.rule.effect.multiplier  # type: ignore[union-attr]
+                cap = item.allowance.points_left
+                base_parts.append(_new(Part, (factor, selection.indices, cap)))
+                bases.append(item)
+            else:
+                factor = item.rule.effect.factor  # type: ignore[union-attr]
+                cap = item.allowance.points_left
+                multiplier_parts.append(_new(Part, (factor, selection.indices, cap)))
+                multipliers.append(item)
         base_shares, multiplier_shares = combine(
             amounts,
             self.facts.tier.multiplier,
@@ -156,13 +236,20 @@ class Settlement:
             multiplier_parts,
             self.facts.program.rounding,
         )
-        out = {}
-        base_text = self._base_text
-        for item, share in zip(bases, base_shares, strict=True):
-            out[item.rule.id] = self._points(item, share, base_text)
-        for item, share in zip(multipliers, multiplier_shares, strict=True):
-            out[item.rule.id] = self._multiplier(item, share)
-        return out
+        base_text, points, multiplier = self._base_text, self._points, self._multiplier
+        settled_bases = iter(
+            [points(item, share, base_text) for item, share in zip(bases, base_shares, strict=True)]
+        )
+        settled_multipliers = iter(
+            [
+                multiplier(item, share)
+                for item, share in zip(multipliers, multiplier_shares, strict=True)
+            ]
+        )
+        return [
+            next(settled_bases) if item.terms.kind is BASE else next(settled_multipliers)
+            for item in pending
+        ]
 
     def _rate(self, effect: PointsPerCurrency) -> Decimal:
         return self.facts.program.points_per_unit if effect.rate is None else effect.rate
@@ -211,22 +298,22 @@ class Settlement:
 
         if share.points <= 0:
             return outcome(item.rule, Status.NOTHING_TO_EARN, explain)
-        return self._applied(item, explain, share.points)
+        return self._applied(item, explain, share.points, None, None, ())
 
     def _flat(self, item: Pending) -> RuleOutcome:
         effect = item.rule.effect
-        kind = type(effect)
-        if kind is FixedPoints:
+        kind = item.terms.kind
+        if kind is FIXED:
             assert isinstance(effect, FixedPoints)
-            return self._capped(item, effect.points, lambda: f"{effect.points} points")
-        if kind is PointsPerItem:
+            points = effect.points
+            return self._capped(item, points, lambda: f"{points} points", None)
+        if kind is PER_ITEM:
             assert isinstance(effect, PointsPerItem)
             lines, units = effect.lines.description, item.units
             text = f"{effect.points} points x {units} items on {lines}"
-            return self._capped(item, effect.points * units, lambda: text)
-        if kind is Cashback:
-            assert isinstance(effect, Cashback)
-            return self._cashback(item, effect)
+            return self._capped(item, effect.points * units, lambda: text, None)
+        if kind is CASHBACK:
+            return self._cashback(item, effect)  # type: ignore[arg-type]
         assert isinstance(effect, StampCard)
         return self._stamp(item, effect)
 
@@ -235,26 +322,34 @@ class Settlement:
         item: Pending,
         points: int,
         text: Callable[[], str],
-        stamps: StampChange | None = None,
+        stamps: StampChange | None,
     ) -> RuleOutcome:
         allowance = item.allowance
         left = allowance.points_left
-        given = points if left is None else min(points, left)
+        given = points if left is None or points <= left else left
 
         def explain() -> str:
             capped = f" = {points}, capped at {left} by {allowance.cap_text()}"
             return text() + (capped if given < points else "") + f" -> {given} points"
 
-        return self._applied(item, explain, given, stamps=stamps)
+        return self._applied(item, explain, given, None, stamps, ())
 
     def _cashback(self, item: Pending, effect: Cashback) -> RuleOutcome:
-        assert self.facts.order is not None and item.selection is not None
-        currency, amount = self.facts.order.currency, item.selection.amount
-        step = _quantum(currency)
-        exact = (amount * effect.percent / 100).quantize(step, ROUND_HALF_UP)
-        value = exact
-        if effect.max_amount is not None and value > effect.max_amount:
-            value = effect.max_amount.quantize(step, ROUND_HALF_UP)
+        order, selection = self.facts.order, item.selection
+        assert order is not None and selection is not None
+        currency, amount = order.currency, selection.amount
+        percent, most = effect.percent, effect.max_amount
+        key = (percent, most, id(selection))
+        known = self._cashbacks.get(key)
+        if known is None:
+            step = _quantum(currency)
+            exact = (amount * percent / 100).quantize(step, ROUND_HALF_UP)
+            value = exact
+            if most is not None and value > most:
+                value = most.quantize(step, ROUND_HALF_UP)
+            known = self._cashbacks[key] = (exact, Money(value, currency))
+        exact, money = known
+        value = money.amount
 
         def explain() -> str:
             text = f"{_num(effect.percent)}% of {_money(amount, currency)}"
@@ -267,7 +362,7 @@ class Settlement:
 
         if value <= 0:
             return outcome(item.rule, Status.NOTHING_TO_EARN, explain)
-        return self._applied(item, explain, 0, cashback=Money(value, currency))
+        return self._applied(item, explain, 0, money, None, ())
 
     def _stamp(self, item: Pending, effect: StampCard) -> RuleOutcome:
         before = self.facts.stamps.get(item.rule.id, 0)
@@ -284,27 +379,25 @@ class Settlement:
             return text
 
         if completed and effect.points is not None:
-            return self._capped(item, effect.points * completed, explain, stamps=change)
+            return self._capped(item, effect.points * completed, explain, change)
         rewards = (
             (RewardGrant(effect.reward_id, completed),) if completed and effect.reward_id else ()
         )
-        return self._applied(item, explain, 0, stamps=change, rewards=rewards)
+        return self._applied(item, explain, 0, None, change, rewards)
 
     def _applied(
         self,
         item: Pending,
         explanation: Explanation,
         points: int,
-        *,
-        cashback: Money | None = None,
-        stamps: StampChange | None = None,
-        rewards: tuple[RewardGrant, ...] = (),
+        cashback: Money | None,
+        stamps: StampChange | None,
+        rewards: tuple[RewardGrant, ...],
     ) -> RuleOutcome:
-        rule = item.rule
-        limits = rule.limits
-        per_member = limits.per_member
+        terms = item.terms
+        per_member = terms.per_member
         if per_member:  # ``Limits.keys``, inline; the tuples built directly (no __new__ frame)
-            clock, rule_id = self.clock, rule.id
+            clock, rule_id = self.clock, terms.head[0]
             usage = tuple(
                 [
                     _new(
@@ -322,10 +415,8 @@ class Settlement:
             usage = ()
         return _new(
             RuleOutcome,
-            (
-                rule.id,
-                rule.version,
-                rule.name,
+            terms.head  # noqa: RUF005 (one concatenation; unpacking builds a list first)
+            + (
                 Status.APPLIED,
                 explanation,
                 points,
@@ -333,7 +424,7 @@ class Settlement:
                 rewards,
                 stamps,
                 usage,
-                points if limits.budget_points is not None else 0,
+                points if terms.budgeted else 0,
             ),
         )
 

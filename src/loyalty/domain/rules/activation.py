@@ -58,8 +58,10 @@ def _variable(root: str, fields: dict[str, set[str] | None] | None, facts: Earni
     return value
 
 
-def local_now(facts: EarningInput) -> datetime:
-    local = facts.now.astimezone(facts.timezone)
+def local_now(facts: EarningInput, local: datetime | None = None) -> datetime:
+    """``now`` as conditions see it; ``local``: ``facts.now`` in ``facts.timezone`` already."""
+    if local is None:
+        local = facts.now.astimezone(facts.timezone)
     offset = local.utcoffset()
     assert offset is not None
     return local.replace(tzinfo=timezone(offset))

@@ -25,7 +25,15 @@ from zoneinfo import ZoneInfo
 from loyalty.domain.errors import ValidationFailed
 from loyalty.domain.rules import _cel
 from loyalty.domain.rules._fast import Env, Fn
-from loyalty.domain.rules._settle import Pending, Selection, Settlement, outcome, select
+from loyalty.domain.rules._settle import (
+    Pending,
+    Selection,
+    Settlement,
+    Terms,
+    outcome,
+    select,
+    terms,
+)
 from loyalty.domain.rules.activation import build_activation
 from loyalty.domain.rules.conditions import Condition
 from loyalty.domain.rules.effects import (
@@ -54,12 +62,14 @@ class _Plan:
     conditional: bool  # the rule has a condition
     fast: Fn | None  # the condition as closures; None: it runs in the CEL library
     free: bool  # active, no schedule, no limits or budget: nothing to check before it runs
+    weekly: bool  # active, no limits, open on the weekdays ``days`` (checked inline)
     scheduled: bool
     days: frozenset[int] | None  # a schedule of weekdays only: those (checked inline)
     limited: bool  # per-member limits or a budget
     inactive: RuleOutcome  # the outcome of an inactive rule, the same every time
     exclusive: bool
     stop_processing: bool
+    halts: bool  # exclusive or stop_processing
     not_met: RuleOutcome  # the outcome when the condition is false, the same every time
     flat: bool  # fixed points: no order lines to look at
     per_order: bool  # a stamp card stamping once per order
@@ -68,6 +78,7 @@ class _Plan:
     counts_units: bool  # the effect works on units (per item, stamps) rather than money
     lines: LineFilter
     nothing: RuleOutcome  # the outcome when no line matches
+    terms: Terms  # what settlement reads of the rule
 
 
 def _plan(rule: EarningRule, fast_conditions: bool) -> _Plan:
@@ -80,20 +91,25 @@ def _plan(rule: EarningRule, fast_conditions: bool) -> _Plan:
     )
     limited = limits.budget_points is not None or bool(limits.per_member)
     per_order = isinstance(effect, StampCard) and effect.per is StampPer.ORDER
+    days = (
+        schedule.days_of_week
+        if schedule.days_of_week and not (schedule.starts_at or schedule.ends_at or schedule.hours)
+        else None
+    )
     return _Plan(
         rule=rule,
         condition=condition,
         conditional=condition.program is not None,
         fast=condition.fast if fast_conditions else None,
         free=rule.active and not scheduled and not limited,
+        weekly=rule.active and days is not None and not limited,
         scheduled=scheduled,
-        days=schedule.days_of_week
-        if schedule.days_of_week and not (schedule.starts_at or schedule.ends_at or schedule.hours)
-        else None,
+        days=days,
         limited=limited,
         inactive=outcome(rule, Status.INACTIVE, "rule is inactive"),
         exclusive=rule.exclusive,
         stop_processing=rule.stop_processing,
+        halts=rule.exclusive or rule.stop_processing,
         not_met=outcome(rule, Status.CONDITION_NOT_MET, f"condition not met: {rule.condition}"),
         flat=isinstance(effect, FixedPoints),
         per_order=per_order,
@@ -102,6 +118,7 @@ def _plan(rule: EarningRule, fast_conditions: bool) -> _Plan:
         counts_units=isinstance(effect, (PointsPerItem, StampCard)),
         lines=lines,
         nothing=outcome(rule, Status.NOTHING_TO_EARN, _nothing(lines)),
+        terms=terms(rule),
     )
 
 
@@ -178,15 +195,24 @@ def evaluate_rules(rules: RuleSet | Iterable[EarningRule], facts: EarningInput) 
     run = _Run(facts)
     precheck = run.precheck
     plans = lane.plans
-    states = run.states = [_OPEN if plan.free else precheck(plan) for plan in plans]
+    weekday = run.weekday
+    states = run.states = [
+        _OPEN
+        if plan.free or (plan.weekly and weekday in plan.days)  # type: ignore[operator]
+        else precheck(plan)
+        for plan in plans
+    ]
     run.plans = plans
     outcomes: list[RuleOutcome | Pending] = []
     append, library, basis = outcomes.append, run.library, run.basis
     stopper: EarningRule | None = None
     exclusive: Pending | None = None
-    env = Env(facts, lane.line_fields)  # reads nothing until a condition asks
-    order, selections = facts.order, run.selections
+    env = Env(facts, lane.line_fields, run.clock.local)  # reads nothing until a condition asks
+    order, selections, by_category = facts.order, run.selections, run.by_category
     halted = False  # an exclusive rule applied, or one that stops the rules after it
+    at: list[int] = []  # where the rules that apply are in ``outcomes``
+    pending: list[Pending] = []  # those rules, to settle
+    applies: Pending
     for plan, state in zip(plans, states, strict=True):
         if halted:
             if exclusive is not None:
@@ -215,34 +241,37 @@ def evaluate_rules(rules: RuleSet | Iterable[EarningRule], facts: EarningInput) 
                     append(plan.not_met if verdict is False else verdict)
                     continue
         if plan.flat:
-            applies: RuleOutcome | Pending = _new(Pending, (plan.rule, state, None, 0))
+            applies = _new(Pending, (plan.rule, state, None, 0, plan.terms))
         elif plan.by_lines and order is not None:  # ``basis``, inline for the common case
             selection = selections.get(id(plan.lines))
             if selection is None:
-                selection = selections[id(plan.lines)] = select(plan.lines, order)
+                selection = selections[id(plan.lines)] = select(plan.lines, order, by_category)
             if (selection.units if plan.counts_units else selection.amount) <= 0:
-                applies = plan.nothing
-            else:
-                applies = _new(Pending, (plan.rule, state, selection, selection.units))
+                append(plan.nothing)
+                continue
+            applies = _new(Pending, (plan.rule, state, selection, selection.units, plan.terms))
         else:
-            applies = basis(plan, state)  # type: ignore[arg-type]
+            settles = basis(plan, state)  # type: ignore[arg-type]
+            if settles.__class__ is not Pending:
+                append(settles)
+                continue
+            applies = settles
+        at.append(len(outcomes))
+        pending.append(applies)
         append(applies)
-        if applies.__class__ is Pending:
+        if plan.halts:
             if plan.exclusive:
                 exclusive, halted = applies, True
-            elif plan.stop_processing:
+            else:
                 stopper, halted = plan.rule, True
-    if exclusive is not None:
-        outcomes = [
-            _excluded(o.rule, exclusive) if isinstance(o, Pending) and o is not exclusive else o
-            for o in outcomes
-        ]
-    at = [index for index, o in enumerate(outcomes) if o.__class__ is Pending]
+    if exclusive is not None:  # the rules before it that applied are excluded too
+        for index, item in zip(at[:-1], pending[:-1], strict=True):
+            outcomes[index] = _excluded(item.rule, exclusive)
+        at, pending = at[-1:], pending[-1:]
     if at:
-        pending: list[Pending] = [outcomes[index] for index in at]  # type: ignore[misc]
         settled = Settlement(facts, run.clock).settle(pending)
-        for index, item in zip(at, pending, strict=True):
-            outcomes[index] = settled[item.rule.id]
+        for index, done in zip(at, settled, strict=True):
+            outcomes[index] = done
     return EarningResult(tuple(outcomes))  # type: ignore[arg-type]
 
 
@@ -271,6 +300,7 @@ class _Run:
         self.states: list[RuleOutcome | Allowance] = []
         self._bound: _cel.Activation | None = None
         self.selections: dict[int, Selection] = {}
+        self.by_category: dict[str | None, Selection] = {}  # see ``select``
 
     def precheck(self, plan: _Plan) -> RuleOutcome | Allowance:
         """The cheap checks, before any condition runs: active, schedule, limits, budget."""
@@ -305,20 +335,21 @@ class _Run:
         """What the effect works on; a rule with nothing to work on does not apply."""
         rule = plan.rule
         if plan.flat:
-            return Pending(rule, allowance)
+            return Pending(rule, allowance, None, 0, plan.terms)
         order = self.facts.order
         per_order = plan.per_order
         if per_order and (order is None or plan.whole_order):
-            return Pending(rule, allowance, units=1)
+            return Pending(rule, allowance, None, 1, plan.terms)
         if order is None:  # rules refuse such effects off order.paid; stay safe anyway
             return outcome(rule, Status.NOTHING_TO_EARN, "the event has no order")
         lines = plan.lines
         selection = self.selections.get(id(lines))
         if selection is None:
-            selection = self.selections[id(lines)] = select(lines, order)
+            selection = self.selections[id(lines)] = select(lines, order, self.by_category)
         if (selection.units if plan.counts_units else selection.amount) <= 0:
             return plan.nothing
-        return Pending(rule, allowance, selection, 1 if per_order else selection.units)
+        units = 1 if per_order else selection.units
+        return Pending(rule, allowance, selection, units, plan.terms)
 
     def _activation(self) -> _cel.Activation:
         """The CEL activation, with only what the conditions of rules still in the running

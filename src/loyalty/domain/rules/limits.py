@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -66,7 +67,7 @@ class PeriodClock:
     def key(self, period: Period) -> str:
         key = self._keys.get(period)
         if key is None:
-            key = self._keys[period] = period_key(period, self.local)
+            key = self._keys[period] = _period_key(period, self.local.date())
         return key
 
 
@@ -227,6 +228,10 @@ def period_window(period: Period, local: datetime) -> tuple[datetime, datetime] 
     else:
         return None
     return _midnight(start, tz), _midnight(end, tz)
+
+
+# The keys of the days evaluations ran on lately (a day's keys are the same all day long).
+_period_key = lru_cache(maxsize=1024)(period_key)
 
 
 def _midnight(day: date, tz: ZoneInfo) -> datetime:
