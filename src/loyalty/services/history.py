@@ -63,10 +63,11 @@ class HistoryOrder(NamedTuple):
 
 class Preparer:
     """Builds ``HistoryOrder``s for one import run: the programme, ``now`` and the database's
-    kind are fixed, so the times an order writes are worked out once per distinct order time
-    (history files repeat them) and kept in a bounded cache."""
+    kind are fixed, so what an order writes is worked out once per distinct order time and
+    once per distinct order value (history files repeat both: the same one-line order, the
+    same line, the same instant), and kept in bounded caches."""
 
-    _KEEP = 20_000  # order times remembered
+    _KEEP = 20_000  # entries per cache, at most
 
     def __init__(self, ctx: TenantContext, now: datetime, *, earn: bool, sqlite: bool) -> None:
         self.ctx, self.now, self.earn, self.sqlite = ctx, now, earn, sqlite
@@ -78,7 +79,7 @@ class Preparer:
     def _time(self, value: datetime | None) -> Any:
         return sqlite_text(value) if self.sqlite and value is not None else value
 
-    def _dates_for(self, occurred_at: datetime) -> tuple[Any, ...]:
+    def dates(self, occurred_at: datetime) -> tuple[Any, ...]:
         """(earned_at as stored, lot status, available_at, expires_at, available now?)"""
         dates = self._dates.get(occurred_at)
         if dates is None:
@@ -95,22 +96,48 @@ class Preparer:
             )
         return dates
 
-    def __call__(
-        self, line: int, customer: str, email: str | None, occurred_at: datetime, paid: PaidOrder
-    ) -> HistoryOrder:
-        """The rows an order writes when its member earns at the programme's own rate."""
+    def values(self, paid: PaidOrder, fragments: Sequence[str] | None = None) -> tuple[Any, ...]:
+        """What an order writes that its id, member and time do not change: the orders row
+        from currency to points (without the order id), and the entry reason after the id.
+        ``fragments``: each line's ``line_fragment``, when the caller has them already."""
         program = self.ctx.program
+        if fragments is None:
+            fragments = [line_fragment(line) for line in paid.lines]
         total, base = paid.total_and_base(program)
         points = program.points_for(base) if self.earn else 0
-        earned_at, status, available_at, expires_at, available = self._dates_for(occurred_at)
-        order = (
-            paid.order_id,
+        return (
             paid.currency,
             str(total),
             str(paid.shipping),
             str(paid.tax),
             str(base),
-            dump_json([events.line_json(x) for x in paid.lines]),
+            "[" + ",".join(fragments) + "]",  # the lines' JSON, as dump_json writes it
+            points,
+            f": {base} {paid.currency}{self._reason}",
+        )
+
+    def build(
+        self,
+        line: int,
+        order_id: str,
+        customer: str,
+        email: str | None,
+        occurred_at: datetime,
+        dates: tuple[Any, ...],
+        values: tuple[Any, ...],
+    ) -> HistoryOrder:
+        """The rows an order writes when its member earns at the programme's own rate
+        (``dates`` and ``values`` as ``dates`` and ``values`` give them)."""
+        currency, total, shipping, tax, base, lines, points, reason = values
+        earned_at, status, available_at, expires_at, available = dates
+        order = (
+            order_id,
+            currency,
+            total,
+            shipping,
+            tax,
+            base,
+            lines,
             points,
             0,
             "paid",
@@ -129,19 +156,30 @@ class Preparer:
                 expires_at,
                 points if available else 0,
                 0 if available else points,
-                f"order {paid.order_id}: {base} {paid.currency}{self._reason}",
+                f"order {order_id}{reason}",
             )
         return HistoryOrder(
+            line, order_id, customer, email, occurred_at, currency, self.earn, order, lot
+        )
+
+    def __call__(
+        self, line: int, customer: str, email: str | None, occurred_at: datetime, paid: PaidOrder
+    ) -> HistoryOrder:
+        """The rows an order writes (``build`` without the caches' help)."""
+        return self.build(
             line,
             paid.order_id,
             customer,
             email,
             occurred_at,
-            paid.currency,
-            self.earn,
-            order,
-            lot,
+            self.dates(occurred_at),
+            self.values(paid),
         )
+
+
+def line_fragment(line: OrderLine) -> str:
+    """One line's JSON text in the order's ``lines`` (a JSON array of these)."""
+    return dump_json(events.line_json(line))
 
 
 def to_event(order: HistoryOrder) -> InboundEvent:
