@@ -100,13 +100,10 @@ class Preparer:
             )
         return dates
 
-    def values(self, paid: PaidOrder, fragments: Sequence[str] | None = None) -> tuple[Any, ...]:
+    def values(self, paid: PaidOrder) -> tuple[Any, ...]:
         """What an order writes that its id, member and time do not change: the orders row
-        from currency to points (without the order id), and the entry reason after the id.
-        ``fragments``: each line's ``line_fragment``, when the caller has them already."""
+        from currency to points (without the order id), and the entry reason after the id."""
         program = self.ctx.program
-        if fragments is None:
-            fragments = [line_fragment(line) for line in paid.lines]
         total, base = paid.total_and_base(program)
         points = program.points_for(base) if self.earn else 0
         return (
@@ -115,7 +112,7 @@ class Preparer:
             str(paid.shipping),
             str(paid.tax),
             str(base),
-            "[" + ",".join(fragments) + "]",  # the lines' JSON, as dump_json writes it
+            dump_json([events.line_json(x) for x in paid.lines]),
             points,
             f": {base} {paid.currency}{self._reason}",
         )
@@ -164,11 +161,6 @@ class Preparer:
             self.dates(occurred_at),
             self.values(paid),
         )
-
-
-def line_fragment(line: OrderLine) -> str:
-    """One line's JSON text in the order's ``lines`` (a JSON array of these)."""
-    return dump_json(events.line_json(line))
 
 
 def to_event(order: HistoryOrder) -> InboundEvent:

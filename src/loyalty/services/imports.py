@@ -171,7 +171,6 @@ class _OpenOrder:
     first: Mapping[str, Any]
     lines: list[OrderLine] = field(default_factory=list)
     texts: list[_LineTexts] = field(default_factory=list)
-    fragments: list[str] = field(default_factory=list)
     error: tuple[int, str] | None = None
 
 
@@ -219,8 +218,8 @@ class _Reader:
         self.line_columns = tuple(columns[name] for name in _LINE_FIELDS)
         self.first_columns = tuple(columns[name] for name in _FIRST_FIELDS)
         self.ctx, self.prepare = ctx, prepare
-        # line texts -> (the line, its JSON text), or why the row is bad
-        self.lines: dict[_LineTexts, tuple[OrderLine, str] | str] = {}
+        # line texts -> the line, or why the row is bad
+        self.lines: dict[_LineTexts, OrderLine | str] = {}
         # a one-line order's texts -> ``Preparer.values``, or why the order is bad
         self.values: dict[tuple[Any, ...], tuple[Any, ...] | str] = {}
         # ordered_at as written -> (the time it means, ``Preparer.dates``), or why it is bad
@@ -231,8 +230,7 @@ class _Reader:
         found = self.lines.get(texts)
         if found is None:
             try:
-                line = _line(texts)
-                found = (line, history.line_fragment(line))
+                found = _line(texts)
             except _BadRow as error:
                 found = str(error)
             if len(self.lines) >= _KEEP:
@@ -241,10 +239,8 @@ class _Reader:
         if isinstance(found, str):
             order.error = (number, found)
             return
-        line, fragment = found
-        order.lines.append(line)
+        order.lines.append(found)
         order.texts.append(texts)
-        order.fragments.append(fragment)
 
     def record(self, order: _OpenOrder) -> HistoryOrder:
         """The order's rows; ``_BadRow`` or ``DomainError`` says why it cannot be imported
@@ -300,7 +296,7 @@ class _Reader:
             return str(error)
         except DomainError as error:
             return error.detail
-        return self.prepare.values(paid, order.fragments)
+        return self.prepare.values(paid)
 
 
 class OrderGroup(NamedTuple):
