@@ -80,6 +80,8 @@ def run(
         "members": members,
         "ledger_check_clean": clean,
         "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        # the forked parser's (the largest child's; none with --in-process)
+        "parser_max_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
     }
 
 

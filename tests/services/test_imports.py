@@ -99,6 +99,53 @@ def test_chunks_are_written_in_order_while_the_next_is_parsed(
     assert check_ledger(shop.db, shop.tenant_id).ok
 
 
+SAME_TEXTS = [
+    "E1,c1,2025-06-01 10:00:00,S,1,10.5\n",  # line 2
+    "E2,c2,2025-06-01 10:00:00,S,1,10.50\n",  # line 3: the same price, written otherwise
+    "E3,c1,2025-06-01 10:00:00,S,1,10.5\n",  # line 4: E1's texts again
+    "E4,c3,2025-06-01 10:00:00,S,0,10.5\n",  # line 5: a bad quantity
+    "E5,c3,2025-06-01 10:00:00,S,0,10.5\n",  # line 6: the same bad row again
+    "E6,c4,yesterday,S,1,10.5\n",  # line 7: a bad time
+    "E7,c4,yesterday,S,1,10.5\n",  # line 8: the same bad time again
+    "E8,c5,2025-06-01 10:00:00,S,1,10.5\n",  # line 9: after the bad ones
+    "E8,c5,2025-06-01 10:00:00,T,2,10.50\n",  # line 10: E8's second line
+]
+
+
+def test_repeated_texts_give_each_order_its_own_rows_and_each_bad_row_its_report(
+    shop: Shop, tmp_path: Path
+) -> None:
+    # given lines, order values and times that repeat (the parser works each out once)
+    path = tmp_path / "same.csv"
+    path.write_text(HEADER + "".join(SAME_TEXTS))
+    # when the file is imported
+    report = imports.import_orders(shop.db, shop.ctx, read_rows(path), NOW, mapping=MAPPING)
+    # then every repeat of a bad row is reported on its own line with the same reason
+    assert (report.orders, report.imported) == (8, 4)
+    quantity = "quantity 0 is not positive (returns are refunds, not orders)"
+    time = "ordered_at 'yesterday' is not an ISO 8601 time"
+    assert report.errors == [(5, quantity), (6, quantity), (7, time), (8, time)]
+    # and each order keeps its own id and the prices as written
+    with shop.db.read(shop.tenant_id) as uow:
+        query = text(
+            "SELECT order_id, lines FROM orders WHERE tenant_id = :t AND order_id LIKE 'E%'"
+        )
+        stored = dict(uow.conn.execute(query, {"t": shop.tenant_id}).all())
+    prices = {
+        order_id: [line["unit_price"] for line in (json.loads(v) if isinstance(v, str) else v)]
+        for order_id, v in stored.items()
+    }
+    assert prices == {
+        "E1": ["10.5"],
+        "E2": ["10.50"],
+        "E3": ["10.5"],
+        "E8": ["10.5", "10.50"],
+    }
+    assert balances(shop, "c1")["lifetime_earned"] == 20  # E1 and E3: 10 points each
+    assert balances(shop, "c5")["lifetime_earned"] == 31  # 10.5 + 2 x 10.50, floored once
+    assert check_ledger(shop.db, shop.tenant_id).ok
+
+
 REPEATS = [
     "D1,c1,2025-05-01 10:00:00,S,1,10.00\n",  # line 2
     "D1,c1,2025-05-01 10:00:00,T,1,5.00\n",  # line 3: D1's second line

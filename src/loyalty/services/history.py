@@ -25,7 +25,7 @@ import orjson
 
 from loyalty.domain.errors import DomainError
 from loyalty.domain.events import InboundEvent, MemberRef, OrderPaid
-from loyalty.domain.ledger import EntryKind, LotStatus
+from loyalty.domain.ledger import LotStatus
 from loyalty.domain.members import MemberStatus
 from loyalty.domain.orders import OrderLine, PaidOrder
 from loyalty.services import bulk, events, tiers
@@ -35,11 +35,11 @@ from loyalty.services.ledger import lot_dates
 from loyalty.services.members import profile_fields
 from loyalty.store._raw import dump_json, sqlite_text
 from loyalty.store.bulk import BulkWriter
+from loyalty.store.imports import HistoryRows
 from loyalty.store.uow import UnitOfWork
 
 IMPORTED = "imported"
 ALREADY = "already"
-_EARN = EntryKind.EARN.value
 _BLOCKED = MemberStatus.BLOCKED.value
 
 
@@ -53,20 +53,25 @@ class HistoryOrder(NamedTuple):
     occurred_at: datetime
     currency: str
     earn: bool
-    # orders row from order_id to paid_at (see HISTORY_COLUMNS["orders"]); its shipping, tax
-    # and lines (JSON) rebuild the order when it takes the one-by-one path
+    # the orders row after its id and member (see ``store.imports.HistoryRows``): order_id,
+    # currency, total, shipping, tax, base, lines (JSON), points, paid_at; its shipping, tax
+    # and lines rebuild the order when it takes the one-by-one path
     order: tuple[Any, ...]
-    # points, status, earned_at, available_at, expires_at, available delta, pending delta,
-    # reason; None when the order earns nothing
+    # the lot row after its id and member: points, status, earned_at, available_at,
+    # expires_at; None when the order earns nothing
     lot: tuple[Any, ...] | None
+    # the ledger entry after its id, member, lot and order: points, available delta, pending
+    # delta, reason, occurred_at; None when the order earns nothing
+    entry: tuple[Any, ...] | None
 
 
 class Preparer:
     """Builds ``HistoryOrder``s for one import run: the programme, ``now`` and the database's
-    kind are fixed, so the times an order writes are worked out once per distinct order time
-    (history files repeat them) and kept in a bounded cache."""
+    kind are fixed, so what an order writes is worked out once per distinct order time and
+    once per distinct order value (history files repeat both: the same one-line order, the
+    same line, the same instant), and kept in bounded caches."""
 
-    _KEEP = 20_000  # order times remembered
+    _KEEP = 20_000  # entries per cache, at most
 
     def __init__(self, ctx: TenantContext, now: datetime, *, earn: bool, sqlite: bool) -> None:
         self.ctx, self.now, self.earn, self.sqlite = ctx, now, earn, sqlite
@@ -78,7 +83,7 @@ class Preparer:
     def _time(self, value: datetime | None) -> Any:
         return sqlite_text(value) if self.sqlite and value is not None else value
 
-    def _dates_for(self, occurred_at: datetime) -> tuple[Any, ...]:
+    def dates(self, occurred_at: datetime) -> tuple[Any, ...]:
         """(earned_at as stored, lot status, available_at, expires_at, available now?)"""
         dates = self._dates.get(occurred_at)
         if dates is None:
@@ -95,16 +100,13 @@ class Preparer:
             )
         return dates
 
-    def __call__(
-        self, line: int, customer: str, email: str | None, occurred_at: datetime, paid: PaidOrder
-    ) -> HistoryOrder:
-        """The rows an order writes when its member earns at the programme's own rate."""
+    def values(self, paid: PaidOrder) -> tuple[Any, ...]:
+        """What an order writes that its id, member and time do not change: the orders row
+        from currency to points (without the order id), and the entry reason after the id."""
         program = self.ctx.program
         total, base = paid.total_and_base(program)
         points = program.points_for(base) if self.earn else 0
-        earned_at, status, available_at, expires_at, available = self._dates_for(occurred_at)
-        order = (
-            paid.order_id,
+        return (
             paid.currency,
             str(total),
             str(paid.shipping),
@@ -112,35 +114,52 @@ class Preparer:
             str(base),
             dump_json([events.line_json(x) for x in paid.lines]),
             points,
-            0,
-            "paid",
-            "0",
-            "0",
-            "{}",
+            f": {base} {paid.currency}{self._reason}",
+        )
+
+    def build(
+        self,
+        line: int,
+        order_id: str,
+        customer: str,
+        email: str | None,
+        occurred_at: datetime,
+        dates: tuple[Any, ...],
+        values: tuple[Any, ...],
+    ) -> HistoryOrder:
+        """The rows an order writes when its member earns at the programme's own rate
+        (``dates`` and ``values`` as ``dates`` and ``values`` give them)."""
+        currency, total, shipping, tax, base, lines, points, reason = values
+        earned_at, status, available_at, expires_at, available = dates
+        order = (order_id, currency, total, shipping, tax, base, lines, points, earned_at)
+        if points <= 0:
+            return HistoryOrder(
+                line, order_id, customer, email, occurred_at, currency, self.earn, order, None, None
+            )
+        lot = (points, status, earned_at, available_at, expires_at)
+        entry = (
+            points,
+            points if available else 0,
+            0 if available else points,
+            f"order {order_id}{reason}",
             earned_at,
         )
-        lot = None
-        if points > 0:
-            lot = (
-                points,
-                status,
-                earned_at,
-                available_at,
-                expires_at,
-                points if available else 0,
-                0 if available else points,
-                f"order {paid.order_id}: {base} {paid.currency}{self._reason}",
-            )
         return HistoryOrder(
+            line, order_id, customer, email, occurred_at, currency, self.earn, order, lot, entry
+        )
+
+    def __call__(
+        self, line: int, customer: str, email: str | None, occurred_at: datetime, paid: PaidOrder
+    ) -> HistoryOrder:
+        """The rows an order writes (``build`` without the caches' help)."""
+        return self.build(
             line,
             paid.order_id,
             customer,
             email,
             occurred_at,
-            paid.currency,
-            self.earn,
-            order,
-            lot,
+            self.dates(occurred_at),
+            self.values(paid),
         )
 
 
@@ -282,45 +301,23 @@ def _write_group(
         else:
             out[k] = IMPORTED
             fresh.append(k)
-    earning = sum(1 for k in fresh if orders[k].lot is not None)
+    earning = sum(1 for k in fresh if orders[k].entry is not None)
     order_ids = writer.reserve_ids("orders", len(fresh))
-    lot_ids = writer.reserve_ids("lots", earning)
-    entry_ids = writer.reserve_ids("ledger_entries", earning)
+    lot_ids = iter(writer.reserve_ids("lots", earning))
+    entry_ids = iter(writer.reserve_ids("ledger_entries", earning))
     order_rows, lot_rows, entry_rows = [], [], []
     deltas: dict[int, list[int]] = {}
-    n = 0
     for order_pk, k in zip(order_ids, fresh, strict=True):
         order = orders[k]
         member_id = members[order.customer][0]
-        order_rows.append((order_pk, tenant, member_id, *order.order, created))
-        if order.lot is None:
+        order_rows.append((order_pk, member_id, *order.order))
+        entry = order.entry
+        if entry is None:
             continue
-        points, status, earned_at, available_at, expires_at, d_available, d_pending, reason = (
-            order.lot
-        )
-        lot_id, entry_id = lot_ids[n], entry_ids[n]
-        n += 1
-        lot_rows.append(
-            (lot_id, tenant, member_id, points, points, status, earned_at, available_at, expires_at)
-        )
-        entry_rows.append(
-            (
-                entry_id,
-                tenant,
-                member_id,
-                _EARN,
-                points,
-                d_available,
-                d_pending,
-                points,
-                lot_id,
-                order_pk,
-                None,
-                reason,
-                earned_at,
-                created,
-            )
-        )
+        lot_id = next(lot_ids)
+        lot_rows.append((lot_id, member_id, *order.lot))  # type: ignore[misc]
+        entry_rows.append((next(entry_ids), member_id, lot_id, order_pk, *entry))
+        points, d_available, d_pending = entry[0], entry[1], entry[2]
         delta = deltas.get(member_id)
         if delta is None:
             deltas[member_id] = [d_available, d_pending, points]
@@ -328,9 +325,10 @@ def _write_group(
             delta[0] += d_available
             delta[1] += d_pending
             delta[2] += points
-    writer.insert_rows("orders", order_rows)
-    writer.insert_rows("lots", lot_rows)
-    writer.insert_rows("ledger_entries", entry_rows)
+    rows = HistoryRows(raw, tenant, now)
+    rows.orders(order_rows)
+    rows.lots(lot_rows)
+    rows.entries(entry_rows)
     writer.add_balance_rows([(a, p, life, created, m) for m, (a, p, life) in deltas.items()])
     for member_id in deltas:  # balances changed behind the repository's back
         uow.members.latest.pop(member_id, None)

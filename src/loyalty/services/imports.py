@@ -18,6 +18,7 @@ earned two years ago were available long ago and expire on the dates the program
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import multiprocessing
 import re
@@ -27,6 +28,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -141,17 +143,40 @@ def _moment(text: str | None, ctx: TenantContext) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=ctx.timezone)
 
 
+# the columns read from every row of an order, and from its first row only
+_LINE_FIELDS = ("quantity", "unit_price", "sku", "product_id", "category", "discount")
+_FIRST_FIELDS = ("customer_id", "email", "currency", "shipping", "tax", "ordered_at")
+_KEEP = 20_000  # entries per cache of the parser, at most
+
+_LineTexts = tuple[str | None, ...]  # a row's _LINE_FIELDS, as ``_value`` reads them
+
+
+def _texts(row: Mapping[str, Any], columns: tuple[str, ...]) -> _LineTexts:
+    """``_value`` of each of ``columns`` (the file's names), in one pass."""
+    out: list[str | None] = []
+    for column in columns:
+        raw = row.get(column)
+        if raw is None:
+            out.append(None)
+            continue
+        text = (raw if type(raw) is str else str(raw)).strip()
+        out.append(text or None)
+    return tuple(out)
+
+
 @dataclass
 class _OpenOrder:
     order_id: str
     first_line: int
     first: Mapping[str, Any]
     lines: list[OrderLine] = field(default_factory=list)
+    texts: list[_LineTexts] = field(default_factory=list)
     error: tuple[int, str] | None = None
 
 
-def _line(row: Mapping[str, Any], mapping: Mapping[str, str]) -> OrderLine:
-    quantity_text = _value(row, mapping, "quantity") or "1"
+def _line(texts: _LineTexts) -> OrderLine:
+    quantity_text, price_text, sku, product_id, category, discount = texts
+    quantity_text = quantity_text or "1"
     try:
         if quantity_text.isascii() and quantity_text.isdigit():
             quantity = int(quantity_text)
@@ -161,14 +186,12 @@ def _line(row: Mapping[str, Any], mapping: Mapping[str, str]) -> OrderLine:
         raise _BadRow(f"quantity '{quantity_text}' is not a number") from None
     if quantity <= 0:
         raise _BadRow(f"quantity {quantity} is not positive (returns are refunds, not orders)")
-    unit_price = _decimal(_value(row, mapping, "unit_price"), "unit_price")
+    unit_price = _decimal(price_text, "unit_price")
     if unit_price < 0:
         raise _BadRow(f"unit_price {unit_price} is negative")
-    product_id = _value(row, mapping, "product_id")
-    sku = _value(row, mapping, "sku") or product_id
+    sku = sku or product_id
     if sku is None:
         raise _BadRow("sku is missing")
-    discount = _value(row, mapping, "discount")
     try:
         return OrderLine(
             sku=sku,
@@ -176,44 +199,104 @@ def _line(row: Mapping[str, Any], mapping: Mapping[str, str]) -> OrderLine:
             unit_price=unit_price,
             discount=_ZERO if discount is None else _decimal(discount, "discount"),
             product_id=product_id,
-            category=_value(row, mapping, "category"),
+            category=category,
         )
     except DomainError as error:
         raise _BadRow(error.detail) from None
 
 
-def _record(
-    order: _OpenOrder,
-    mapping: Mapping[str, str],
-    ctx: TenantContext,
-    prepare: history.Preparer,
-    moments: dict[str, datetime],
-) -> HistoryOrder:
-    row = order.first
-    customer = _identifier(_value(row, mapping, "customer_id"))
-    email = _value(row, mapping, "email")
-    if customer is None:
-        if email is None:
-            raise _BadRow("no customer id or email (a guest order): nothing to attach it to")
-        customer = "email:" + email.lower()
-    try:
-        paid = PaidOrder(
-            order_id=order.order_id,
-            currency=_value(row, mapping, "currency") or ctx.program.currency,
-            lines=tuple(order.lines),
-            shipping=_decimal(_value(row, mapping, "shipping"), "shipping", "0"),
-            tax=_decimal(_value(row, mapping, "tax"), "tax", "0"),
+class _Reader:
+    """Turns rows into orders for one run. What a row or an order gives depends only on its
+    texts, and history files repeat them (the same line, the same one-line order, the same
+    order time), so each distinct text is worked out once and remembered (bounded caches:
+    the reports and the rows written are the same as without them)."""
+
+    def __init__(
+        self, mapping: Mapping[str, str], ctx: TenantContext, prepare: history.Preparer
+    ) -> None:
+        columns = _columns(mapping)
+        self.line_columns = tuple(columns[name] for name in _LINE_FIELDS)
+        self.first_columns = tuple(columns[name] for name in _FIRST_FIELDS)
+        self.ctx, self.prepare = ctx, prepare
+        # line texts -> the line, or why the row is bad
+        self.lines: dict[_LineTexts, OrderLine | str] = {}
+        # a one-line order's texts -> ``Preparer.values``, or why the order is bad
+        self.values: dict[tuple[Any, ...], tuple[Any, ...] | str] = {}
+        # ordered_at as written -> (the time it means, ``Preparer.dates``), or why it is bad
+        self.times: dict[str | None, tuple[datetime, tuple[Any, ...]] | str] = {}
+
+    def add_line(self, order: _OpenOrder, row: Mapping[str, Any], number: int) -> None:
+        texts = _texts(row, self.line_columns)
+        found = self.lines.get(texts)
+        if found is None:
+            try:
+                found = _line(texts)
+            except _BadRow as error:
+                found = str(error)
+            if len(self.lines) >= _KEEP:
+                self.lines.clear()
+            self.lines[texts] = found
+        if isinstance(found, str):
+            order.error = (number, found)
+            return
+        order.lines.append(found)
+        order.texts.append(texts)
+
+    def record(self, order: _OpenOrder) -> HistoryOrder:
+        """The order's rows; ``_BadRow`` or ``DomainError`` says why it cannot be imported
+        (checked in the order the fields were always checked: customer, order, time)."""
+        customer, email, currency, shipping, tax, when = _texts(order.first, self.first_columns)
+        customer = _identifier(customer)
+        if customer is None:
+            if email is None:
+                raise _BadRow("no customer id or email (a guest order): nothing to attach it to")
+            customer = "email:" + email.lower()
+        values: tuple[Any, ...] | str | None
+        if len(order.texts) == 1:
+            key = (order.texts[0], currency, shipping, tax)
+            values = self.values.get(key)
+            if values is None:
+                values = self._values(order, currency, shipping, tax)
+                if len(self.values) >= _KEEP:
+                    self.values.clear()
+                self.values[key] = values
+        else:
+            values = self._values(order, currency, shipping, tax)
+        if isinstance(values, str):
+            raise _BadRow(values)
+        moment = self.times.get(when)
+        if moment is None:
+            try:
+                occurred_at = _moment(when, self.ctx)
+                moment = (occurred_at, self.prepare.dates(occurred_at))
+            except _BadRow as error:
+                moment = str(error)
+            if len(self.times) >= _KEEP:
+                self.times.clear()
+            self.times[when] = moment
+        if isinstance(moment, str):
+            raise _BadRow(moment)
+        occurred_at, dates = moment
+        return self.prepare.build(
+            order.first_line, order.order_id, customer, email, occurred_at, dates, values
         )
-    except DomainError as error:
-        raise _BadRow(error.detail) from None
-    when = _value(row, mapping, "ordered_at")
-    occurred_at = moments.get(when) if when is not None else None
-    if occurred_at is None:
-        occurred_at = _moment(when, ctx)
-        if len(moments) >= 20_000:
-            moments.clear()
-        moments[when] = occurred_at  # type: ignore[index]
-    return prepare(order.first_line, customer, email, occurred_at, paid)
+
+    def _values(
+        self, order: _OpenOrder, currency: str | None, shipping: str | None, tax: str | None
+    ) -> tuple[Any, ...] | str:
+        try:
+            paid = PaidOrder(
+                order_id=order.order_id,
+                currency=currency or self.ctx.program.currency,
+                lines=tuple(order.lines),
+                shipping=_decimal(shipping, "shipping", "0"),
+                tax=_decimal(tax, "tax", "0"),
+            )
+        except _BadRow as error:
+            return str(error)
+        except DomainError as error:
+            return error.detail
+        return self.prepare.values(paid)
 
 
 class OrderGroup(NamedTuple):
@@ -238,15 +321,14 @@ def order_groups(
     """Group consecutive rows of one order; rows that belong to no order go into the report.
     ``now`` and ``sqlite`` (the database's kind) shape the rows the orders will write."""
     current: _OpenOrder | None = None
-    mapping = _columns(mapping)
-    prepare = history.Preparer(ctx, now, earn=earn, sqlite=sqlite)
-    moments: dict[str, datetime] = {}  # ordered_at as written -> the time it means
+    order_column = _columns(mapping)["order_id"]
+    reader = _Reader(mapping, ctx, history.Preparer(ctx, now, earn=earn, sqlite=sqlite))
 
     def close(order: _OpenOrder) -> OrderGroup:
         if order.error is not None:
             return OrderGroup(order.first_line, order.order_id, None, order.error)
         try:
-            record = _record(order, mapping, ctx, prepare, moments)
+            record = reader.record(order)
         except (_BadRow, DomainError) as error:
             reason = error.detail if isinstance(error, DomainError) else str(error)
             return OrderGroup(order.first_line, order.order_id, None, (order.first_line, reason))
@@ -257,8 +339,9 @@ def order_groups(
         if isinstance(row, Exception):
             report.errors.append((number, str(row)))
             continue
-        order_id = _value(row, mapping, "order_id")
-        if order_id is None:
+        raw = row.get(order_column)
+        order_id = None if raw is None else (raw if type(raw) is str else str(raw)).strip()
+        if not order_id:
             report.errors.append((number, "order_id is missing"))
             continue
         if current is None or current.order_id != order_id:
@@ -266,10 +349,7 @@ def order_groups(
                 yield close(current)
             current = _OpenOrder(order_id, number, row)
         if current.error is None:
-            try:
-                current.lines.append(_line(row, mapping))
-            except _BadRow as error:
-                current.error = (number, str(error))
+            reader.add_line(current, row, number)
     if current is not None:
         yield close(current)
 
@@ -419,6 +499,7 @@ def _parse_apart(
     queue: Any = context.Queue(maxsize=QUEUED)
 
     def produce() -> None:
+        gc.freeze()  # the heap this process was forked with is not the parser's garbage
         try:
             for parsed in _parse(rows, mapping, ctx, now, earn, sqlite):
                 queue.put(parsed)
@@ -469,10 +550,39 @@ def import_orders(
     in a forked one (``rows`` is then read only there: give an iterable nothing else reads,
     such as a fresh ``read_rows(path)``), so parsing and writing use two cores. Forking is
     for a command-line process; where it is not available the rows are parsed here."""
+    apart = parse_apart and "fork" in multiprocessing.get_all_start_methods()
+    if apart:
+        with _old_heap_left_alone():
+            return _import_orders(db, ctx, rows, now, mapping, earn, progress, _parse_apart)
+    return _import_orders(db, ctx, rows, now, mapping, earn, progress, _parse)
+
+
+@contextmanager
+def _old_heap_left_alone() -> Iterator[None]:
+    """The garbage collector's full passes skip what the process held before (``gc.freeze``):
+    an import allocates millions of short-lived objects, which start a full pass now and
+    then, and each pass would walk the whole heap of the command (libraries, the database
+    engine) for nothing. The rows are freed by reference counting; ``gc.unfreeze`` at the
+    end gives the old heap back to the collector."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+def _import_orders(
+    db: Database,
+    ctx: TenantContext,
+    rows: Iterable[tuple[int, Mapping[str, Any] | Exception]],
+    now: datetime,
+    mapping: Mapping[str, str] | None,
+    earn: bool,
+    progress: Callable[[ImportReport], None] | None,
+    reader: Callable[..., Iterator[_Parsed]],
+) -> ImportReport:
     report = ImportReport()
     started = time.perf_counter()
-    apart = parse_apart and "fork" in multiprocessing.get_all_start_methods()
-    reader = _parse_apart if apart else _parse
     chunks = reader(rows, mapping or {}, ctx, now, earn, db.sqlite)
     writing: deque[tuple[list[HistoryOrder], Future[list[str]]]] = deque()
     for parsed in chunks:
