@@ -280,3 +280,25 @@ def test_customers_import_creates_and_updates_members(shop: Shop, tmp_path: Path
     assert [line for line, _ in report.errors] == [3, 4]
     with shop.db.read(shop.tenant_id) as uow:
         assert members.get_member(uow, shop.ctx, "1", NOW)["first_name"] == "Ala"
+
+
+def test_a_quantity_that_is_not_a_whole_number_is_a_bad_row(shop: Shop, tmp_path: Path) -> None:
+    # given quantities that are fractional, infinite or not a number, and one good row
+    rows = [
+        "Q1,c1,2025-06-01 10:00:00,S,2.5,10.00\n",  # line 2
+        "Q2,c1,2025-06-01 10:00:00,S,Infinity,10.00\n",  # line 3
+        "Q3,c1,2025-06-01 10:00:00,S,NaN,10.00\n",  # line 4
+        "Q4,c1,2025-06-01 10:00:00,S,2.0,10.00\n",  # line 5: a whole number, written so
+    ]
+    path = tmp_path / "quantities.csv"
+    path.write_text(HEADER + "".join(rows))
+    # when the file is imported
+    report = imports.import_orders(shop.db, shop.ctx, read_rows(path), NOW, mapping=MAPPING)
+    # then each bad quantity is reported on its line (never rounded, never a crash)
+    assert report.errors == [
+        (2, "quantity '2.5' is not a whole number"),
+        (3, "quantity 'Infinity' is not a whole number"),
+        (4, "quantity 'NaN' is not a whole number"),
+    ]
+    assert report.imported == 1
+    assert balances(shop, "c1")["lifetime_earned"] == 20

@@ -181,7 +181,10 @@ def _line(texts: _LineTexts) -> OrderLine:
         if quantity_text.isascii() and quantity_text.isdigit():
             quantity = int(quantity_text)
         else:
-            quantity = int(Decimal(quantity_text))
+            value = Decimal(quantity_text)
+            if not value.is_finite() or value != value.to_integral_value():
+                raise _BadRow(f"quantity '{quantity_text}' is not a whole number")
+            quantity = int(value)
     except InvalidOperation:
         raise _BadRow(f"quantity '{quantity_text}' is not a number") from None
     if quantity <= 0:
