@@ -91,6 +91,40 @@ def test_a_run_that_raises_is_applied_item_by_item(database_url: str) -> None:
         engine.dispose()
 
 
+def test_items_awaited_on_the_event_loop_are_grouped_and_a_cancelled_one_is_skipped(
+    database_url: str,
+) -> None:
+    from loyalty.store.db import make_engine
+
+    engine = make_engine(database_url)
+    committer = GroupCommitter(engine, threading.Lock())
+    calls: list[list[int]] = []
+
+    def apply(_conn: Connection, items: list[int]) -> list[int]:
+        calls.append(list(items))
+        if 3 in items:
+            raise ValueError("item 3 is bad")
+        return [item * 10 for item in items]
+
+    async def scenario() -> list[Any]:
+        gate, held = _gate(committer)
+        futures = [committer.submit_item_async("k", n, apply) for n in range(1, 6)]
+        futures[1].cancel()  # its request went away before the writer got to it
+        gate.set()
+        await asyncio.wrap_future(held)
+        return await asyncio.gather(*futures, return_exceptions=True)
+
+    try:
+        outcomes = asyncio.run(scenario())
+        assert outcomes[0] == 10 and outcomes[3:] == [40, 50]
+        assert isinstance(outcomes[1], asyncio.CancelledError)
+        assert isinstance(outcomes[2], ValueError)
+        assert calls == [[1, 3, 4, 5], [1], [3], [4], [5]]  # never 2
+    finally:
+        committer.close()
+        engine.dispose()
+
+
 # --- order events ------------------------------------------------------------------------------
 
 

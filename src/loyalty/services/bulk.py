@@ -36,11 +36,10 @@ from loyalty.domain.tiers.ladder import TierLadder
 from loyalty.services import events, tiers
 from loyalty.services.context import TenantContext
 from loyalty.services.events import EventResult
-from loyalty.services.ledger import Effect, lot_dates, lot_view
+from loyalty.services.ledger import lot_dates, lot_view
 from loyalty.services.members import profile_fields
-from loyalty.services.outbox import effect_rows
 from loyalty.services.views import member_summary
-from loyalty.store import bulk as sql
+from loyalty.store._raw import dump_json
 from loyalty.store.bulk import BulkWriter
 from loyalty.store.uow import Database, UnitOfWork
 
@@ -346,140 +345,216 @@ def _write_orders(
     history: bool,
     multipliers: Mapping[int, Decimal],
 ) -> None:
+    """The orders, lots, entries, inbox and outbox rows of plain orders, as tuples in each
+    table's column order (``store.bulk.HISTORY_COLUMNS``): each order's entry and response are
+    those ``events.process`` writes for it."""
     program, raw, tenant = ctx.program, uow.raw, uow.tenant_id
     recorded = writer.recorded_orders([_order(batch[i]).order_id for i in indexes])
     n = len(indexes)
-    event_ids = [None] * n if history else writer.reserve_ids("inbox_events", n)
+    event_ids: list[int | None] = (
+        [None] * n if history else list(writer.reserve_ids("inbox_events", n))
+    )
     order_ids = writer.reserve_ids("orders", n)
     lot_ids, entry_ids = writer.reserve_ids("lots", n), writer.reserve_ids("ledger_entries", n)
-    orders, lots, entries, inbox = [], [], [], []
-    outbox: list[tuple[str, str | None, dict[str, Any]]] = []
+    created = raw.time(now)
+    dates = _LotDates(ctx, raw, now)
+    orders: list[tuple[Any, ...]] = []
+    lots: list[tuple[Any, ...]] = []
+    entries: list[tuple[Any, ...]] = []
+    inbox: list[tuple[Any, ...]] = []
+    outbox: list[tuple[Any, ...]] = []
     balances = {
-        x: {k: m[k] for k in ("available", "pending", "lifetime_earned")}
+        x: {
+            "available": m["available"],
+            "pending": m["pending"],
+            "lifetime_earned": m["lifetime_earned"],
+        }
         for x, m in members.items()
     }
     touched: set[str] = set()
     for k, i in enumerate(indexes):
-        event, external_id = batch[i], _member_id(batch[i])
+        event = batch[i]
         paid = event.payload
-        assert isinstance(paid, OrderPaid)
+        assert isinstance(paid, OrderPaid) and event.member is not None
+        external_id = event.member.external_id
         order, member_id = paid.order, members[external_id]["id"]
-        base = order.earning_base(program)
+        total, base = order.total_and_base(program)
         multiplier = multipliers.get(i, ONE)  # history mode only (see _multipliers)
         points = program.points_for(base * multiplier) if paid.earn else 0
-        earned_at = min(event.occurred_at, now)
         effects: list[dict[str, Any]] = []
         note: str | None = None
+        when = dates.of(event.occurred_at)
         if order.order_id in recorded:
             note = events.ALREADY_RECORDED.format(order.order_id)
         else:
             orders.append(
-                {
-                    "id": order_ids[k],
-                    "tenant_id": tenant,
-                    "member_id": member_id,
-                    "order_id": order.order_id,
-                    "currency": order.currency,
-                    "total": str(order.charged_total),
-                    "shipping": str(order.shipping),
-                    "tax": str(order.tax),
-                    "base": str(base),
-                    "lines": raw.json([events.line_json(line) for line in order.lines]),
-                    "points_earned": points,
-                    "points_reversed": 0,
-                    "status": "paid",
-                    "refunded_amount": "0",
-                    "refunded_base": "0",
-                    "refunded_quantities": "{}",
-                    "paid_at": raw.time(earned_at),
-                    "created_at": raw.time(now),
-                }
+                (
+                    order_ids[k],
+                    tenant,
+                    member_id,
+                    order.order_id,
+                    order.currency,
+                    str(total),
+                    str(order.shipping),
+                    str(order.tax),
+                    str(base),
+                    dump_json([events.line_json(line) for line in order.lines]),
+                    points,
+                    0,
+                    "paid",
+                    "0",
+                    "0",
+                    "{}",
+                    when.earned_at,
+                    created,
+                )
             )
             if points == 0:
                 note = events.NOTHING_EARNED if paid.earn else events.HISTORY_ONLY
-        if order.order_id not in recorded and points > 0:
-            status, available_at, expires_at = lot_dates(ctx, earned_at, now)
-            is_available = status is LotStatus.AVAILABLE
-            d_available, d_pending = (points, 0) if is_available else (0, points)
-            reason = events.earn_reason(order, base, program, multiplier)
-            lots.append(
-                {
-                    "id": lot_ids[k],
-                    "tenant_id": tenant,
-                    "member_id": member_id,
-                    "amount": points,
-                    "remaining": points,
-                    "status": status.value,
-                    "earned_at": raw.time(earned_at),
-                    "available_at": raw.time(available_at),
-                    "expires_at": raw.time(expires_at),
-                }
-            )
-            entries.append(
-                {
-                    "id": entry_ids[k],
-                    "tenant_id": tenant,
-                    "member_id": member_id,
-                    "kind": EntryKind.EARN.value,
-                    "points": points,
-                    "available_delta": d_available,
-                    "pending_delta": d_pending,
-                    "lifetime_delta": points,
-                    "lot_id": lot_ids[k],
-                    "order_pk": order_ids[k],
-                    "event_pk": event_ids[k],
-                    "reason": reason,
-                    "occurred_at": raw.time(earned_at),
-                    "created_at": raw.time(now),
-                }
-            )
-            lot = lot_view(status, available_at, expires_at)
-            effect = Effect(
-                entry_ids[k], EntryKind.EARN, points, reason, d_available, d_pending, lot
-            )
-            effects.append(effect.to_dict())
-            running = balances[external_id]
-            running["available"] += d_available
-            running["pending"] += d_pending
-            running["lifetime_earned"] += points
-            touched.add(external_id)
+            else:
+                d_available, d_pending = (points, 0) if when.available else (0, points)
+                reason = (
+                    f"order {order.order_id}: {base} {order.currency}{dates.reason}"
+                    if multiplier == ONE
+                    else events.earn_reason(order, base, program, multiplier)
+                )
+                lots.append(
+                    (
+                        lot_ids[k],
+                        tenant,
+                        member_id,
+                        points,
+                        points,
+                        when.status,
+                        when.earned_at,
+                        when.available_at,
+                        when.expires_at,
+                    )
+                )
+                entries.append(
+                    (
+                        entry_ids[k],
+                        tenant,
+                        member_id,
+                        _EARN,
+                        points,
+                        d_available,
+                        d_pending,
+                        points,
+                        lot_ids[k],
+                        order_ids[k],
+                        event_ids[k],
+                        reason,
+                        when.earned_at,
+                        created,
+                    )
+                )
+                # Effect.to_dict() of the entry, as ledger.credit reports it
+                effects.append(
+                    {
+                        "entry_id": entry_ids[k],
+                        "kind": _EARN,
+                        "points": points,
+                        "available_delta": d_available,
+                        "pending_delta": d_pending,
+                        "reason": reason,
+                        "lot": dict(when.lot),
+                    }
+                )
+                running = balances[external_id]
+                running["available"] += d_available
+                running["pending"] += d_pending
+                running["lifetime_earned"] += points
+                touched.add(external_id)
         if history:
             results[i] = EventResult({"note": note} if note else {})
             continue
         body = events.event_body(event, external_id, effects, balances[external_id], note)
-        outbox += effect_rows(external_id, effects, body["balances"])
-        inbox.append(
-            {
-                "id": event_ids[k],
-                "tenant_id": tenant,
-                "source": event.source,
-                "event_id": event.event_id,
-                "type": event.type,
-                "body_hash": event.body_hash,
-                "response": raw.json(body),
-                "occurred_at": raw.time(event.occurred_at),
-                "received_at": raw.time(now),
+        for effect in effects:  # outbox.effect_rows: an earn entry is "points.earned"
+            payload = {
+                "member": external_id,
+                "entry": dict(effect),
+                "balances": dict(body["balances"]),
             }
+            outbox.append((tenant, "points.earned", external_id, dump_json(payload), created))
+        inbox.append(
+            (
+                event_ids[k],
+                tenant,
+                event.source,
+                event.event_id,
+                event.type,
+                event.body_hash,
+                dump_json(body),
+                dates.stored(event.occurred_at),
+                created,
+            )
         )
         results[i] = EventResult(body)
-    writer.executemany(sql.INSERT_ORDERS, orders)
-    writer.executemany(sql.INSERT_LOTS, lots)
-    writer.executemany(sql.INSERT_ENTRIES, entries)
-    writer.executemany(sql.INSERT_INBOX, inbox)
-    uow.outbox.add_many(outbox, now)
+    writer.insert_rows("orders", orders)
+    writer.insert_rows("lots", lots)
+    writer.insert_rows("ledger_entries", entries)
+    writer.insert_rows("inbox_events", inbox)
+    writer.insert_rows("outbox_events", outbox)
     for x in touched:  # balances changed behind the repository's back: forget what it saw
         uow.members.latest.pop(members[x]["id"], None)
-    writer.add_balances(
-        {
-            "tenant_id": tenant,
-            "member_id": members[x]["id"],
-            "d_available": balances[x]["available"] - members[x]["available"],
-            "d_pending": balances[x]["pending"] - members[x]["pending"],
-            "d_lifetime": balances[x]["lifetime_earned"] - members[x]["lifetime_earned"],
-            "activity_at": raw.time(now),
-        }
-        for x in touched
+    writer.add_balance_rows(
+        [
+            (
+                balances[x]["available"] - members[x]["available"],
+                balances[x]["pending"] - members[x]["pending"],
+                balances[x]["lifetime_earned"] - members[x]["lifetime_earned"],
+                created,
+                members[x]["id"],
+            )
+            for x in touched
+        ]
     )
+
+
+_EARN = EntryKind.EARN.value
+
+
+@dataclass(frozen=True, slots=True)
+class _When:
+    """What a lot earned at one instant stores and shows (times as the database keeps them)."""
+
+    earned_at: Any
+    status: str
+    available_at: Any
+    expires_at: Any
+    available: bool
+    lot: dict[str, Any]
+
+
+class _LotDates:
+    """Lot dates per distinct order time within one group (a burst repeats them)."""
+
+    def __init__(self, ctx: TenantContext, raw: Any, now: datetime) -> None:
+        self.ctx, self.raw, self.now = ctx, raw, now
+        self._when: dict[datetime, _When] = {}
+        program = ctx.program
+        # what ``events.earn_reason`` writes after the order's base and currency at rate 1
+        self.reason = f" x {program.points_per_unit} points ({program.rounding.value})"
+
+    def of(self, occurred_at: datetime) -> _When:
+        when = self._when.get(occurred_at)
+        if when is None:
+            earned_at = min(occurred_at, self.now)
+            status, available_at, expires_at = lot_dates(self.ctx, earned_at, self.now)
+            time = self.raw.time
+            when = self._when[occurred_at] = _When(
+                time(earned_at),
+                status.value,
+                time(available_at),
+                time(expires_at),
+                status is LotStatus.AVAILABLE,
+                lot_view(status, available_at, expires_at),
+            )
+        return when
+
+    def stored(self, moment: datetime) -> Any:
+        return self.raw.time(moment)
 
 
 def _order(event: InboundEvent) -> Any:

@@ -71,6 +71,7 @@ _INBOX_COLUMNS = (
     "occurred_at",
     "received_at",
 )
+_OUTBOX_COLUMNS = ("tenant_id", "type", "member_external_id", "payload", "created_at")
 _MEMBER_COLUMNS = (
     "tenant_id",
     "external_id",
@@ -216,7 +217,8 @@ class BulkWriter:
         return ", ".join(["?" if self.raw.sqlite else "%s"] * count)
 
     def insert_rows(self, table: str, rows: list[tuple[Any, ...]]) -> None:
-        """Rows of ``table`` as tuples in the column order ``HISTORY_COLUMNS[table]`` gives."""
+        """Rows of ``table`` as tuples in the column order ``HISTORY_COLUMNS[table]`` gives
+        (JSON columns as JSON text)."""
         key = (self.raw.dialect, table)
         sql = _POSITIONAL.get(key)
         if sql is None:
@@ -284,5 +286,7 @@ HISTORY_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "lots": (_LOT_COLUMNS, ()),
     "ledger_entries": (_ENTRY_COLUMNS, ()),
     "members": (_MEMBER_COLUMNS, ("consents",)),
+    "inbox_events": (_INBOX_COLUMNS, ("response",)),
+    "outbox_events": (_OUTBOX_COLUMNS, ("payload",)),
 }
 _POSITIONAL: dict[tuple[str, str], str] = {}

@@ -14,6 +14,8 @@ applied alone, so one item's failure never spoils the others.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import queue
 import threading
 from collections.abc import Callable
@@ -27,9 +29,26 @@ Work = Callable[[Connection], Any]
 BatchWork = Callable[[Connection, list[Any]], list[Any]]
 
 
+class LoopFuture:
+    """An asyncio future the writer thread settles: all of a group's answers for one event
+    loop are handed to it in one callback (one wake-up of the loop, not one per request)."""
+
+    __slots__ = ("future", "loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.future: asyncio.Future[Any] = loop.create_future()
+
+    def set_running_or_notify_cancel(self) -> bool:
+        return not self.future.cancelled()  # a cancelled request's work is not started
+
+    def done(self) -> bool:
+        return False  # settled on its loop, which skips a cancelled one
+
+
 class _Job(NamedTuple):
     work: Work | None
-    future: Future[Any]
+    future: Future[Any] | LoopFuture
     key: object = None
     item: Any = None
     apply: BatchWork | None = None
@@ -57,6 +76,13 @@ class GroupCommitter:
         future: Future[Any] = Future()
         self._jobs.put(_Job(None, future, key, item, apply))
         return future
+
+    def submit_item_async(self, key: object, item: Any, apply: BatchWork) -> asyncio.Future[Any]:
+        """``submit_item`` for a caller on the running event loop: await the returned future."""
+        self._ensure_started()
+        future = LoopFuture(asyncio.get_running_loop())
+        self._jobs.put(_Job(None, future, key, item, apply))
+        return future.future
 
     def close(self) -> None:
         if self._thread is not None:
@@ -91,7 +117,7 @@ class GroupCommitter:
             self._commit(group)
 
     def _commit(self, group: list[_Job]) -> None:
-        outcomes: list[tuple[Future[Any], bool, Any]] = []
+        outcomes: list[Outcome] = []
         try:
             with self.lock, self.engine.begin() as conn:
                 cursor = conn.connection.cursor()
@@ -115,18 +141,40 @@ class GroupCommitter:
                     else:
                         outcomes += _apply_run(cursor, conn, live)
         except BaseException as error:  # the COMMIT itself failed: nobody's work is durable
-            for job in group:
-                if not job.future.done():
-                    job.future.set_exception(error)
+            _settle([(job.future, False, error) for job in group if not job.future.done()])
             return
-        for future, ok, value in outcomes:
-            if ok:
-                future.set_result(value)
-            else:
-                future.set_exception(value)
+        _settle(outcomes)
 
 
-def _attempt(cursor: Any, conn: Connection, job: _Job) -> tuple[Future[Any], bool, Any]:
+Outcome = tuple[Future[Any] | LoopFuture, bool, Any]
+
+
+def _settle(outcomes: list[Outcome]) -> None:
+    """Answer every job: thread futures here, loop futures in one callback per loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
+    for future, ok, value in outcomes:
+        if isinstance(future, LoopFuture):
+            by_loop.setdefault(future.loop, []).append((future.future, ok, value))
+        elif ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
+    for loop, settled in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits for these
+            loop.call_soon_threadsafe(_settle_on_loop, settled)
+
+
+def _settle_on_loop(settled: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+    for future, ok, value in settled:
+        if future.done():  # cancelled meanwhile
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
+
+
+def _attempt(cursor: Any, conn: Connection, job: _Job) -> Outcome:
     """One job in its own savepoint: a failing one undoes only itself."""
     cursor.execute("SAVEPOINT group_job")
     try:
@@ -143,9 +191,7 @@ def _attempt(cursor: Any, conn: Connection, job: _Job) -> tuple[Future[Any], boo
     return outcome
 
 
-def _apply_run(
-    cursor: Any, conn: Connection, run: list[_Job]
-) -> list[tuple[Future[Any], bool, Any]]:
+def _apply_run(cursor: Any, conn: Connection, run: list[_Job]) -> list[Outcome]:
     """A run of items of one key, applied together; item by item if that raises."""
     if len(run) == 1:
         return [_attempt(cursor, conn, run[0])]

@@ -146,10 +146,10 @@ class Database:
         """Run ``apply(uow, [item])`` in a write transaction on the writer thread; consecutive
         queued items with the same ``key`` are applied together in one call (``apply`` must
         answer every item on its own, in order). The result comes once durably committed."""
-        future = self._items.submit_item(
+        future = self._items.submit_item_async(
             (tenant_id, key), item, lambda conn, items: apply(UnitOfWork(conn, tenant_id), items)
         )
-        return await asyncio.wrap_future(future)  # type: ignore[no-any-return]
+        return await future  # type: ignore[no-any-return]
 
     def close(self) -> None:
         self._items.close()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Coroutine
+from typing import Any, cast
 
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
 from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 
@@ -38,24 +40,6 @@ _event_adapter: TypeAdapter[Any] = TypeAdapter(EventIn)
 EVENT_SCHEMA, EVENT_MODELS = component_schemas(_event_adapter)
 
 
-@router.post(
-    "",
-    responses={409: {"description": "same event id, different body"}},
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": EVENT_SCHEMA}},
-        },
-        "parameters": [
-            {
-                "name": "Idempotency-Key",
-                "in": "header",
-                "required": False,
-                "schema": {"type": "string", "maxLength": MAX_KEY},
-            }
-        ],
-    },
-)
 async def post_event(request: Request) -> Response:
     """Record one store event; a retry with the same id returns the first response."""
     # The API's hot path reads the request itself instead of through FastAPI's dependency and
@@ -86,6 +70,39 @@ async def post_event(request: Request) -> Response:
         run_write, db, ctx.tenant_id, work, key=key, request_hash=inbound.body_hash, now=now
     )
     return write_response((status, body, key_replayed or event_replayed))
+
+
+class _OwnRequestRoute(APIRoute):
+    """A route whose endpoint takes only the ``Request`` and returns a ``Response``: FastAPI's
+    request handler around it (body parsing, dependency solving, response serialisation) has
+    nothing to do for it but costs a tenth of the request, so the endpoint is the handler. The
+    route is otherwise FastAPI's: the same OpenAPI entry, body limit and exception handling."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        return cast(Callable[[Request], Coroutine[Any, Any, Response]], self.endpoint)
+
+
+router.add_api_route(
+    "",
+    post_event,
+    methods=["POST"],
+    route_class_override=_OwnRequestRoute,
+    responses={409: {"description": "same event id, different body"}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": EVENT_SCHEMA}},
+        },
+        "parameters": [
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string", "maxLength": MAX_KEY},
+            }
+        ],
+    },
+)
 
 
 def _idempotency_key(request: Request) -> str | None:
