@@ -528,3 +528,29 @@ def test_the_base_rate_with_a_tier_earns_what_the_rules_path_earns(
 def test_a_tenant_without_tiers_earns_the_programme_rate_only(shop: Shop) -> None:
     assert [e["points"] for e in send(shop, paid(1, price="33.33"))["effects"]] == [33]
     assert "tier multiplier" not in send(shop, paid(2))["effects"][0]["reason"]
+
+
+def test_a_member_created_by_a_batch_with_a_birthday_days_before_it_earns_nothing(
+    shop: Shop,
+) -> None:
+    # given a birthday gift for every tier-holder (no earning rule: the batch is written
+    # set-based) and members first seen in a batch of orders, one born ten days later
+    from loyalty.services import tiers
+
+    with shop.db.transaction(shop.tenant_id) as uow:
+        gift = {"birthday_gift": {"points": 50}}
+        level = {"id": "fan", "name": "Fan", "threshold": 1, "benefits": gift}
+        ladder = {"metric": "orders", "window": {"kind": "lifetime"}, "levels": [level]}
+        tiers.create_tiers(uow, shop.ctx, ladder, NOW)
+    batch = []
+    for n, (member, born) in enumerate([("new", "1990-03-12"), ("old", None)]):
+        body = order_paid_json(f"b{n}", member, f"bo{n}", [("a", 1, "1")], NOW)
+        if born is not None:
+            body["member"]["birthday"] = born
+        batch.append(event(body))
+    bulk.ingest_batch(shop.db, shop.ctx, batch, NOW)
+    # when the birthday comes
+    soon = raise_birthdays(shop.db, datetime(2026, 3, 12, 9, 0, tzinfo=UTC), shop.tenant_id)
+    next_year = raise_birthdays(shop.db, datetime(2027, 3, 12, 9, 0, tzinfo=UTC), shop.tenant_id)
+    # then it earns nothing this year, and next year as usual
+    assert (soon, next_year) == (0, 1)

@@ -285,6 +285,8 @@ def _members(
     if missing:
         writer.add_members(_new_member(uow, x, profiles[x], now) for x in missing)
         members.update(writer.members(missing))
+        born = [members[x]["id"] for x in missing if profiles[x].get("birthday") is not None]
+        uow.members.note_birthdays_set(born, now)
     if missing and not history:
         created: list[tuple[str, str | None, dict[str, Any]]] = []
         for external_id in missing:

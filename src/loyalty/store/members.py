@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -108,12 +109,20 @@ class MemberRepository:
         if row is None:
             return None
         if values["birthday"] is not None:  # set at sign-up: "set or changed" < 30 days before
-            self.conn.execute(
-                birthday_changes.insert().values(
-                    tenant_id=self.tenant_id, member_id=row._mapping["id"], changed_on=now.date()
-                )
-            )
+            self.note_birthdays_set([row._mapping["id"]], now)
         return row._mapping
+
+    def note_birthdays_set(self, member_ids: Sequence[int], now: datetime) -> None:
+        """Members just created with a birthday: it counts as set today (a birthday set or
+        changed less than 30 days before it earns no bonus that year)."""
+        if member_ids:
+            self.conn.execute(
+                birthday_changes.insert(),
+                [
+                    {"tenant_id": self.tenant_id, "member_id": m, "changed_on": now.date()}
+                    for m in member_ids
+                ],
+            )
 
     def update_fields(self, member_id: int, fields: dict[str, Any], now: datetime) -> None:
         stmt = update(members).where(
