@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from loyalty.domain.errors import NotFound
 from loyalty.integrations.files import read_rows
-from loyalty.services import imports, jobs, members
+from loyalty.services import imports, jobs, members, rules
 from loyalty.services.checks import check_ledger
 from tests.conftest import NOW, Shop
 
@@ -84,6 +84,27 @@ def test_history_sends_no_webhooks_and_keeps_no_inbox_rows(shop: Shop, tmp_path:
         assert (count_rows(uow, "outbox_events"), count_rows(uow, "inbox_events")) == before
         assert count_rows(uow, "orders") == 2
     assert balances(shop, "17850")["lifetime_earned"] == 25
+
+
+def test_history_for_a_tenant_with_rules_sends_no_webhooks(shop: Shop, tmp_path: Path) -> None:
+    # given an earning rule (any rule sends the import's orders one by one) and the outbox
+    with shop.db.transaction(shop.tenant_id) as uow:
+        rule = {
+            "name": "custom +5",
+            "trigger": "custom.x",
+            "effect": {"kind": "fixed_points", "points": 5},
+        }
+        rules.create_rule(uow, shop.ctx, rule, NOW)
+        before = count_rows(uow, "outbox_events")
+    # when years of orders are imported
+    path = write_csv(tmp_path)
+    imports.import_orders(shop.db, shop.ctx, read_rows(path), NOW, mapping=MAPPING)
+    # then they earn as usual, and no old order or new member turns into a webhook
+    with shop.db.transaction(shop.tenant_id) as uow:
+        assert count_rows(uow, "outbox_events") == before
+        assert count_rows(uow, "orders") == 2
+    assert balances(shop, "17850")["lifetime_earned"] == 25
+    assert check_ledger(shop.db, shop.tenant_id).ok
 
 
 def test_chunks_are_written_in_order_while_the_next_is_parsed(

@@ -91,6 +91,24 @@ def process_batch(
     model, and the results are then those of ``events.process`` by construction.
     """
     results: list[EventResult | None] = [None] * len(batch)
+    if history:  # whatever goes one by one in it: no webhook or email for an old order
+        muted, uow.outbox.muted = uow.outbox.muted, True
+        try:
+            return _process(uow, ctx, batch, now, results, history=True)
+        finally:
+            uow.outbox.muted = muted
+    return _process(uow, ctx, batch, now, results, history=False)
+
+
+def _process(
+    uow: UnitOfWork,
+    ctx: TenantContext,
+    batch: Sequence[InboundEvent],
+    now: datetime,
+    results: list[EventResult | None],
+    *,
+    history: bool,
+) -> list[EventResult]:
     if uow.rules.set_version()[1] > 0:
         return [one_by_one(uow, ctx, event, now) for event in batch]
     ladder = tiers.load_ladder(uow)  # tier edits are not events: it holds for the whole batch
