@@ -254,3 +254,73 @@ def test_inactivity_expiry_takes_all_available_points(make_shop: Any) -> None:
     )
     assert balances(shop, "m1", NOW + timedelta(days=91))["available"] == 0
     assert_clean(shop)
+
+
+def _expired_events(shop: Shop) -> list[tuple[str | None, Any]]:
+    from sqlalchemy import select
+
+    from loyalty.store.tables import outbox_events
+
+    with shop.db.engine.connect() as conn:
+        return [
+            (r.member_external_id, r.payload)
+            for r in conn.execute(
+                select(outbox_events.c.member_external_id, outbox_events.c.payload)
+                .where(
+                    outbox_events.c.tenant_id == shop.tenant_id,
+                    outbox_events.c.type == "points.expired",
+                )
+                .order_by(outbox_events.c.member_external_id)
+            )
+        ]
+
+
+def test_expiry_writes_one_event_per_member_with_its_lots_and_balances(make_shop: Any) -> None:
+    shop = make_shop(pending_days=0, expiry={"kind": "days_after_earn", "days": 30})
+    send(shop, order_paid("e1", "m1", "o1", [("a", 1, "50")], NOW))
+    send(shop, order_paid("e2", "m1", "o2", [("a", 1, "20")], NOW))
+    send(shop, order_paid("e3", "m2", "o3", [("a", 1, "30")], NOW))
+    later = NOW + timedelta(days=35)
+    send(shop, order_paid("e4", "m2", "o4", [("a", 1, "5")], later), later)
+    assert jobs.run_due_jobs(shop.db, later, shop.tenant_id).expired == 3
+    expected = []
+    for member, points, lots in (("m1", 70, 2), ("m2", 30, 1)):
+        b = balances(shop, member, later)
+        expected.append(
+            (
+                member,
+                {
+                    "member": member,
+                    "points": points,
+                    "lots": lots,
+                    "reason": "points expired",
+                    "balances": {
+                        "available": b["available"],
+                        "pending": b["pending"],
+                        "lifetime_earned": b["lifetime_earned"],
+                    },
+                },
+            )
+        )
+    assert expected[1][1]["balances"]["available"] == 5
+    assert _expired_events(shop) == expected
+    with shop.db.read(shop.tenant_id) as uow:
+        entries, _ = members.history(uow, "m1", None, 10)
+    expired = [e for e in entries if e["kind"] == "expire"]
+    assert sorted(e["points"] for e in expired) == [-50, -20]
+    assert {e["occurred_at"] for e in expired} == {(NOW + timedelta(days=30)).isoformat()}
+    assert jobs.run_due_jobs(shop.db, later, shop.tenant_id).expired == 0
+    assert len(_expired_events(shop)) == 2
+    assert_clean(shop)
+
+
+def test_inactivity_expiry_event_names_its_reason(make_shop: Any) -> None:
+    shop = make_shop(pending_days=0, expiry={"kind": "inactivity", "days": 90})
+    send(shop, order_paid("e1", "m1", "o1", [("a", 1, "70")], NOW))
+    send(shop, order_paid("e2", "m1", "o2", [("a", 1, "10")], NOW))
+    assert jobs.run_due_jobs(shop.db, NOW + timedelta(days=91), shop.tenant_id).expired_inactive
+    [(member, payload)] = _expired_events(shop)
+    assert (member, payload["points"], payload["lots"]) == ("m1", 80, 2)
+    assert payload["reason"] == "points expired after inactivity"
+    assert payload["balances"]["available"] == 0
+    assert_clean(shop)

@@ -8,10 +8,28 @@ date, which makes every run idempotent and lets a late run catch up.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, insert, literal, literal_column, select, text, update
+from sqlalchemy import (
+    Column,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    and_,
+    cast,
+    func,
+    insert,
+    literal,
+    literal_column,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import Connection
 
 from loyalty.domain.ledger import EntryKind, LotStatus
@@ -23,9 +41,27 @@ from loyalty.store.tables import (
     outbox_events,
     programs,
 )
+from loyalty.store.types import Id, UtcDateTime
 from loyalty.store.uow import Database
 
 CHUNK = 50_000
+
+# The lots of the chunk being worked on: chosen once, from the partial job index read in its
+# own order (so the scan stops after CHUNK rows), then every statement of the chunk joins this
+# table by primary key instead of evaluating the due condition again over every lot still due.
+_chunk_meta = MetaData()
+job_lots = Table(
+    "job_lots",
+    _chunk_meta,
+    Column("id", Id, primary_key=True, autoincrement=False),
+    Column("tenant_id", Id, nullable=False),
+    Column("member_id", Id, nullable=False),
+    Column("remaining", Integer, nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    prefixes=["TEMPORARY"],
+    postgresql_on_commit="DROP",
+)
+_MOVING = job_lots.c.remaining > 0
 
 
 def _lock(conn: Connection) -> None:
@@ -34,51 +70,98 @@ def _lock(conn: Connection) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(7250001)"))
 
 
-def _chunk_bound(conn: Connection, due: Any) -> int | None:
-    ids = select(lots.c.id).where(due).order_by(lots.c.id).limit(CHUNK).subquery()
-    return conn.execute(select(func.max(ids.c.id))).scalar()
+@contextmanager
+def _chunk(db: Database, due: Any, occurred: Any) -> Iterator[tuple[Connection, int]]:
+    """A transaction with up to CHUNK due lots copied into ``job_lots``; yields their count.
+
+    The temporary table is created and dropped inside the transaction, so a rollback leaves
+    nothing behind on either database."""
+    with db.begin() as conn:
+        _lock(conn)
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            restore = _big_cache(conn)
+        job_lots.create(conn)
+        try:
+            conn.execute(
+                insert(job_lots).from_select(
+                    ["id", "tenant_id", "member_id", "remaining", "occurred_at"],
+                    select(
+                        lots.c.id, lots.c.tenant_id, lots.c.member_id, lots.c.remaining, occurred
+                    )
+                    .where(due)
+                    .limit(CHUNK),
+                )
+            )
+            # (rowcount of INSERT ... SELECT is -1 with psycopg: count the table instead)
+            count = conn.execute(select(func.count()).select_from(job_lots)).scalar_one()
+            if count and conn.dialect.name == "postgresql":
+                conn.execute(text("ANALYZE job_lots"))
+            yield conn, count
+        finally:
+            if sqlite:
+                job_lots.drop(conn)
+                for pragma in restore:
+                    conn.exec_driver_sql(pragma)
 
 
-def _member_totals(due: Any) -> Any:
+# SQLite's default page cache (~2 MB) is far smaller than the index B-trees a chunk touches at
+# a million lots; this connection gets a large one for the chunk, then its own size back.
+_JOB_CACHE_KIB = 262_144
+
+
+def _big_cache(conn: Connection) -> list[str]:
+    restore = []
+    for schema in ("main", "temp"):
+        # The temporary schema reads 0 before its first use; SQLite's default is -2000.
+        size = int(conn.exec_driver_sql(f"PRAGMA {schema}.cache_size").scalar_one()) or -2000
+        restore.append(f"PRAGMA {schema}.cache_size={size}")
+        conn.exec_driver_sql(f"PRAGMA {schema}.cache_size=-{_JOB_CACHE_KIB}")
+    return restore
+
+
+def _member_totals() -> Any:
     return (
-        select(lots.c.member_id, func.sum(lots.c.remaining).label("total"))
-        .where(due)
-        .group_by(lots.c.member_id)
+        select(job_lots.c.member_id, func.sum(job_lots.c.remaining).label("total"))
+        .where(_MOVING)
+        .group_by(job_lots.c.member_id)
         .subquery()
     )
+
+
+def _chunk_ids() -> Any:
+    return lots.c.id.in_(select(job_lots.c.id))
 
 
 def release_chunk(
     db: Database, now: datetime, tenant_id: int | None
 ) -> tuple[int, list[tuple[int, int]]]:
     """Release one chunk; returns (lots released, members with a negative balance to settle)."""
-    with db.begin() as conn:
-        _lock(conn)
-        due = and_(_PENDING, lots.c.available_at <= now, *_tenant(tenant_id))
-        bound = _chunk_bound(conn, due)
-        if bound is None:
+    due = and_(_PENDING, lots.c.available_at <= now, *_tenant(tenant_id))
+    with _chunk(db, due, lots.c.available_at) as (conn, count):
+        if not count:
             return 0, []
-        due = and_(due, lots.c.id <= bound)
-        moving = and_(due, lots.c.remaining > 0)
         conn.execute(
             insert(ledger_entries).from_select(
                 _ENTRY_COLUMNS,
                 select(
-                    lots.c.tenant_id,
-                    lots.c.member_id,
+                    job_lots.c.tenant_id,
+                    job_lots.c.member_id,
                     literal(EntryKind.RELEASE.value),
-                    lots.c.remaining,
-                    lots.c.remaining,
-                    -lots.c.remaining,
+                    job_lots.c.remaining,
+                    job_lots.c.remaining,
+                    -job_lots.c.remaining,
                     literal(0),
-                    lots.c.id,
+                    job_lots.c.id,
                     literal("return window closed"),
-                    lots.c.available_at,
+                    job_lots.c.occurred_at,
                     literal(now, ledger_entries.c.created_at.type),
-                ).where(moving),
+                )
+                .where(_MOVING)
+                .order_by(job_lots.c.id),
             )
         )
-        totals = _member_totals(moving)
+        totals = _member_totals()
         conn.execute(
             update(members)
             .where(members.c.id == totals.c.member_id)
@@ -89,10 +172,10 @@ def release_chunk(
         )
         in_debt = conn.execute(
             select(members.c.tenant_id, members.c.id).where(
-                members.c.debt > 0, members.c.id.in_(select(lots.c.member_id).where(moving))
+                members.c.debt > 0, members.c.id.in_(select(job_lots.c.member_id).where(_MOVING))
             )
         ).all()
-        count = conn.execute(update(lots).where(due).values(status=LotStatus.AVAILABLE)).rowcount
+        conn.execute(update(lots).where(_chunk_ids()).values(status=LotStatus.AVAILABLE))
         return count, [(r.tenant_id, r.id) for r in in_debt]
 
 
@@ -144,30 +227,28 @@ def expire_inactive_chunk(db: Database, now: datetime, tenant_id: int, cutoff: d
 
 
 def _expire(db: Database, now: datetime, due: Any, reason: str, occurred: Any) -> int:
-    with db.begin() as conn:
-        _lock(conn)
-        bound = _chunk_bound(conn, due)
-        if bound is None:
+    with _chunk(db, due, occurred) as (conn, count):
+        if not count:
             return 0
-        due = and_(due, lots.c.id <= bound)
-        moving = and_(due, lots.c.remaining > 0)
         before = conn.execute(select(func.coalesce(func.max(ledger_entries.c.id), 0))).scalar_one()
         conn.execute(
             insert(ledger_entries).from_select(
                 _ENTRY_COLUMNS,
                 select(
-                    lots.c.tenant_id,
-                    lots.c.member_id,
+                    job_lots.c.tenant_id,
+                    job_lots.c.member_id,
                     literal(EntryKind.EXPIRE.value),
-                    -lots.c.remaining,
-                    -lots.c.remaining,
+                    -job_lots.c.remaining,
+                    -job_lots.c.remaining,
                     literal(0),
                     literal(0),
-                    lots.c.id,
+                    job_lots.c.id,
                     literal(reason),
-                    occurred,
+                    job_lots.c.occurred_at,
                     literal(now, ledger_entries.c.created_at.type),
-                ).where(moving),
+                )
+                .where(_MOVING)
+                .order_by(job_lots.c.id),
             )
         )
         conn.execute(
@@ -183,63 +264,69 @@ def _expire(db: Database, now: datetime, due: Any, reason: str, occurred: Any) -
                 ),
             )
         )
-        totals = _member_totals(moving)
+        totals = _member_totals()
         conn.execute(
             update(members)
             .where(members.c.id == totals.c.member_id)
             .values(available=members.c.available - totals.c.total)
         )
-        _outbox_expired(conn, before, now, reason)
-        return conn.execute(
-            update(lots).where(due).values(remaining=0, status=LotStatus.EXPIRED)
-        ).rowcount
+        _outbox_expired(conn, now, reason)
+        conn.execute(update(lots).where(_chunk_ids()).values(remaining=0, status=LotStatus.EXPIRED))
+        return count
 
 
-def _outbox_expired(conn: Connection, before: int, now: datetime, reason: str) -> None:
-    """One ``points.expired`` event per member per run, in the same transaction."""
-    rows = conn.execute(
+def _outbox_expired(conn: Connection, now: datetime, reason: str) -> None:
+    """One ``points.expired`` event per member per run, in the same transaction, written
+    set-based: the payload is built by the database from the chunk and the member's balances
+    (read after this chunk's update)."""
+    obj = func.json_object if conn.dialect.name == "sqlite" else func.json_build_object
+    per_member = (
         select(
-            ledger_entries.c.tenant_id,
-            members.c.external_id,
-            func.sum(-ledger_entries.c.points).label("points"),
+            job_lots.c.member_id,
+            func.sum(job_lots.c.remaining).label("points"),
             func.count().label("lots"),
-            members.c.available,
-            members.c.pending,
-            members.c.lifetime_earned,
         )
-        .join(members, members.c.id == ledger_entries.c.member_id)
-        .where(ledger_entries.c.id > before, ledger_entries.c.kind == EntryKind.EXPIRE.value)
-        .group_by(
-            ledger_entries.c.tenant_id,
-            members.c.external_id,
-            members.c.available,
-            members.c.pending,
-            members.c.lifetime_earned,
-        )
-    ).all()
-    _add_outbox(
-        conn,
-        [
-            (
-                r.tenant_id,
-                "points.expired",
-                r.external_id,
-                {
-                    "member": r.external_id,
-                    "points": int(r.points),
-                    "lots": int(r.lots),
-                    "reason": reason,
-                    "balances": {
-                        "available": r.available,
-                        "pending": r.pending,
-                        "lifetime_earned": r.lifetime_earned,
-                    },
-                },
-            )
-            for r in rows
-        ],
-        now,
+        .where(_MOVING)
+        .group_by(job_lots.c.member_id)
+        .subquery()
     )
+    conn.execute(
+        insert(outbox_events).from_select(
+            ["tenant_id", "type", "member_external_id", "payload", "created_at"],
+            select(
+                members.c.tenant_id,
+                literal("points.expired"),
+                members.c.external_id,
+                obj(
+                    _key("member"),
+                    members.c.external_id,
+                    _key("points"),
+                    per_member.c.points,
+                    _key("lots"),
+                    per_member.c.lots,
+                    _key("reason"),
+                    cast(literal(reason), String),
+                    _key("balances"),
+                    obj(
+                        _key("available"),
+                        members.c.available,
+                        _key("pending"),
+                        members.c.pending,
+                        _key("lifetime_earned"),
+                        members.c.lifetime_earned,
+                    ),
+                ),
+                literal(now, outbox_events.c.created_at.type),
+            )
+            .join(members, members.c.id == per_member.c.member_id)
+            .order_by(per_member.c.member_id),
+        )
+    )
+
+
+def _key(name: str) -> Any:
+    """A JSON key as an SQL constant (PostgreSQL cannot type a bound parameter there)."""
+    return literal_column(f"'{name}'", String)
 
 
 def _add_outbox(
