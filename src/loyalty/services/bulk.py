@@ -15,7 +15,10 @@ reached in the middle of a batch counts from the member's next order on, as it d
 tiers, but no inbox rows (a re-run is recognised by the orders table), no response bodies and no
 outbox rows (importing years of orders must not send the shop's receivers a webhook per old
 order, nor a ``tier.changed`` for a tier the old orders reach). Multiplied orders stay in the
-set-based writer, with the multiplier the one-by-one path would apply.
+set-based writer, with the multiplier the one-by-one path would apply. What history mode still
+sends one by one (every event of a tenant with earning rules; a blocked member, a debt, a
+referral waiting for a first order) runs with the outbox muted, so it announces nothing either;
+those events do keep their inbox rows.
 """
 
 from __future__ import annotations

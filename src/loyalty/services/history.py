@@ -7,7 +7,8 @@ writer only looks members up, assigns ids and runs one ``executemany`` per table
 
 The ledger it leaves is the batch path's in history mode (``bulk.process_batch(...,
 history=True)``), which is the one-by-one path's: the same orders, lots, entries, balances and
-tier refreshes; no inbox rows and no webhooks. What that path sends one by one goes one by one
+tier refreshes; no webhooks, and no inbox rows except for the events that path sends one by
+one (with the outbox muted, see ``bulk``). What that path sends one by one goes one by one
 here too (a blocked member, one with a debt to repay, a referral waiting for a first order, a
 member earning at a multiplier other than 1, an order in another currency); a tenant with
 earning rules, or tiers that multiply, gets exactly ``process_batch`` for the chunk.
